@@ -1,0 +1,18 @@
+// The subcommands: each registers its options on the CLI11 app and returns the code main() exits
+// with. A command runs only when the user named it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace llorch::cli {
+
+struct Command {
+  CLI::App* app;             // the registered subcommand
+  std::function<int()> run;  // runs it; returns the process's exit code
+};
+
+// `llorch demo`: a narrated request end to end, through the real narration library.
+Command add_demo_command(CLI::App& app);
+
+}  // namespace llorch::cli

@@ -1,0 +1,30 @@
+// Entry point of the single llorch binary: parses the command line and runs one subcommand.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "llorch/version.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"llorch: run large language models on machines you own, and narrate every step."};
+  app.set_version_flag("-V,--version", std::string("llorch ") + llorch::kVersion);
+  app.require_subcommand(0, 1);
+  app.fallthrough(false);
+
+  const std::vector<llorch::cli::Command> commands{
+      llorch::cli::add_demo_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
+  fmt::print("{}", app.help());
+  return 0;
+}

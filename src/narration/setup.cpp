@@ -1,0 +1,58 @@
+#include "narration/setup.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "narration/console_sink.hpp"
+#include "narration/json_sink.hpp"
+#include "narration/narrate.hpp"
+
+namespace llorch::narration {
+
+LogSettings log_settings_from(const char* log_level, const char* log_format, bool stdout_is_tty) {
+  LogSettings settings;
+  settings.format = stdout_is_tty ? LogFormat::pretty : LogFormat::json;
+  if (log_level != nullptr && *log_level != '\0') {
+    if (const auto level = parse_level(log_level)) {
+      settings.level = *level;
+    } else {
+      settings.problems.push_back(fmt::format(
+          "LLORCH_LOG={:?} is not a level; using info. Set it to one of trace, debug, info, "
+          "warn, error, fatal",
+          log_level));
+    }
+  }
+  if (log_format != nullptr && *log_format != '\0') {
+    const std::string_view format = log_format;
+    if (format == "json") {
+      settings.format = LogFormat::json;
+    } else if (format == "pretty") {
+      settings.format = LogFormat::pretty;
+    } else {
+      settings.problems.push_back(
+          fmt::format("LLORCH_LOG_FORMAT={:?} is not a format; set it to json or pretty", format));
+    }
+  }
+  return settings;
+}
+
+std::shared_ptr<Narrator> install_stdout_narrator(Identity identity) {
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  const LogSettings settings =
+      log_settings_from(std::getenv("LLORCH_LOG"), std::getenv("LLORCH_LOG_FORMAT"), tty);
+  auto narrator = std::make_shared<Narrator>(settings.level, std::move(identity));
+  if (settings.format == LogFormat::pretty) {
+    narrator->add_sink(std::make_shared<ConsoleSink>(STDOUT_FILENO, tty));
+  } else {
+    narrator->add_sink(std::make_shared<JsonLineSink>(STDOUT_FILENO));
+  }
+  Narrator::install(narrator);
+  for (const std::string& problem : settings.problems) {
+    warn(actor::narration, action::log_config).target("environment").human("{}", problem).emit();
+  }
+  return narrator;
+}
+
+}  // namespace llorch::narration

@@ -1,0 +1,89 @@
+// The closed lists of actors and actions. Every emitter names one of these constants, so one grep
+// finds every emitter and a test can hold the lists equal to the OpenAPI enums.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace llorch::narration {
+
+namespace actor {
+inline constexpr std::string_view cli = "cli";
+inline constexpr std::string_view device_manager = "device-manager";
+inline constexpr std::string_view http_server = "http-server";
+inline constexpr std::string_view inference_engine = "inference-engine";
+inline constexpr std::string_view model_loader = "model-loader";
+inline constexpr std::string_view narration = "narration";
+inline constexpr std::string_view orchestrator = "orchestrator";
+inline constexpr std::string_view pool_manager = "pool-manager";
+inline constexpr std::string_view tokenizer = "tokenizer";
+inline constexpr std::string_view worker = "worker";
+}  // namespace actor
+
+namespace action {
+inline constexpr std::string_view cache_reset = "cache_reset";
+inline constexpr std::string_view callback_attempt = "callback_attempt";
+inline constexpr std::string_view callback_failed = "callback_failed";
+inline constexpr std::string_view callback_ready = "callback_ready";
+inline constexpr std::string_view correlation_generated = "correlation_generated";
+inline constexpr std::string_view demo = "demo";
+inline constexpr std::string_view device_init = "device_init";
+inline constexpr std::string_view error = "error";
+inline constexpr std::string_view events_dropped = "events_dropped";
+inline constexpr std::string_view execute_request = "execute_request";
+inline constexpr std::string_view inference_complete = "inference_complete";
+inline constexpr std::string_view inference_failed = "inference_failed";
+inline constexpr std::string_view inference_start = "inference_start";
+inline constexpr std::string_view log_config = "log_config";
+inline constexpr std::string_view model_load = "model_load";
+inline constexpr std::string_view model_load_complete = "model_load_complete";
+inline constexpr std::string_view request_validated = "request_validated";
+inline constexpr std::string_view server_bind = "server_bind";
+inline constexpr std::string_view server_bind_failed = "server_bind_failed";
+inline constexpr std::string_view server_shutdown = "server_shutdown";
+inline constexpr std::string_view server_start = "server_start";
+inline constexpr std::string_view startup = "startup";
+inline constexpr std::string_view token_generate = "token_generate";
+inline constexpr std::string_view tokenize = "tokenize";
+inline constexpr std::string_view validation_failed = "validation_failed";
+}  // namespace action
+
+inline constexpr std::array kActors{
+    actor::cli,          actor::device_manager, actor::http_server,  actor::inference_engine,
+    actor::model_loader, actor::narration,      actor::orchestrator, actor::pool_manager,
+    actor::tokenizer,    actor::worker,
+};
+
+inline constexpr std::array kActions{
+    action::cache_reset,
+    action::callback_attempt,
+    action::callback_failed,
+    action::callback_ready,
+    action::correlation_generated,
+    action::demo,
+    action::device_init,
+    action::error,
+    action::events_dropped,
+    action::execute_request,
+    action::inference_complete,
+    action::inference_failed,
+    action::inference_start,
+    action::log_config,
+    action::model_load,
+    action::model_load_complete,
+    action::request_validated,
+    action::server_bind,
+    action::server_bind_failed,
+    action::server_shutdown,
+    action::server_start,
+    action::startup,
+    action::token_generate,
+    action::tokenize,
+    action::validation_failed,
+};
+
+static_assert(std::is_sorted(kActors.begin(), kActors.end()), "keep actors sorted");
+static_assert(std::is_sorted(kActions.begin(), kActions.end()), "keep actions sorted");
+
+}  // namespace llorch::narration
