@@ -1,7 +1,7 @@
 // Entry point of the single llorch binary: parses the command line and runs one subcommand.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <vector>
 
 #include "cli/commands.hpp"

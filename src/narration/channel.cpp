@@ -15,7 +15,8 @@ Event drop_report(const Event& next, std::uint64_t count) {
   report.target = "stream";
   report.level = Level::warn;
   report.human = fmt::format(
-      "Dropped {} narration event{} because this stream's reader fell behind; tokens are unaffected",
+      "Dropped {} narration event{} because this stream's reader fell behind; tokens are "
+      "unaffected",
       count, count == 1 ? "" : "s");
   report.correlation_id = next.correlation_id;
   report.job_id = next.job_id;
@@ -111,7 +112,9 @@ std::uint64_t EventChannel::dropped() const {
   return dropped_total_;
 }
 
-void EventChannel::set_on_ready(std::function<void()> on_ready) { on_ready_ = std::move(on_ready); }
+void EventChannel::set_on_ready(std::function<void()> on_ready) {
+  on_ready_ = std::move(on_ready);
+}
 
 void EventChannel::notify() {
   ready_.notify_all();

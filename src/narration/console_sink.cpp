@@ -36,9 +36,10 @@ const std::string& speaker(const Event& event) {
 std::string format_console_line(const Event& event, bool color) {
   std::string level(to_string(event.level));
   for (char& c : level) c = static_cast<char>(c - ('a' - 'A'));
-  std::string line = color ? fmt::format("{} {}{:<5}\x1b[0m {}: {}", event.ts, level_colour(event.level),
-                                         level, speaker(event), event.human)
-                           : fmt::format("{} {:<5} {}: {}", event.ts, level, speaker(event), event.human);
+  std::string line =
+      color ? fmt::format("{} {}{:<5}\x1b[0m {}: {}", event.ts, level_colour(event.level), level,
+                          speaker(event), event.human)
+            : fmt::format("{} {:<5} {}: {}", event.ts, level, speaker(event), event.human);
   if (!event.job_id.empty()) line += fmt::format(" [job {}]", event.job_id);
   if (!event.correlation_id.empty()) line += fmt::format(" [corr {}]", event.correlation_id);
   return line;

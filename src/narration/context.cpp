@@ -10,9 +10,13 @@ RequestScope::RequestScope(RequestContext context)
   tl_current = &context_;
 }
 
-RequestScope::~RequestScope() { tl_current = previous_; }
+RequestScope::~RequestScope() {
+  tl_current = previous_;
+}
 
-const RequestContext* RequestScope::current() noexcept { return tl_current; }
+const RequestContext* RequestScope::current() noexcept {
+  return tl_current;
+}
 
 RequestContext RequestScope::capture() {
   return tl_current != nullptr ? *tl_current : RequestContext{};

@@ -75,7 +75,8 @@ std::optional<TraceParent> parse_traceparent(std::string_view header) noexcept {
   const std::string_view trace_id = header.substr(3, 32);
   const std::string_view parent_id = header.substr(36, 16);
   const std::string_view flags = header.substr(53, 2);
-  if (!is_lower_hex(trace_id) || !is_lower_hex(parent_id) || !is_lower_hex(flags)) return std::nullopt;
+  if (!is_lower_hex(trace_id) || !is_lower_hex(parent_id) || !is_lower_hex(flags))
+    return std::nullopt;
   if (is_all_zero(trace_id) || is_all_zero(parent_id)) return std::nullopt;
   // Version 00 is exactly 55 characters; later versions may append "-…".
   if (version == "00" ? header.size() != 55 : (header.size() > 55 && header[55] != '-')) {

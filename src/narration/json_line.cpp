@@ -19,8 +19,9 @@ void append_escaped(std::string& out, std::string_view text) {
     // Fast path: eight bytes of printable ASCII with no quote or backslash pass untouched.
     if (i + 8 <= text.size()) {
       const std::uint64_t w = swar::load(text.data() + i);
-      if ((w & swar::kHigh) == 0 && (swar::bytes_below(w, 0x20) | swar::bytes_equal(w, '"') |
-                                     swar::bytes_equal(w, '\\') | swar::bytes_equal(w, 0x7F)) == 0) {
+      if ((w & swar::kHigh) == 0 &&
+          (swar::bytes_below(w, 0x20) | swar::bytes_equal(w, '"') | swar::bytes_equal(w, '\\') |
+           swar::bytes_equal(w, 0x7F)) == 0) {
         i += 8;
         continue;
       }
@@ -48,7 +49,9 @@ void append_escaped(std::string& out, std::string_view text) {
 }
 
 // `key` is the whole `,"name":` prefix, a literal at every call site.
-void append_key(std::string& out, std::string_view key) { out.append(key); }
+void append_key(std::string& out, std::string_view key) {
+  out.append(key);
+}
 
 void append_text(std::string& out, std::string_view key, std::string_view value) {
   append_key(out, key);
@@ -82,7 +85,8 @@ bool read_optional(const nlohmann::json& object, const char* key, std::optional<
     if (!it->is_string()) return false;
   } else if constexpr (std::is_integral_v<T>) {
     if (!it->is_number_integer()) return false;
-    if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t{INT64_MAX}) return false;
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t{INT64_MAX})
+      return false;
   } else {
     if (!it->is_number()) return false;
   }

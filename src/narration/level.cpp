@@ -6,7 +6,8 @@
 
 namespace llorch::narration {
 namespace {
-constexpr std::array<std::string_view, 6> kNames{"trace", "debug", "info", "warn", "error", "fatal"};
+constexpr std::array<std::string_view, 6> kNames{"trace", "debug", "info",
+                                                 "warn",  "error", "fatal"};
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -53,20 +53,20 @@ class Narration {
   Narration& worker_id(std::string_view value) { return set(event_.worker_id, value); }
   Narration& pool_id(std::string_view value) { return set(event_.pool_id, value); }
 
-#define LLORCH_SET_TEXT(name)                     \
-  Narration& name(std::string_view value) {       \
+#define LLORCH_SET_TEXT(name)                        \
+  Narration& name(std::string_view value) {          \
     if (narrator_) event_.name = std::string(value); \
-    return *this;                                 \
+    return *this;                                    \
   }
-#define LLORCH_SET_INTEGER(name)                  \
-  Narration& name(std::int64_t value) {           \
-    if (narrator_) event_.name = value;           \
-    return *this;                                 \
+#define LLORCH_SET_INTEGER(name)        \
+  Narration& name(std::int64_t value) { \
+    if (narrator_) event_.name = value; \
+    return *this;                       \
   }
-#define LLORCH_SET_REAL(name)                     \
-  Narration& name(double value) {                 \
-    if (narrator_) event_.name = value;           \
-    return *this;                                 \
+#define LLORCH_SET_REAL(name)           \
+  Narration& name(double value) {       \
+    if (narrator_) event_.name = value; \
+    return *this;                       \
   }
   LLORCH_NARRATION_TEXT_FIELDS(LLORCH_SET_TEXT)
   LLORCH_NARRATION_INTEGER_FIELDS(LLORCH_SET_INTEGER)
@@ -75,7 +75,9 @@ class Narration {
 #undef LLORCH_SET_INTEGER
 #undef LLORCH_SET_REAL
 
-  bool enabled() const noexcept { return narrator_ != nullptr; }
+  bool enabled() const noexcept {
+    return narrator_ != nullptr;
+  }
 
   void emit() {
     if (narrator_) narrator_->emit(std::move(event_));

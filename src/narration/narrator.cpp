@@ -39,7 +39,9 @@ Narrator::Narrator(Level min_level, Identity identity)
       identity_(std::move(identity)),
       emitted_by_(identity_.component + "@" + kVersion) {}
 
-void Narrator::add_sink(std::shared_ptr<Sink> sink) { sinks_.push_back(std::move(sink)); }
+void Narrator::add_sink(std::shared_ptr<Sink> sink) {
+  sinks_.push_back(std::move(sink));
+}
 
 void Narrator::prepare(Event& event) const {
   if (event.ts.empty()) event.ts = now_timestamp();
@@ -51,7 +53,8 @@ void Narrator::prepare(Event& event) const {
   if (event.worker_id.empty()) event.worker_id = identity_.worker_id;
   if (event.pool_id.empty()) event.pool_id = identity_.pool_id;
 
-  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target}) make_safe(*text);
+  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target})
+    make_safe(*text);
   for (std::string* text : {&event.actor, &event.action, &event.correlation_id, &event.job_id,
                             &event.worker_id, &event.pool_id, &event.emitted_by}) {
     sanitize(*text);
@@ -95,6 +98,8 @@ ScopedNarrator::ScopedNarrator(Narrator& narrator) noexcept : previous_(tl_overr
   tl_override = &narrator;
 }
 
-ScopedNarrator::~ScopedNarrator() { tl_override = previous_; }
+ScopedNarrator::~ScopedNarrator() {
+  tl_override = previous_;
+}
 
 }  // namespace llorch::narration

@@ -68,6 +68,8 @@ class ScopedNarrator {
   Narrator* previous_;
 };
 
-inline void narrate(Event event) { Narrator::current().emit(std::move(event)); }
+inline void narrate(Event event) {
+  Narrator::current().emit(std::move(event));
+}
 
 }  // namespace llorch::narration

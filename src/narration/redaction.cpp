@@ -1,12 +1,12 @@
 #include "narration/redaction.hpp"
 
-#include "narration/swar.hpp"
-
 #include <algorithm>
 #include <array>
 #include <boost/regex.hpp>
 #include <stdexcept>
 #include <string_view>
+
+#include "narration/swar.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -22,8 +22,9 @@ struct Rule {
 
 const std::array<Rule, 5>& rules() {
   static const std::array<Rule, 5> kRules{{
-      {boost::regex(R"(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\z))",
-                    kFlags | boost::regex::mod_s),
+      {boost::regex(
+           R"(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\z))",
+           kFlags | boost::regex::mod_s),
        "[REDACTED PRIVATE KEY]"},
       {boost::regex(R"(\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*)", kFlags),
        "[REDACTED JWT]"},
@@ -56,7 +57,8 @@ bool may_hold_secret(std::string_view text) noexcept {
     if (i % 8 == 0 && i + 8 <= text.size()) {
       const std::uint64_t w = swar::load(text.data() + i);
       if ((swar::bytes_equal(w, ':') | swar::bytes_equal(w, '=') | swar::bytes_equal(w, '-') |
-           swar::bytes_equal(w, 'J') | swar::bytes_equal(w, 'b') | swar::bytes_equal(w, 'B')) == 0) {
+           swar::bytes_equal(w, 'J') | swar::bytes_equal(w, 'b') | swar::bytes_equal(w, 'B')) ==
+          0) {
         i += 7;
         continue;
       }

@@ -18,7 +18,9 @@ inline std::uint64_t load(const char* p) noexcept {
 }
 
 // High bit set in each byte of `w` that is zero. Exact when used to test for "any".
-inline std::uint64_t zero_bytes(std::uint64_t w) noexcept { return (w - kOnes) & ~w & kHigh; }
+inline std::uint64_t zero_bytes(std::uint64_t w) noexcept {
+  return (w - kOnes) & ~w & kHigh;
+}
 
 // High bit set in each byte equal to `c` (any-test exact).
 inline std::uint64_t bytes_equal(std::uint64_t w, unsigned char c) noexcept {

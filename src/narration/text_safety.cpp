@@ -1,8 +1,8 @@
 #include "narration/text_safety.hpp"
 
-#include "narration/swar.hpp"
-
 #include <cstdint>
+
+#include "narration/swar.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -48,10 +48,10 @@ std::size_t decode(std::string_view s, std::size_t i, std::int32_t& cp) noexcept
 
 bool is_unsafe_code_point(std::int32_t cp) noexcept {
   if (cp < 0x20 || cp == 0x7F) return true;
-  if (cp >= 0x80 && cp <= 0x9F) return true;                   // C1 controls
-  if (cp >= 0x202A && cp <= 0x202E) return true;               // bidi embeddings and overrides
-  if (cp >= 0x2066 && cp <= 0x2069) return true;               // bidi isolates
-  if (cp == 0x2028 || cp == 0x2029) return true;               // line and paragraph separators
+  if (cp >= 0x80 && cp <= 0x9F) return true;      // C1 controls
+  if (cp >= 0x202A && cp <= 0x202E) return true;  // bidi embeddings and overrides
+  if (cp >= 0x2066 && cp <= 0x2069) return true;  // bidi isolates
+  if (cp == 0x2028 || cp == 0x2029) return true;  // line and paragraph separators
   return false;
 }
 

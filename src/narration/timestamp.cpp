@@ -25,12 +25,14 @@ std::string format_timestamp(std::chrono::system_clock::time_point when) {
   out.reserve(24);
   out.append(cached_prefix);
   const char tail[5] = {'.', static_cast<char>('0' + millis / 100),
-                        static_cast<char>('0' + millis / 10 % 10), static_cast<char>('0' + millis % 10),
-                        'Z'};
+                        static_cast<char>('0' + millis / 10 % 10),
+                        static_cast<char>('0' + millis % 10), 'Z'};
   out.append(tail, sizeof tail);
   return out;
 }
 
-std::string now_timestamp() { return format_timestamp(std::chrono::system_clock::now()); }
+std::string now_timestamp() {
+  return format_timestamp(std::chrono::system_clock::now());
+}
 
 }  // namespace llorch::narration

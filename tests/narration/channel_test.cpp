@@ -1,9 +1,9 @@
+#include "narration/channel.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
-
-#include "narration/channel.hpp"
 
 namespace llorch::narration {
 namespace {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "narration/console_sink.hpp"
+
+#include <gtest/gtest.h>
 
 namespace llorch::narration {
 namespace {
@@ -26,9 +26,10 @@ TEST(ConsoleFormat, FallsBackToTheActorAndShowsRequestIds) {
   e.job_id = "job-123";
   e.correlation_id = "corr-9";
   e.level = Level::error;
-  EXPECT_EQ(format_console_line(e, false),
-            "2025-10-09T13:31:31.000Z ERROR model-loader: Loaded Llama model (7000 MB) [job job-123] "
-            "[corr corr-9]");
+  EXPECT_EQ(
+      format_console_line(e, false),
+      "2025-10-09T13:31:31.000Z ERROR model-loader: Loaded Llama model (7000 MB) [job job-123] "
+      "[corr corr-9]");
 }
 
 TEST(ConsoleFormat, ColoursOnlyTheLevel) {

@@ -1,10 +1,11 @@
+#include "narration/context.hpp"
+
 #include <gtest/gtest.h>
 
 #include <future>
 #include <thread>
 
 #include "narration/capture_sink.hpp"
-#include "narration/context.hpp"
 #include "narration/narrate.hpp"
 
 namespace llorch::narration {
@@ -18,7 +19,9 @@ class ContextTest : public ::testing::Test {
   ScopedNarrator bind_{narrator_};
 };
 
-void say(const char* text) { info(actor::worker, action::demo).human("{}", text).emit(); }
+void say(const char* text) {
+  info(actor::worker, action::demo).human("{}", text).emit();
+}
 
 TEST_F(ContextTest, OutsideAnyScopeEventsReachTheLogOnly) {
   EXPECT_EQ(RequestScope::current(), nullptr);
@@ -44,9 +47,7 @@ TEST_F(ContextTest, InsideAScopeEventsReachTheLogAndTheChannelWithTheIds) {
 
 TEST_F(ContextTest, NothingRemainsWhenTheScopeEnds) {
   auto channel = std::make_shared<EventChannel>();
-  {
-    RequestScope scope({"corr-1", "job-1", channel});
-  }
+  { RequestScope scope({"corr-1", "job-1", channel}); }
   EXPECT_EQ(RequestScope::current(), nullptr);
   say("after");
   EXPECT_TRUE(channel->drain().empty());

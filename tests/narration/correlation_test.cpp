@@ -1,10 +1,11 @@
+#include "narration/correlation.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "narration/capture_sink.hpp"
-#include "narration/correlation.hpp"
 #include "narration/narrator.hpp"
 
 namespace llorch::narration {
@@ -85,7 +86,8 @@ TEST(TraceParent, RejectsWhatTheSpecSaysToIgnore) {
 }
 
 TEST(TraceParent, AcceptsFutureVersionsWithExtraFields) {
-  const auto tp = parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra");
+  const auto tp =
+      parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra");
   ASSERT_TRUE(tp);
   EXPECT_EQ(tp->version, 1);
   EXPECT_FALSE(tp->sampled());

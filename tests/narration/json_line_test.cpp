@@ -1,9 +1,9 @@
+#include "narration/json_line.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
-
-#include "narration/json_line.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -109,14 +109,15 @@ TEST(Parser, RoundTripsMinimalEvents) {
 }
 
 TEST(Parser, AnythingElseIsRawOutputNeverAnError) {
-  for (std::string line : {"", "plain text from a library", "{", "[1,2,3]", "42", "null",
-                           R"({"actor":"worker"})",                                         // missing fields
-                           R"({"actor":1,"action":"a","human":"h","level":"info"})",         // wrong type
-                           R"({"actor":"w","action":"a","human":"h","level":"loud"})",       // bad level
-                           R"({"actor":"w","action":"a","human":"h","level":"info","tokens_in":"7"})",
-                           R"({"actor":"w","action":"a","human":"h","level":"info","tokens_in":1e400})",
-                           R"({"actor":"w","action":"a","human":"h","level":"info","pid":18446744073709551615})",
-                           "\xff\xfe{garbage"}) {
+  for (std::string line :
+       {"", "plain text from a library", "{", "[1,2,3]", "42", "null",
+        R"({"actor":"worker"})",                                     // missing fields
+        R"({"actor":1,"action":"a","human":"h","level":"info"})",    // wrong type
+        R"({"actor":"w","action":"a","human":"h","level":"loud"})",  // bad level
+        R"({"actor":"w","action":"a","human":"h","level":"info","tokens_in":"7"})",
+        R"({"actor":"w","action":"a","human":"h","level":"info","tokens_in":1e400})",
+        R"({"actor":"w","action":"a","human":"h","level":"info","pid":18446744073709551615})",
+        "\xff\xfe{garbage"}) {
     const ParsedLine parsed = parse_line(line);
     ASSERT_TRUE(std::holds_alternative<RawLine>(parsed)) << line;
     EXPECT_EQ(std::get<RawLine>(parsed).text, line);

@@ -7,7 +7,8 @@ namespace llorch::narration {
 namespace {
 
 TEST(Level, NamesRoundTrip) {
-  for (Level level : {Level::trace, Level::debug, Level::info, Level::warn, Level::error, Level::fatal}) {
+  for (Level level :
+       {Level::trace, Level::debug, Level::info, Level::warn, Level::error, Level::fatal}) {
     EXPECT_EQ(parse_level(to_string(level)), level);
   }
 }

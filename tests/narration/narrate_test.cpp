@@ -1,8 +1,9 @@
+#include "narration/narrate.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "narration/capture_sink.hpp"
-#include "narration/narrate.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -16,7 +17,8 @@ struct Recorded {
 };
 
 TEST(Narrate, BuilderFillsEveryFieldTheCallSiteNames) {
-  Recorded r(Level::info, {.component = "llorch-worker", .worker_id = "worker-gpu0-r1", .pool_id = "pool-1"});
+  Recorded r(Level::info,
+             {.component = "llorch-worker", .worker_id = "worker-gpu0-r1", .pool_id = "pool-1"});
   ScopedNarrator bind(r.narrator);
   info(actor::tokenizer, action::tokenize)
       .target("job-7")

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "narration/redaction.hpp"
+
+#include <gtest/gtest.h>
 
 namespace llorch::narration {
 namespace {
@@ -44,9 +44,9 @@ TEST(Redaction, KeyValueSecrets) {
 }
 
 TEST(Redaction, SecretsSplitAcrossWords) {
-  expect_hidden("api key = abc123def", "abc123def");                       // key written as two words
+  expect_hidden("api key = abc123def", "abc123def");  // key written as two words
   expect_hidden("password = \"correct horse battery staple\"", "horse battery");  // quoted, spaces
-  expect_hidden("token :\n  multi-line-token", "multi-line-token");       // value on the next line
+  expect_hidden("token :\n  multi-line-token", "multi-line-token");  // value on the next line
   expect_hidden("Bearer\n    wrapped.token.value", "wrapped.token.value");
   expect_hidden("passphrase='two words'", "two words");
 }
@@ -64,8 +64,9 @@ TEST(Redaction, PemPrivateKeys) {
       "KEY-----";
   EXPECT_EQ(redacted("key: " + pem + " loaded"), "key: [REDACTED PRIVATE KEY] loaded");
   expect_hidden("-----BEGIN PRIVATE KEY----- MIIEvQIBADANBg truncated", "MIIEvQIBADANBg");
-  expect_hidden("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
-                "b3BlbnNzaC1rZXk");
+  expect_hidden(
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+      "b3BlbnNzaC1rZXk");
 }
 
 TEST(Redaction, UrlPasswords) {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "narration/setup.hpp"
+
+#include <gtest/gtest.h>
 
 namespace llorch::narration {
 namespace {

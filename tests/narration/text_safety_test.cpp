@@ -1,8 +1,8 @@
+#include "narration/text_safety.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "narration/text_safety.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -23,19 +23,24 @@ TEST(Sanitize, TurnsLineBreaksAndTabsIntoSpaces) {
 
 TEST(Sanitize, ReplacesTerminalEscapesAndOtherControls) {
   EXPECT_EQ(sanitized("red\x1b[31m!"), "red\xEF\xBF\xBD[31m!");
-  EXPECT_EQ(sanitized(std::string("nul\0byte", 8)), "nul\xEF\xBF\xBD" "byte");
+  EXPECT_EQ(sanitized(std::string("nul\0byte", 8)),
+            "nul\xEF\xBF\xBD"
+            "byte");
   EXPECT_EQ(sanitized("del\x7f"), "del\xEF\xBF\xBD");
-  EXPECT_EQ(sanitized("c1\xC2\x9B"), "c1\xEF\xBF\xBD");             // U+009B CSI
-  EXPECT_EQ(sanitized("bidi\xE2\x80\xAE" "evil"), "bidi\xEF\xBF\xBD" "evil");  // U+202E
+  EXPECT_EQ(sanitized("c1\xC2\x9B"), "c1\xEF\xBF\xBD");  // U+009B CSI
+  EXPECT_EQ(sanitized("bidi\xE2\x80\xAE"
+                      "evil"),
+            "bidi\xEF\xBF\xBD"
+            "evil");  // U+202E
 }
 
 TEST(Sanitize, ReplacesEachMaximalInvalidSubsequence) {
   EXPECT_EQ(sanitized("\xFF"), "\xEF\xBF\xBD");
-  EXPECT_EQ(sanitized("\xE2\x82"), "\xEF\xBF\xBD");                 // truncated 3-byte sequence
-  EXPECT_EQ(sanitized("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");      // overlong '/'
+  EXPECT_EQ(sanitized("\xE2\x82"), "\xEF\xBF\xBD");              // truncated 3-byte sequence
+  EXPECT_EQ(sanitized("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
   EXPECT_EQ(sanitized("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(sanitized("\xF4\x90\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-  EXPECT_EQ(sanitized("ok\xF0\x9F\x98"), "ok\xEF\xBF\xBD");           // emoji cut short
+  EXPECT_EQ(sanitized("ok\xF0\x9F\x98"), "ok\xEF\xBF\xBD");  // emoji cut short
 }
 
 TEST(Sanitize, ResultIsAlwaysSafeForRandomBytes) {

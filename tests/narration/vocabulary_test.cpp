@@ -1,9 +1,9 @@
+#include "narration/vocabulary.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
-
-#include "narration/vocabulary.hpp"
 
 namespace llorch::narration {
 namespace {
