@@ -8,7 +8,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libboost1.81-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev prometheus-cpp-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev libicu-dev
 )
 
 missing=()

@@ -14,5 +14,11 @@ struct Command {
 
 // `llorch demo`: a narrated request end to end, through the real narration library.
 Command add_demo_command(CLI::App& app);
+// `llorch generate`: text from a prompt, on the command line.
+Command add_generate_command(CLI::App& app);
+// `llorch tokenize`: token ids of a text or file.
+Command add_tokenize_command(CLI::App& app);
+// `llorch model info`: what a model file holds.
+Command add_model_command(CLI::App& app);
 
 }  // namespace llorch::cli

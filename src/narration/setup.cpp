@@ -38,21 +38,26 @@ LogSettings log_settings_from(const char* log_level, const char* log_format, boo
   return settings;
 }
 
-std::shared_ptr<Narrator> install_stdout_narrator(Identity identity) {
-  const bool tty = ::isatty(STDOUT_FILENO) == 1;
-  const LogSettings settings =
-      log_settings_from(std::getenv("LLORCH_LOG"), std::getenv("LLORCH_LOG_FORMAT"), tty);
-  auto narrator = std::make_shared<Narrator>(settings.level, std::move(identity));
+std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level min_level) {
+  const bool tty = ::isatty(fd) == 1;
+  const char* level_env = std::getenv("LLORCH_LOG");
+  const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);
+  const bool level_given = level_env != nullptr && *level_env != '\0' && parse_level(level_env);
+  auto narrator = std::make_shared<Narrator>(level_given ? settings.level : min_level, std::move(identity));
   if (settings.format == LogFormat::pretty) {
-    narrator->add_sink(std::make_shared<ConsoleSink>(STDOUT_FILENO, tty));
+    narrator->add_sink(std::make_shared<ConsoleSink>(fd, tty));
   } else {
-    narrator->add_sink(std::make_shared<JsonLineSink>(STDOUT_FILENO));
+    narrator->add_sink(std::make_shared<JsonLineSink>(fd));
   }
   Narrator::install(narrator);
   for (const std::string& problem : settings.problems) {
     warn(actor::narration, action::log_config).target("environment").human("{}", problem).emit();
   }
   return narrator;
+}
+
+std::shared_ptr<Narrator> install_stdout_narrator(Identity identity) {
+  return install_narrator_on(STDOUT_FILENO, std::move(identity), Level::info);
 }
 
 }  // namespace llorch::narration

@@ -25,4 +25,9 @@ LogSettings log_settings_from(const char* log_level, const char* log_format, boo
 // and narrates (warn) each problem with the settings. Returns the installed narrator.
 std::shared_ptr<Narrator> install_stdout_narrator(Identity identity);
 
+// The same for a command whose stdout carries its output (generated text): narration goes to
+// `fd` (normally stderr), pretty when that is a terminal. `min_level` applies unless LLORCH_LOG
+// says otherwise.
+std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level min_level);
+
 }  // namespace llorch::narration

@@ -1,0 +1,190 @@
+#include "engine/generator.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "narration/narrate.hpp"
+
+namespace llorch::engine {
+namespace {
+
+namespace n = llorch::narration;
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Holds back generated text that might be the start of a stop string, and finds stop strings
+// that span several tokens.
+class StopMatcher {
+ public:
+  explicit StopMatcher(const std::vector<std::string>& stops) : stops_(stops) {
+  }
+
+  // Adds text; returns what may be shown now. Sets `stopped` when a stop string completed (the
+  // returned text then ends just before it).
+  std::string push(std::string_view text, bool& stopped) {
+    pending_ += text;
+    std::size_t first = std::string::npos;
+    for (const auto& s : stops_) {
+      if (s.empty()) continue;
+      first = std::min(first, pending_.find(s));
+    }
+    if (first != std::string::npos) {
+      stopped = true;
+      std::string out = pending_.substr(0, first);
+      pending_.clear();
+      return out;
+    }
+    // Keep the longest tail that is a prefix of some stop string.
+    std::size_t keep = 0;
+    for (const auto& s : stops_) {
+      for (std::size_t k = std::min(s.size() - (s.empty() ? 0 : 1), pending_.size()); k > keep; --k) {
+        if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
+          keep = k;
+          break;
+        }
+      }
+    }
+    std::string out = pending_.substr(0, pending_.size() - keep);
+    pending_.erase(0, pending_.size() - keep);
+    return out;
+  }
+
+  std::string finish() { return std::exchange(pending_, {}); }
+
+ private:
+  const std::vector<std::string>& stops_;
+  std::string pending_;
+};
+
+}  // namespace
+
+std::string_view to_string(StopReason reason) noexcept {
+  switch (reason) {
+    case StopReason::eos: return "EOS";
+    case StopReason::stop_sequence: return "STOP_SEQUENCE";
+    case StopReason::context_full: return "CONTEXT_FULL";
+    case StopReason::cancelled: return "CANCELLED";
+    case StopReason::max_tokens: break;
+  }
+  return "MAX_TOKENS";
+}
+
+Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
+    : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
+
+GenerationResult Generator::generate(const GenerationRequest& request, const TextCallback& on_text) {
+  const Vocabulary& vocab = model_->vocab;
+  const std::size_t context = model_->config.context_length;
+  GenerationResult result;
+  result.prompt_tokens = tokenizer_->encode(request.prompt, true);
+  if (result.prompt_tokens.empty()) {
+    // A vocabulary without BOS and an empty prompt: nothing to condition on.
+    throw std::invalid_argument("the prompt is empty and the model has no BOS token to start from");
+  }
+  if (result.prompt_tokens.size() >= context) {
+    throw std::invalid_argument("the prompt has " + std::to_string(result.prompt_tokens.size()) +
+                                " tokens; the context holds " + std::to_string(context));
+  }
+  n::info(n::actor::tokenizer, n::action::tokenize)
+      .human("Tokenized prompt ({} tokens)", result.prompt_tokens.size())
+      .cute("Chopped the prompt into {} tasty pieces! 🍰", result.prompt_tokens.size())
+      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
+      .emit();
+
+  state_.reset();
+  n::debug(n::actor::inference_engine, n::action::cache_reset)
+      .target("kv-cache")
+      .human("Reset the KV cache ({} positions)", context)
+      .emit();
+
+  // Prompt: every token through the model; the logits of the last one give the first new token.
+  const auto prompt_start = std::chrono::steady_clock::now();
+  std::span<const float> logits;
+  for (std::size_t pos = 0; pos < result.prompt_tokens.size(); ++pos) {
+    logits = state_.forward(result.prompt_tokens[pos], pos);
+  }
+  result.prompt_ms = elapsed_ms(prompt_start);
+
+  n::info(n::actor::inference_engine, n::action::inference_start)
+      .human("Starting inference (up to {} tokens)", request.max_new_tokens)
+      .cute("Off we go! Up to {} tokens 🚀", request.max_new_tokens)
+      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
+      .emit();
+
+  const auto generate_start = std::chrono::steady_clock::now();
+  Sampler sampler(request.sampling);
+  // Text after a prompt keeps its leading space ("time" + " there"); text from BOS alone drops
+  // the SentencePiece prefix space, as the prompt's own would be dropped.
+  StreamDecoder decoder(*tokenizer_, request.prompt.empty() && tokenizer_->adds_space_prefix());
+  StopMatcher stops(request.stop);
+  std::vector<TokenId> history = result.prompt_tokens;
+  std::vector<float> scratch;
+  bool cancelled = false;
+  const auto show = [&](const std::string& text) {
+    if (text.empty()) return;
+    result.text += text;
+    if (on_text && !on_text(text)) cancelled = true;
+  };
+
+  while (true) {
+    if (result.tokens.size() >= request.max_new_tokens) {
+      result.stop_reason = StopReason::max_tokens;
+      break;
+    }
+    scratch.assign(logits.begin(), logits.end());
+    const TokenId next = sampler.sample(scratch, history);
+    if (vocab.is_end_of_generation(next) || next == vocab.bos) {
+      result.stop_reason = StopReason::eos;  // a model that emits BOS starts a new document
+      break;
+    }
+    result.tokens.push_back(next);
+    history.push_back(next);
+    bool stopped = false;
+    show(stops.push(decoder.push(next), stopped));
+    if (stopped) {
+      result.stop_reason = StopReason::stop_sequence;
+      break;
+    }
+    if (cancelled) {
+      result.stop_reason = StopReason::cancelled;
+      break;
+    }
+    if (request.progress_every > 0 && result.tokens.size() % request.progress_every == 0) {
+      n::info(n::actor::inference_engine, n::action::token_generate)
+          .human("Generated {} tokens", result.tokens.size())
+          .cute("{} tokens and counting! 🎯", result.tokens.size())
+          .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
+          .emit();
+    }
+    const std::size_t pos = history.size() - 1;
+    if (pos >= context) {
+      result.stop_reason = StopReason::context_full;
+      break;
+    }
+    logits = state_.forward(next, pos);
+  }
+  if (result.stop_reason != StopReason::stop_sequence && result.stop_reason != StopReason::cancelled) {
+    bool ignored = false;
+    show(stops.push(decoder.finish(), ignored));
+    show(stops.finish());
+  }
+  result.generate_ms = elapsed_ms(generate_start);
+
+  const double seconds = result.generate_ms / 1000.0;
+  const double rate = seconds > 0 ? static_cast<double>(result.tokens.size()) / seconds : 0.0;
+  n::info(n::actor::inference_engine, n::action::inference_complete)
+      .human("Complete! {} tokens in {:.0f} ms ({:.1f} tokens/s, stop: {})", result.tokens.size(),
+             result.generate_ms, rate, to_string(result.stop_reason))
+      .cute("All done! {} tokens in {:.0f} ms 🎉", result.tokens.size(), result.generate_ms)
+      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
+      .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
+      .duration_ms(static_cast<std::int64_t>(result.generate_ms))
+      .tokens_per_second(rate)
+      .stop_reason(to_string(result.stop_reason))
+      .emit();
+  return result;
+}
+
+}  // namespace llorch::engine

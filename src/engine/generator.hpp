@@ -1,0 +1,56 @@
+// The generation loop: prompt in, text out token by token, with the stop rules (max tokens, end of
+// generation, stop strings, context full, cancellation) and narration of each step.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/forward.hpp"
+#include "engine/sampler.hpp"
+#include "engine/tokenizer.hpp"
+
+namespace llorch::engine {
+
+enum class StopReason { max_tokens, eos, stop_sequence, context_full, cancelled };
+std::string_view to_string(StopReason reason) noexcept;  // "MAX_TOKENS", "EOS", …
+
+struct GenerationRequest {
+  std::string prompt;  // "" starts from BOS alone
+  std::size_t max_new_tokens = 128;
+  SamplingParams sampling;
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any of these
+  std::size_t progress_every = 10;  // narrate "Generated N tokens" every N (0: never)
+};
+
+struct GenerationResult {
+  std::vector<TokenId> prompt_tokens;  // BOS included
+  std::vector<TokenId> tokens;         // generated ids (the end-of-generation token excluded)
+  std::string text;                    // generated text, stop string excluded
+  StopReason stop_reason = StopReason::max_tokens;
+  double prompt_ms = 0;                // prompt processing
+  double generate_ms = 0;              // sampling and decoding of the new tokens
+};
+
+// Called with each piece of text as soon as it is final; return false to cancel.
+using TextCallback = std::function<bool(std::string_view text)>;
+
+// One model, one sequence at a time. Not thread-safe.
+class Generator {
+ public:
+  Generator(std::shared_ptr<const Model> model, std::size_t threads);
+
+  GenerationResult generate(const GenerationRequest& request, const TextCallback& on_text = {});
+
+  const Tokenizer& tokenizer() const noexcept { return *tokenizer_; }
+  LlamaState& state() noexcept { return state_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  LlamaState state_;
+};
+
+}  // namespace llorch::engine

@@ -1,0 +1,108 @@
+#include "engine/kernels.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/thread_pool.hpp"
+
+namespace llorch::engine {
+namespace {
+
+float dot_f32(const float* a, const float* x, std::size_t n) noexcept {
+  float acc[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * x[i + k];
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * x[i];
+  return sum;
+}
+
+float dot_f16(const std::byte* row, const float* x, std::size_t n) noexcept {
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint16_t h;
+    std::memcpy(&h, row + 2 * i, 2);
+    sum += f16_to_f32(h) * x[i];
+  }
+  return sum;
+}
+
+float dot_q8_0(const std::byte* row, const float* x, std::size_t n) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < n / 32; ++b, x += 32) {
+    BlockQ8_0 block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    float s = 0.0f;
+    for (int j = 0; j < 32; ++j) s += static_cast<float>(block.qs[j]) * x[j];
+    sum += f16_to_f32(block.d) * s;
+  }
+  return sum;
+}
+
+float dot_q4_0(const std::byte* row, const float* x, std::size_t n) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < n / 32; ++b, x += 32) {
+    BlockQ4_0 block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    float s = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      s += static_cast<float>((block.qs[j] & 0x0F) - 8) * x[j];
+      s += static_cast<float>((block.qs[j] >> 4) - 8) * x[j + 16];
+    }
+    sum += f16_to_f32(block.d) * s;
+  }
+  return sum;
+}
+
+}  // namespace
+
+float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
+  switch (type) {
+    case TensorType::f32: {
+      // Rows of a mapped GGUF are 4-byte aligned (tensor data is 32-byte aligned).
+      return dot_f32(reinterpret_cast<const float*>(row), x, n);
+    }
+    case TensorType::f16:
+      return dot_f16(row, x, n);
+    case TensorType::q8_0:
+      return dot_q8_0(row, x, n);
+    case TensorType::q4_0:
+      return dot_q4_0(row, x, n);
+  }
+  return 0.0f;
+}
+
+void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool) {
+  const auto rows = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) y[r] = dot_row(w.type, w.row(r), x, w.cols);
+  };
+  if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= 16384) {
+    pool->parallel_for(w.rows, rows);
+  } else {
+    rows(0, w.rows);
+  }
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) noexcept {
+  float ss = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  ss /= static_cast<float>(n);
+  ss += eps;
+  const float scale = 1.0f / std::sqrt(ss);
+  for (std::size_t i = 0; i < n; ++i) out[i] = weight[i] * (scale * x[i]);
+}
+
+void softmax(float* x, std::size_t n) noexcept {
+  float max = x[0];
+  for (std::size_t i = 1; i < n; ++i) max = std::max(max, x[i]);
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  for (std::size_t i = 0; i < n; ++i) x[i] /= sum;
+}
+
+}  // namespace llorch::engine

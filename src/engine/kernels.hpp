@@ -1,0 +1,26 @@
+// The compute kernels of the forward pass: row dot products in every weight type (blocks are
+// decoded on the fly, a tensor is never expanded to F32 as a whole) and matrix-vector products.
+// These are the plain reference kernels; faster ones are tested against them.
+#pragma once
+
+#include <cstddef>
+
+#include "engine/model.hpp"
+
+namespace llorch::engine {
+
+class ThreadPool;
+
+// Dot product of one stored row (`n` values of `type`) with the F32 vector `x`.
+float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept;
+
+// y[r] = dot(w.row(r), x) for every row; rows are split over the pool's threads when given.
+void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool = nullptr);
+
+// out = x / rms(x) * weight (weight is F32), as Llama's RMSNorm.
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) noexcept;
+
+// In-place softmax over n values.
+void softmax(float* x, std::size_t n) noexcept;
+
+}  // namespace llorch::engine

@@ -1,0 +1,19 @@
+// Block quantization (GGUF Q8_0 and Q4_0 layouts) and row conversion to F32.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "engine/tensor_type.hpp"
+
+namespace llorch::engine {
+
+// `n` must be a multiple of 32. Same rounding as ggml's reference quantizers.
+void quantize_row_q8_0(const float* x, BlockQ8_0* out, std::size_t n) noexcept;
+void quantize_row_q4_0(const float* x, BlockQ4_0* out, std::size_t n) noexcept;
+void quantize_row_f16(const float* x, std::uint16_t* out, std::size_t n) noexcept;
+
+// Writes the `n` values of one row stored as `type` at `row` into `out`.
+void dequantize_row(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept;
+
+}  // namespace llorch::engine

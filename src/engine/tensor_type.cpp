@@ -1,0 +1,107 @@
+#include "engine/tensor_type.hpp"
+
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+namespace llorch::engine {
+namespace {
+
+constexpr TypeTraits kF32{"f32", 1, 4};
+constexpr TypeTraits kF16{"f16", 1, 2};
+constexpr TypeTraits kQ4_0{"q4_0", 32, sizeof(BlockQ4_0)};
+constexpr TypeTraits kQ8_0{"q8_0", 32, sizeof(BlockQ8_0)};
+
+// ggml's type names by id; ids that were removed are empty.
+constexpr std::array<std::string_view, 40> kGgmlNames{
+    "f32",  "f16",  "q4_0", "q4_1", "",     "",     "q5_0",    "q5_1",    "q8_0",    "q8_1",
+    "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq2_xxs", "iq2_xs",  "iq3_xxs", "iq1_s",
+    "iq4_nl", "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64", "iq1_m",
+    "bf16", "", "", "", "tq1_0", "tq2_0", "", "", "", "mxfp4"};
+
+// All 65536 halves as floats: one load per conversion, exact by construction.
+const std::array<float, 65536>& half_table() {
+  static const auto table = [] {
+    std::array<float, 65536> t{};
+    for (std::uint32_t h = 0; h < 65536; ++h) {
+      const std::uint32_t sign = (h & 0x8000u) << 16;
+      const std::uint32_t exponent = (h >> 10) & 0x1Fu;
+      const std::uint32_t mantissa = h & 0x3FFu;
+      std::uint32_t bits;
+      if (exponent == 0) {
+        // zero or subnormal: mantissa * 2^-24
+        const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+        bits = std::bit_cast<std::uint32_t>(magnitude) | sign;
+      } else if (exponent == 31) {
+        bits = sign | 0x7F800000u | (mantissa << 13);  // inf or NaN
+      } else {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+      }
+      t[h] = std::bit_cast<float>(bits);
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+std::optional<TensorType> tensor_type_from_id(std::uint32_t id) noexcept {
+  switch (id) {
+    case 0:
+      return TensorType::f32;
+    case 1:
+      return TensorType::f16;
+    case 2:
+      return TensorType::q4_0;
+    case 8:
+      return TensorType::q8_0;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string_view ggml_type_name(std::uint32_t id) noexcept {
+  if (id < kGgmlNames.size() && !kGgmlNames[id].empty()) return kGgmlNames[id];
+  return "unknown";
+}
+
+const TypeTraits& traits(TensorType type) noexcept {
+  switch (type) {
+    case TensorType::f16:
+      return kF16;
+    case TensorType::q4_0:
+      return kQ4_0;
+    case TensorType::q8_0:
+      return kQ8_0;
+    case TensorType::f32:
+      break;
+  }
+  return kF32;
+}
+
+float f16_to_f32(std::uint16_t half) noexcept { return half_table()[half]; }
+
+std::uint16_t f32_to_f16(float value) noexcept {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  const std::uint32_t sign = (bits >> 16) & 0x8000u;
+  const std::uint32_t abs = bits & 0x7FFFFFFFu;
+  if (abs >= 0x7F800000u) {  // inf or NaN
+    return static_cast<std::uint16_t>(sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u : 0u));
+  }
+  if (abs >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflow: inf
+  if (abs < 0x38800000u) {
+    // subnormal half (or zero): round abs * 2^24 to nearest even integer
+    const float magnitude = std::bit_cast<float>(abs) * 16777216.0f;
+    const float rounded = std::nearbyint(magnitude);  // default rounding mode: ties to even
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(rounded));
+  }
+  // normal: rebias exponent, round mantissa to 10 bits, ties to even
+  std::uint32_t half = ((abs >> 13) - (112u << 10));
+  const std::uint32_t rest = abs & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
+  return static_cast<std::uint16_t>(sign | half);
+}
+
+}  // namespace llorch::engine

@@ -1,0 +1,42 @@
+// A persistent pool of worker threads for splitting one loop over the cores: threads are created
+// once, not per token.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace llorch::engine {
+
+// parallel_for() is called from one thread at a time (the engine's); it returns when every
+// chunk has run. The calling thread takes a share of the work itself.
+class ThreadPool {
+ public:
+  explicit ThreadPool(std::size_t threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  std::size_t size() const noexcept { return workers_.size() + 1; }
+
+  // Runs body(begin, end) over [0, n) split into size() contiguous chunks.
+  void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t)>& body);
+
+ private:
+  void work(std::size_t index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_;
+  std::condition_variable done_;
+  const std::function<void(std::size_t, std::size_t)>* body_ = nullptr;
+  std::size_t n_ = 0;
+  std::size_t generation_ = 0;
+  std::size_t pending_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace llorch::engine
