@@ -30,7 +30,8 @@ int run_generate(const GenerateOptions& o) {
   narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-generate"},
                                  o.quiet ? narration::Level::warn : narration::Level::info);
   auto model = load_narrated(o.model);
-  const std::size_t threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads =
+      o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   engine::Generator generator(model, threads);
 
   engine::GenerationRequest request;
@@ -66,8 +67,11 @@ int run_generate(const GenerateOptions& o) {
          {{"prompt_ms", result.prompt_ms},
           {"generate_ms", result.generate_ms},
           {"prompt_tokens_per_second",
-           result.prompt_ms > 0 ? static_cast<double>(result.prompt_tokens.size()) / (result.prompt_ms / 1000.0) : 0.0},
-          {"tokens_per_second", gen_s > 0 ? static_cast<double>(result.tokens.size()) / gen_s : 0.0}}},
+           result.prompt_ms > 0
+               ? static_cast<double>(result.prompt_tokens.size()) / (result.prompt_ms / 1000.0)
+               : 0.0},
+          {"tokens_per_second",
+           gen_s > 0 ? static_cast<double>(result.tokens.size()) / gen_s : 0.0}}},
     };
     fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
@@ -92,20 +96,28 @@ Command add_generate_command(CLI::App& app) {
   command->add_option("--top-k", o->sampling.top_k, "Keep the K most likely tokens; 0 is off")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 24));
-  command->add_option("--top-p", o->sampling.top_p, "Nucleus: keep tokens up to this mass; 1 is off")
+  command
+      ->add_option("--top-p", o->sampling.top_p, "Nucleus: keep tokens up to this mass; 1 is off")
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
-  command->add_option("--min-p", o->sampling.min_p, "Drop tokens below MIN_P times the top probability; 0 is off")
+  command
+      ->add_option("--min-p", o->sampling.min_p,
+                   "Drop tokens below MIN_P times the top probability; 0 is off")
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
-  command->add_option("--repeat-penalty", o->sampling.repetition_penalty, "Penalty for recent tokens; 1 is off")
+  command
+      ->add_option("--repeat-penalty", o->sampling.repetition_penalty,
+                   "Penalty for recent tokens; 1 is off")
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 10.0f));
   command->add_option("--seed", o->seed, "Random seed (default: a fresh one, reported in --json)");
-  command->add_option("-t,--threads", o->threads, "Threads for the matrix products (default: all cores)")
+  command
+      ->add_option("-t,--threads", o->threads,
+                   "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   command->add_option("--stop", o->stop, "Stop before this text (repeatable)");
-  command->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming text");
+  command->add_flag("--json", o->json,
+                    "Print one JSON object at the end instead of streaming text");
   command->add_flag("-q,--quiet", o->quiet, "Narrate warnings and errors only");
   return {command, [o] { return run_reporting_errors([&] { return run_generate(*o); }); }};
 }

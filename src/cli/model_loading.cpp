@@ -12,9 +12,11 @@ namespace llorch::cli {
 namespace n = llorch::narration;
 
 void add_model_options(CLI::App& command, ModelOptions& options) {
-  command.add_option("-m,--model", options.path, "Model file: GGUF, or a llama2.c checkpoint")->required();
+  command.add_option("-m,--model", options.path, "Model file: GGUF, or a llama2.c checkpoint")
+      ->required();
   command.add_option("--tokenizer", options.tokenizer,
-                     "Tokenizer file for a llama2.c checkpoint (default: tok<vocab>.bin or tokenizer.bin beside it)");
+                     "Tokenizer file for a llama2.c checkpoint (default: tok<vocab>.bin or "
+                     "tokenizer.bin beside it)");
   command.add_option("--ctx", options.context, "Context length in tokens (default: the model's)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
 }
@@ -30,7 +32,9 @@ std::shared_ptr<engine::Model> load_narrated(const ModelOptions& options) {
   if (options.context > 0) load.context_length = options.context;
   load.tokenizer_path = options.tokenizer;
   auto model = engine::load_model(options.path, load);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
   const auto& c = model->config;
   n::info(n::actor::model_loader, n::action::model_load_complete)
       .target(options.path)

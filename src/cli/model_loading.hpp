@@ -11,8 +11,8 @@ namespace llorch::cli {
 
 struct ModelOptions {
   std::string path;
-  std::string tokenizer;     // llama2.c checkpoints only
-  std::size_t context = 0;   // 0: the model's own
+  std::string tokenizer;    // llama2.c checkpoints only
+  std::size_t context = 0;  // 0: the model's own
 };
 
 // Declares --model (required), --tokenizer and --ctx on `command`.

@@ -22,17 +22,21 @@ struct TokenizeOptions {
 };
 
 int run_tokenize(const TokenizeOptions& o) {
-  narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-tokenize"}, narration::Level::warn);
+  narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-tokenize"},
+                                 narration::Level::warn);
   std::string text = o.text;
   if (!o.file.empty()) {
     std::ifstream in(o.file, std::ios::binary);
-    if (!in) throw std::invalid_argument("cannot read " + o.file + ": check the path and its permissions");
+    if (!in)
+      throw std::invalid_argument("cannot read " + o.file + ": check the path and its permissions");
     std::ostringstream bytes;
     bytes << in.rdbuf();
     text = bytes.str();
   }
-  const auto model = load_narrated(o.model);
-  const auto tokenizer = engine::Tokenizer::create(model->vocab);
+  engine::LoadOptions load;
+  load.tokenizer_path = o.model.tokenizer;
+  const engine::Vocabulary vocab = engine::load_vocabulary(o.model.path, load);
+  const auto tokenizer = engine::Tokenizer::create(vocab);
   fmt::print("{}\n", fmt::join(tokenizer->encode(text, !o.no_bos), " "));
   return 0;
 }

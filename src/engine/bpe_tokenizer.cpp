@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <queue>
 
 #include "engine/model_error.hpp"
@@ -30,21 +31,37 @@ struct Pair {
 BpeTokenizer::BpeTokenizer(const Vocabulary& vocab) : Tokenizer(vocab) {
   const auto pre = pretokenizer_from_name(vocab.pre);
   if (!pre) {
-    throw ModelError(fmt::format("tokenizer.ggml.pre = \"{}\" is a pre-tokenizer llorch does not know (it "
-                                 "knows default, gpt-2, llama-bpe, deepseek-coder, deepseek-llm)",
-                                 vocab.pre));
+    throw ModelError(
+        fmt::format("tokenizer.ggml.pre = \"{}\" is a pre-tokenizer llorch does not know (it "
+                    "knows default, gpt-2, llama-bpe, deepseek-coder, deepseek-llm)",
+                    vocab.pre));
   }
   pre_ = *pre;
   ignore_merges_ = pre_ == PreTokenizer::llama3;
   ids_.reserve(vocab.size());
-  for (std::size_t i = 0; i < vocab.size(); ++i) ids_.emplace(vocab.pieces[i], static_cast<TokenId>(i));
+  for (std::size_t i = 0; i < vocab.size(); ++i)
+    ids_.emplace(vocab.pieces[i], static_cast<TokenId>(i));
   ranks_.reserve(vocab.merges.size());
-  for (std::size_t i = 0; i < vocab.merges.size(); ++i) ranks_.emplace(vocab.merges[i], static_cast<int>(i));
+  for (std::size_t i = 0; i < vocab.merges.size(); ++i)
+    ranks_.emplace(vocab.merges[i], static_cast<int>(i));
+
+  for (std::size_t i = 0; i < vocab.size(); ++i) {
+    const std::string& piece = vocab.pieces[i];
+    if (vocab.types[i] == TokenType::user_defined && !piece.empty()) {
+      user_defined_[static_cast<unsigned char>(piece[0])].emplace_back(piece,
+                                                                       static_cast<TokenId>(i));
+    }
+  }
+  for (auto& list : user_defined_) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  }
 
   // GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the others to U+0100….
   int next = 256;
   for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const bool printable =
+        (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
     const char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(next++);
     unicode::append_utf8(byte_to_char_[b], cp);
     char_to_byte_[cp] = static_cast<unsigned char>(b);
@@ -54,7 +71,29 @@ BpeTokenizer::BpeTokenizer(const Vocabulary& vocab) : Tokenizer(vocab) {
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text, bool add_bos) const {
   std::vector<TokenId> out;
   if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
-  for (const std::string& word : pretokenize(pre_, text)) encode_word(word, out);
+  // Cut the text at user-defined tokens; the stretches between them are pre-tokenized.
+  std::size_t plain = 0;
+  const auto flush = [&](std::size_t end) {
+    if (plain < end) {
+      for (const std::string& word : pretokenize(pre_, text.substr(plain, end - plain)))
+        encode_word(word, out);
+    }
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto& candidates = user_defined_[static_cast<unsigned char>(text[i])];
+    const auto match = std::find_if(candidates.begin(), candidates.end(), [&](const auto& c) {
+      return text.substr(i, c.first.size()) == c.first;
+    });
+    if (match == candidates.end()) {
+      ++i;
+      continue;
+    }
+    flush(i);
+    out.push_back(match->second);
+    i += match->first.size();
+    plain = i;
+  }
+  flush(text.size());
   return out;
 }
 

@@ -26,7 +26,8 @@ LlamaState::LlamaState(std::shared_ptr<const Model> model, std::size_t threads)
   value_cache_.resize(c.n_layers * c.context_length * c.kv_dim());
   // theta_i = base^(-2i / rope_dims) for each rotated pair i of a head.
   for (std::size_t i = 0; i < c.rope_dims / 2; ++i) {
-    rope_freq_.push_back(1.0f / std::pow(c.rope_freq_base, static_cast<float>(2 * i) / static_cast<float>(c.rope_dims)));
+    rope_freq_.push_back(1.0f / std::pow(c.rope_freq_base, static_cast<float>(2 * i) /
+                                                               static_cast<float>(c.rope_dims)));
   }
 }
 
@@ -40,12 +41,14 @@ std::span<const float> LlamaState::forward(TokenId token, std::size_t pos) {
   if (token < 0 || static_cast<std::size_t>(token) >= c.vocab_size) {
     throw std::out_of_range("token id " + std::to_string(token) + " is outside the vocabulary");
   }
-  dequantize_row(m.token_embedding.type, m.token_embedding.row(static_cast<std::size_t>(token)), x_.data(), c.dim);
+  dequantize_row(m.token_embedding.type, m.token_embedding.row(static_cast<std::size_t>(token)),
+                 x_.data(), c.dim);
 
   for (std::size_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = m.layers[l];
     // Attention block: RMSNorm, Q/K/V projections, RoPE, cache, attention, output projection.
-    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.attn_norm.data), c.dim, c.rms_eps);
+    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.attn_norm.data), c.dim,
+            c.rms_eps);
     matvec(w.wq, xb_.data(), q_.data(), &pool_);
     matvec(w.wk, xb_.data(), k_.data(), &pool_);
     matvec(w.wv, xb_.data(), v_.data(), &pool_);
@@ -79,7 +82,8 @@ std::span<const float> LlamaState::forward(TokenId token, std::size_t pos) {
     for (std::size_t i = 0; i < c.dim; ++i) x_[i] += xb2_[i];
 
     // Feed-forward block: RMSNorm, SwiGLU (silu(gate) * up), down projection.
-    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.ffn_norm.data), c.dim, c.rms_eps);
+    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.ffn_norm.data), c.dim,
+            c.rms_eps);
     matvec(w.w_gate, xb_.data(), hb_.data(), &pool_);
     matvec(w.w_up, xb_.data(), hb2_.data(), &pool_);
     for (std::size_t i = 0; i < c.hidden_dim; ++i) {
@@ -90,7 +94,8 @@ std::span<const float> LlamaState::forward(TokenId token, std::size_t pos) {
     for (std::size_t i = 0; i < c.dim; ++i) x_[i] += xb_[i];
   }
 
-  rmsnorm(x_.data(), x_.data(), reinterpret_cast<const float*>(m.output_norm.data), c.dim, c.rms_eps);
+  rmsnorm(x_.data(), x_.data(), reinterpret_cast<const float*>(m.output_norm.data), c.dim,
+          c.rms_eps);
   matvec(m.output, x_.data(), logits_.data(), &pool_);
   next_pos_ = pos + 1;
   return logits_;

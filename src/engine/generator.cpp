@@ -11,15 +11,15 @@ namespace {
 namespace n = llorch::narration;
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 // Holds back generated text that might be the start of a stop string, and finds stop strings
 // that span several tokens.
 class StopMatcher {
  public:
-  explicit StopMatcher(const std::vector<std::string>& stops) : stops_(stops) {
-  }
+  explicit StopMatcher(const std::vector<std::string>& stops) : stops_(stops) {}
 
   // Adds text; returns what may be shown now. Sets `stopped` when a stop string completed (the
   // returned text then ends just before it).
@@ -39,7 +39,8 @@ class StopMatcher {
     // Keep the longest tail that is a prefix of some stop string.
     std::size_t keep = 0;
     for (const auto& s : stops_) {
-      for (std::size_t k = std::min(s.size() - (s.empty() ? 0 : 1), pending_.size()); k > keep; --k) {
+      for (std::size_t k = std::min(s.size() - (s.empty() ? 0 : 1), pending_.size()); k > keep;
+           --k) {
         if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
           keep = k;
           break;
@@ -62,11 +63,16 @@ class StopMatcher {
 
 std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
-    case StopReason::eos: return "EOS";
-    case StopReason::stop_sequence: return "STOP_SEQUENCE";
-    case StopReason::context_full: return "CONTEXT_FULL";
-    case StopReason::cancelled: return "CANCELLED";
-    case StopReason::max_tokens: break;
+    case StopReason::eos:
+      return "EOS";
+    case StopReason::stop_sequence:
+      return "STOP_SEQUENCE";
+    case StopReason::context_full:
+      return "CONTEXT_FULL";
+    case StopReason::cancelled:
+      return "CANCELLED";
+    case StopReason::max_tokens:
+      break;
   }
   return "MAX_TOKENS";
 }
@@ -74,7 +80,8 @@ std::string_view to_string(StopReason reason) noexcept {
 Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
     : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
 
-GenerationResult Generator::generate(const GenerationRequest& request, const TextCallback& on_text) {
+GenerationResult Generator::generate(const GenerationRequest& request,
+                                     const TextCallback& on_text) {
   const Vocabulary& vocab = model_->vocab;
   const std::size_t context = model_->config.context_length;
   GenerationResult result;
@@ -165,7 +172,8 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
     }
     logits = state_.forward(next, pos);
   }
-  if (result.stop_reason != StopReason::stop_sequence && result.stop_reason != StopReason::cancelled) {
+  if (result.stop_reason != StopReason::stop_sequence &&
+      result.stop_reason != StopReason::cancelled) {
     bool ignored = false;
     show(stops.push(decoder.finish(), ignored));
     show(stops.finish());

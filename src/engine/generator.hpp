@@ -21,7 +21,7 @@ struct GenerationRequest {
   std::string prompt;  // "" starts from BOS alone
   std::size_t max_new_tokens = 128;
   SamplingParams sampling;
-  std::vector<std::string> stop;  // generation ends before the first occurrence of any of these
+  std::vector<std::string> stop;    // generation ends before the first occurrence of any of these
   std::size_t progress_every = 10;  // narrate "Generated N tokens" every N (0: never)
 };
 
@@ -30,8 +30,8 @@ struct GenerationResult {
   std::vector<TokenId> tokens;         // generated ids (the end-of-generation token excluded)
   std::string text;                    // generated text, stop string excluded
   StopReason stop_reason = StopReason::max_tokens;
-  double prompt_ms = 0;                // prompt processing
-  double generate_ms = 0;              // sampling and decoding of the new tokens
+  double prompt_ms = 0;    // prompt processing
+  double generate_ms = 0;  // sampling and decoding of the new tokens
 };
 
 // Called with each piece of text as soon as it is final; return false to cancel.

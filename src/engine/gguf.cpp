@@ -17,13 +17,26 @@ constexpr int kMaxArrayDepth = 4;
 constexpr std::uint32_t kMaxDims = 4;
 
 enum ValueType : std::uint32_t {
-  kU8 = 0, kI8, kU16, kI16, kU32, kI32, kF32, kBool, kString, kArray, kU64, kI64, kF64
+  kU8 = 0,
+  kI8,
+  kU16,
+  kI16,
+  kU32,
+  kI32,
+  kF32,
+  kBool,
+  kString,
+  kArray,
+  kU64,
+  kI64,
+  kF64
 };
 
 // Bounds-checked little-endian reads over the mapping; every failure names the offset.
 class Cursor {
  public:
-  Cursor(std::span<const std::byte> bytes, std::string path) : bytes_(bytes), path_(std::move(path)) {}
+  Cursor(std::span<const std::byte> bytes, std::string path)
+      : bytes_(bytes), path_(std::move(path)) {}
 
   template <typename T>
   T read(const char* what) {
@@ -36,9 +49,11 @@ class Cursor {
 
   std::string read_string(const char* what) {
     const auto length = read<std::uint64_t>(what);
-    if (length > kMaxStringBytes) fail(fmt::format("{} has an absurd length of {} bytes", what, length));
+    if (length > kMaxStringBytes)
+      fail(fmt::format("{} has an absurd length of {} bytes", what, length));
     need(length, what);
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<std::size_t>(length));
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_),
+                  static_cast<std::size_t>(length));
     pos_ += static_cast<std::size_t>(length);
     return s;
   }
@@ -69,34 +84,58 @@ class Cursor {
 
 std::size_t scalar_size(std::uint32_t type) {
   switch (type) {
-    case kU8: case kI8: case kBool: return 1;
-    case kU16: case kI16: return 2;
-    case kU32: case kI32: case kF32: return 4;
-    case kU64: case kI64: case kF64: return 8;
-    default: return 0;
+    case kU8:
+    case kI8:
+    case kBool:
+      return 1;
+    case kU16:
+    case kI16:
+      return 2;
+    case kU32:
+    case kI32:
+    case kF32:
+      return 4;
+    case kU64:
+    case kI64:
+    case kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 // Reads one scalar of `type` as the widest matching C++ type.
 GgufValue read_scalar(Cursor& c, std::uint32_t type) {
   switch (type) {
-    case kU8: return std::uint64_t{c.read<std::uint8_t>("u8 value")};
-    case kI8: return std::int64_t{c.read<std::int8_t>("i8 value")};
-    case kU16: return std::uint64_t{c.read<std::uint16_t>("u16 value")};
-    case kI16: return std::int64_t{c.read<std::int16_t>("i16 value")};
-    case kU32: return std::uint64_t{c.read<std::uint32_t>("u32 value")};
-    case kI32: return std::int64_t{c.read<std::int32_t>("i32 value")};
-    case kU64: return c.read<std::uint64_t>("u64 value");
-    case kI64: return c.read<std::int64_t>("i64 value");
-    case kF32: return double{c.read<float>("f32 value")};
-    case kF64: return c.read<double>("f64 value");
+    case kU8:
+      return std::uint64_t{c.read<std::uint8_t>("u8 value")};
+    case kI8:
+      return std::int64_t{c.read<std::int8_t>("i8 value")};
+    case kU16:
+      return std::uint64_t{c.read<std::uint16_t>("u16 value")};
+    case kI16:
+      return std::int64_t{c.read<std::int16_t>("i16 value")};
+    case kU32:
+      return std::uint64_t{c.read<std::uint32_t>("u32 value")};
+    case kI32:
+      return std::int64_t{c.read<std::int32_t>("i32 value")};
+    case kU64:
+      return c.read<std::uint64_t>("u64 value");
+    case kI64:
+      return c.read<std::int64_t>("i64 value");
+    case kF32:
+      return double{c.read<float>("f32 value")};
+    case kF64:
+      return c.read<double>("f64 value");
     case kBool: {
       const auto b = c.read<std::uint8_t>("bool value");
       if (b > 1) c.fail(fmt::format("bool value {} is neither 0 nor 1", b));
       return b == 1;
     }
-    case kString: return c.read_string("string value");
-    default: c.fail(fmt::format("unknown metadata value type {}", type));
+    case kString:
+      return c.read_string("string value");
+    default:
+      c.fail(fmt::format("unknown metadata value type {}", type));
   }
 }
 
@@ -108,12 +147,14 @@ GgufArray read_array(Cursor& c, int depth) {
   const std::size_t size = scalar_size(array.element_type);
   if (size > 0) {
     if (array.count > c.remaining() / size) {
-      c.fail(fmt::format("array of {} elements does not fit in the {} bytes left", array.count, c.remaining()));
+      c.fail(fmt::format("array of {} elements does not fit in the {} bytes left", array.count,
+                         c.remaining()));
     }
   } else if (array.element_type == kString || array.element_type == kArray) {
     // each element takes at least 8 bytes (its length or its header)
     if (array.count > c.remaining() / 8) {
-      c.fail(fmt::format("array of {} elements does not fit in the {} bytes left", array.count, c.remaining()));
+      c.fail(fmt::format("array of {} elements does not fit in the {} bytes left", array.count,
+                         c.remaining()));
     }
   } else {
     c.fail(fmt::format("unknown array element type {}", array.element_type));
@@ -126,7 +167,8 @@ GgufArray read_array(Cursor& c, int depth) {
     for (std::size_t i = 0; i < n; ++i) (void)read_array(c, depth + 1);
   } else if (array.element_type == kF32 || array.element_type == kF64) {
     array.reals.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) array.reals.push_back(std::get<double>(read_scalar(c, array.element_type)));
+    for (std::size_t i = 0; i < n; ++i)
+      array.reals.push_back(std::get<double>(read_scalar(c, array.element_type)));
   } else {
     array.ints.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -155,12 +197,28 @@ std::uint64_t GgufTensorInfo::elements() const {
   return n;
 }
 
-GgufFile GgufFile::open(const std::string& path) { return GgufFile(MappedFile(path)); }
+GgufFile GgufFile::open(const std::string& path) {
+  return GgufFile(MappedFile(path));
+}
 
-GgufFile::GgufFile(MappedFile file) : file_(std::move(file)) {
-  Cursor c(file_.bytes(), file_.path());
+GgufFile::GgufFile(MappedFile file) {
+  auto mapped = std::make_shared<MappedFile>(std::move(file));
+  bytes_ = mapped->bytes();
+  name_ = mapped->path();
+  owner_ = std::move(mapped);
+  parse();
+}
+
+GgufFile::GgufFile(std::span<const std::byte> bytes, std::string name,
+                   std::shared_ptr<const void> owner)
+    : bytes_(bytes), name_(std::move(name)), owner_(std::move(owner)) {
+  parse();
+}
+
+void GgufFile::parse() {
+  Cursor c(bytes_, name_);
   if (c.remaining() < 4 || c.read<std::uint32_t>("magic") != kMagic) {
-    throw ModelError(file_.path() + ": not a GGUF file (the first four bytes are not \"GGUF\")");
+    throw ModelError(name_ + ": not a GGUF file (the first four bytes are not \"GGUF\")");
   }
   version_ = c.read<std::uint32_t>("version");
   if (version_ != 2 && version_ != 3) {
@@ -170,13 +228,15 @@ GgufFile::GgufFile(MappedFile file) : file_(std::move(file)) {
   const auto kv_count = c.read<std::uint64_t>("metadata count");
   // Each key/value pair takes at least 12 bytes, each tensor entry at least 24.
   if (kv_count > c.remaining() / 12) c.fail(fmt::format("absurd metadata count {}", kv_count));
-  if (tensor_count > c.remaining() / 24) c.fail(fmt::format("absurd tensor count {}", tensor_count));
+  if (tensor_count > c.remaining() / 24)
+    c.fail(fmt::format("absurd tensor count {}", tensor_count));
 
   for (std::uint64_t i = 0; i < kv_count; ++i) {
     std::string key = c.read_string("metadata key");
     const auto type = c.read<std::uint32_t>("metadata value type");
     GgufValue value = type == kArray ? GgufValue{read_array(c, 0)} : read_scalar(c, type);
-    if (!metadata_.emplace(std::move(key), std::move(value)).second) c.fail("duplicate metadata key");
+    if (!metadata_.emplace(std::move(key), std::move(value)).second)
+      c.fail("duplicate metadata key");
   }
 
   if (const GgufValue* a = find("general.alignment")) {
@@ -192,7 +252,8 @@ GgufFile::GgufFile(MappedFile file) : file_(std::move(file)) {
     GgufTensorInfo t;
     t.name = c.read_string("tensor name");
     const auto dims = c.read<std::uint32_t>("tensor dimension count");
-    if (dims == 0 || dims > kMaxDims) c.fail(fmt::format("tensor {} has {} dimensions (1 to 4 allowed)", t.name, dims));
+    if (dims == 0 || dims > kMaxDims)
+      c.fail(fmt::format("tensor {} has {} dimensions (1 to 4 allowed)", t.name, dims));
     std::uint64_t elements = 1;
     for (std::uint32_t d = 0; d < dims; ++d) {
       const auto extent = c.read<std::uint64_t>("tensor dimension");
@@ -205,34 +266,39 @@ GgufFile::GgufFile(MappedFile file) : file_(std::move(file)) {
     t.type_id = c.read<std::uint32_t>("tensor type");
     t.offset = c.read<std::uint64_t>("tensor offset");
     if (t.offset % alignment_ != 0) {
-      c.fail(fmt::format("tensor {} offset {} is not a multiple of the alignment {}", t.name, t.offset, alignment_));
+      c.fail(fmt::format("tensor {} offset {} is not a multiple of the alignment {}", t.name,
+                         t.offset, alignment_));
     }
     if (const auto type = tensor_type_from_id(t.type_id)) {
       const TypeTraits& tt = traits(*type);
       if (t.shape[0] % tt.block_elements != 0) {
-        c.fail(fmt::format("tensor {} rows of {} values are not whole {} blocks", t.name, t.shape[0], tt.name));
+        c.fail(fmt::format("tensor {} rows of {} values are not whole {} blocks", t.name,
+                           t.shape[0], tt.name));
       }
       t.bytes = elements / tt.block_elements * tt.block_bytes;
     }
-    if (!tensor_index_.emplace(t.name, tensors_.size()).second) c.fail("duplicate tensor name " + t.name);
+    if (!tensor_index_.emplace(t.name, tensors_.size()).second)
+      c.fail("duplicate tensor name " + t.name);
     tensors_.push_back(std::move(t));
   }
 
   const std::uint64_t header_end = c.position();
   data_offset_ = (header_end + alignment_ - 1) / alignment_ * alignment_;
-  const std::uint64_t size = file_.bytes().size();
+  const std::uint64_t size = bytes_.size();
   for (const GgufTensorInfo& t : tensors_) {
     if (t.bytes == 0) continue;
-    if (data_offset_ > size || t.offset > size - data_offset_ || t.bytes > size - data_offset_ - t.offset) {
-      throw ModelError(fmt::format("{}: not a valid GGUF file: tensor {} ({} bytes at data offset {}) lies "
-                                   "beyond the end of the file ({} bytes); the file is truncated",
-                                   file_.path(), t.name, t.bytes, t.offset, size));
+    if (data_offset_ > size || t.offset > size - data_offset_ ||
+        t.bytes > size - data_offset_ - t.offset) {
+      throw ModelError(
+          fmt::format("{}: not a valid GGUF file: tensor {} ({} bytes at data offset {}) lies "
+                      "beyond the end of the file ({} bytes); the file is truncated",
+                      name_, t.name, t.bytes, t.offset, size));
     }
   }
 }
 
 void GgufFile::fail(const std::string& what) const {
-  throw ModelError(file_.path() + ": " + what);
+  throw ModelError(name_ + ": " + what);
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {
@@ -250,8 +316,8 @@ std::span<const std::byte> GgufFile::tensor_data(const GgufTensorInfo& tensor) c
     fail(fmt::format("tensor {} has type {} which llorch cannot compute with", tensor.name,
                      ggml_type_name(tensor.type_id)));
   }
-  return file_.bytes().subspan(static_cast<std::size_t>(data_offset_ + tensor.offset),
-                               static_cast<std::size_t>(tensor.bytes));
+  return bytes_.subspan(static_cast<std::size_t>(data_offset_ + tensor.offset),
+                        static_cast<std::size_t>(tensor.bytes));
 }
 
 std::optional<std::string> GgufFile::get_string(const std::string& key) const {
@@ -265,7 +331,8 @@ std::optional<std::uint64_t> GgufFile::get_uint(const std::string& key) const {
   const GgufValue* v = find(key);
   if (v == nullptr) return std::nullopt;
   if (const auto* u = std::get_if<std::uint64_t>(v)) return *u;
-  if (const auto* i = std::get_if<std::int64_t>(v); i && *i >= 0) return static_cast<std::uint64_t>(*i);
+  if (const auto* i = std::get_if<std::int64_t>(v); i && *i >= 0)
+    return static_cast<std::uint64_t>(*i);
   fail(fmt::format("metadata {} should be a non-negative integer", key));
 }
 
@@ -301,7 +368,9 @@ std::string describe(const GgufValue& value) {
                                : fmt::format("\"{}\"", v);
         } else if constexpr (std::is_same_v<T, GgufArray>) {
           return fmt::format("array of {} {}", v.count,
-                             !v.strings.empty() ? "strings" : !v.reals.empty() ? "floats" : "integers");
+                             !v.strings.empty() ? "strings"
+                             : !v.reals.empty() ? "floats"
+                                                : "integers");
         } else {
           return fmt::format("{}", v);
         }

@@ -41,13 +41,17 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   explicit GgufFile(MappedFile file);
+  // Parses bytes held elsewhere (`owner` keeps them alive; may be null when the caller does).
+  // `name` stands for the file in errors.
+  GgufFile(std::span<const std::byte> bytes, std::string name,
+           std::shared_ptr<const void> owner = {});
   static GgufFile open(const std::string& path);
 
   std::uint32_t version() const noexcept { return version_; }
   std::uint64_t alignment() const noexcept { return alignment_; }
   std::uint64_t data_offset() const noexcept { return data_offset_; }
-  const std::string& path() const noexcept { return file_.path(); }
-  std::size_t file_size() const noexcept { return file_.bytes().size(); }
+  const std::string& path() const noexcept { return name_; }
+  std::size_t file_size() const noexcept { return bytes_.size(); }
 
   const std::map<std::string, GgufValue>& metadata() const noexcept { return metadata_; }
   const GgufValue* find(const std::string& key) const;
@@ -66,8 +70,11 @@ class GgufFile {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  void parse();
 
-  MappedFile file_;
+  std::span<const std::byte> bytes_;
+  std::string name_;
+  std::shared_ptr<const void> owner_;
   std::uint32_t version_ = 0;
   std::uint64_t alignment_ = 32;
   std::uint64_t data_offset_ = 0;

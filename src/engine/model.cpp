@@ -17,7 +17,8 @@ namespace {
 
 constexpr std::size_t kMaxDimension = std::size_t{1} << 20;
 
-std::size_t require_positive(const GgufFile& f, const std::string& key, std::optional<std::uint64_t> fallback = {}) {
+std::size_t require_positive(const GgufFile& f, const std::string& key,
+                             std::optional<std::uint64_t> fallback = {}) {
   auto value = f.get_uint(key);
   if (!value) value = fallback;
   if (!value) throw ModelError(fmt::format("{}: metadata {} is missing", f.path(), key));
@@ -28,13 +29,17 @@ std::size_t require_positive(const GgufFile& f, const std::string& key, std::opt
 }
 
 void check_config(const LlamaConfig& c, const std::string& path) {
-  const auto bad = [&](const std::string& what) { throw ModelError(path + ": inconsistent model shape: " + what); };
-  if (c.dim % c.n_heads != 0) bad(fmt::format("dim {} is not a multiple of {} heads", c.dim, c.n_heads));
+  const auto bad = [&](const std::string& what) {
+    throw ModelError(path + ": inconsistent model shape: " + what);
+  };
+  if (c.dim % c.n_heads != 0)
+    bad(fmt::format("dim {} is not a multiple of {} heads", c.dim, c.n_heads));
   if (c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0) {
     bad(fmt::format("{} heads are not a multiple of {} KV heads", c.n_heads, c.n_kv_heads));
   }
   if (c.rope_dims == 0 || c.rope_dims > c.head_dim() || c.rope_dims % 2 != 0) {
-    bad(fmt::format("RoPE dimension count {} does not fit head size {}", c.rope_dims, c.head_dim()));
+    bad(fmt::format("RoPE dimension count {} does not fit head size {}", c.rope_dims,
+                    c.head_dim()));
   }
   if (c.context_length == 0) bad("context length is 0");
 }
@@ -43,23 +48,28 @@ class GgufTensors {
  public:
   GgufTensors(const GgufFile& file) : file_(file) {}
 
-  Tensor get(const std::string& name, std::size_t cols, std::size_t rows, bool must_be_f32 = false) const {
+  Tensor get(const std::string& name, std::size_t cols, std::size_t rows,
+             bool must_be_f32 = false) const {
     const GgufTensorInfo* info = file_.find_tensor(name);
-    if (info == nullptr) throw ModelError(fmt::format("{}: tensor {} is missing", file_.path(), name));
+    if (info == nullptr)
+      throw ModelError(fmt::format("{}: tensor {} is missing", file_.path(), name));
     const auto type = tensor_type_from_id(info->type_id);
     if (!type) {
-      throw ModelError(fmt::format("{}: tensor {} has type {}; llorch computes with f32, f16, q8_0 and q4_0",
-                                   file_.path(), name, ggml_type_name(info->type_id)));
+      throw ModelError(
+          fmt::format("{}: tensor {} has type {}; llorch computes with f32, f16, q8_0 and q4_0",
+                      file_.path(), name, ggml_type_name(info->type_id)));
     }
     const std::size_t file_cols = static_cast<std::size_t>(info->shape[0]);
-    const std::size_t file_rows = info->shape.size() > 1 ? static_cast<std::size_t>(info->shape[1]) : 1;
+    const std::size_t file_rows =
+        info->shape.size() > 1 ? static_cast<std::size_t>(info->shape[1]) : 1;
     const bool extra_dims = info->shape.size() > 2 && info->elements() != file_cols * file_rows;
     if (file_cols != cols || file_rows != rows || extra_dims) {
-      throw ModelError(fmt::format("{}: tensor {} has shape [{}] but the metadata implies [{}, {}]", file_.path(),
-                                   name, fmt::join(info->shape, ", "), cols, rows));
+      throw ModelError(fmt::format("{}: tensor {} has shape [{}] but the metadata implies [{}, {}]",
+                                   file_.path(), name, fmt::join(info->shape, ", "), cols, rows));
     }
     if (must_be_f32 && *type != TensorType::f32) {
-      throw ModelError(fmt::format("{}: tensor {} must be f32, not {}", file_.path(), name, traits(*type).name));
+      throw ModelError(
+          fmt::format("{}: tensor {} must be f32, not {}", file_.path(), name, traits(*type).name));
     }
     return Tensor{*type, file_.tensor_data(*info).data(), rows, cols};
   }
@@ -80,7 +90,8 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
 
   const std::string arch = f.get_string("general.architecture").value_or("");
   if (arch != "llama") {
-    throw ModelError(fmt::format("{}: general.architecture is \"{}\"; llorch runs \"llama\" models", f.path(), arch));
+    throw ModelError(fmt::format("{}: general.architecture is \"{}\"; llorch runs \"llama\" models",
+                                 f.path(), arch));
   }
   model->vocab = read_vocabulary(f);
 
@@ -92,10 +103,12 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
   c.n_kv_heads = require_positive(f, "llama.attention.head_count_kv", c.n_heads);
   c.context_length = require_positive(f, "llama.context_length", 2048);
   c.vocab_size = model->vocab.size();
-  if (c.n_heads > c.dim) throw ModelError(f.path() + ": more attention heads than embedding dimensions");
+  if (c.n_heads > c.dim)
+    throw ModelError(f.path() + ": more attention heads than embedding dimensions");
   c.rope_dims = require_positive(f, "llama.rope.dimension_count", c.dim / c.n_heads);
   c.rope_freq_base = static_cast<float>(f.get_real("llama.rope.freq_base").value_or(10000.0));
-  c.rms_eps = static_cast<float>(f.get_real("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.rms_eps =
+      static_cast<float>(f.get_real("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
   if (options.context_length) c.context_length = *options.context_length;
   check_config(c, f.path());
 
@@ -130,17 +143,20 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
   const std::string path = mapped.path();
   const auto bytes = mapped.bytes();
   std::int32_t header[7];
-  if (bytes.size() < sizeof header) throw ModelError(path + ": neither a GGUF file nor a llama2.c checkpoint (too short)");
+  if (bytes.size() < sizeof header)
+    throw ModelError(path + ": neither a GGUF file nor a llama2.c checkpoint (too short)");
   std::memcpy(header, bytes.data(), sizeof header);
   const auto not_a_checkpoint = [&](const std::string& why) {
-    throw ModelError(path + ": neither a GGUF file (no \"GGUF\" magic) nor a llama2.c checkpoint (" + why + ")");
+    throw ModelError(
+        path + ": neither a GGUF file (no \"GGUF\" magic) nor a llama2.c checkpoint (" + why + ")");
   };
   for (int i = 0; i < 7; ++i) {
     if (i != 5 && (header[i] <= 0 || header[i] > static_cast<std::int32_t>(kMaxDimension))) {
       not_a_checkpoint("header field " + std::to_string(i) + " is out of range");
     }
   }
-  if (header[5] == 0 || header[5] < -static_cast<std::int32_t>(kMaxDimension) || header[5] > static_cast<std::int32_t>(kMaxDimension)) {
+  if (header[5] == 0 || header[5] < -static_cast<std::int32_t>(kMaxDimension) ||
+      header[5] > static_cast<std::int32_t>(kMaxDimension)) {
     not_a_checkpoint("vocabulary size is out of range");
   }
 
@@ -154,7 +170,8 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
   const bool shared = header[5] > 0;
   c.vocab_size = static_cast<std::size_t>(shared ? header[5] : -header[5]);
   c.context_length = static_cast<std::size_t>(header[6]);
-  if (c.n_heads > c.dim || c.dim % c.n_heads != 0) not_a_checkpoint("dim is not a multiple of the head count");
+  if (c.n_heads > c.dim || c.dim % c.n_heads != 0)
+    not_a_checkpoint("dim is not a multiple of the head count");
   c.rope_dims = c.head_dim();
   const std::size_t model_context = c.context_length;
   if (options.context_length) c.context_length = *options.context_length;
@@ -162,12 +179,14 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
 
   // Every size below is at most 2^20 * 2^20 * 2^20 floats: no overflow in 64 bits.
   const std::size_t L = c.n_layers, d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
-  const std::size_t floats = c.vocab_size * d + L * d + L * d * d + 2 * L * d * kv + L * d * d + L * d +
-                             3 * L * d * h + d + model_context * c.head_dim() + (shared ? 0 : c.vocab_size * d);
+  const std::size_t floats = c.vocab_size * d + L * d + L * d * d + 2 * L * d * kv + L * d * d +
+                             L * d + 3 * L * d * h + d + model_context * c.head_dim() +
+                             (shared ? 0 : c.vocab_size * d);
   if (floats > (bytes.size() - sizeof header) / 4) {
-    throw ModelError(fmt::format("{}: llama2.c checkpoint is truncated: the header's shape needs {} bytes of "
-                                 "weights, the file has {}",
-                                 path, floats * 4, bytes.size() - sizeof header));
+    throw ModelError(
+        fmt::format("{}: llama2.c checkpoint is truncated: the header's shape needs {} bytes of "
+                    "weights, the file has {}",
+                    path, floats * 4, bytes.size() - sizeof header));
   }
   const std::byte* p = bytes.data() + sizeof header;
   const auto take = [&](std::size_t rows, std::size_t cols) {
@@ -202,15 +221,17 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
     tokenizer = std::filesystem::exists(sized) ? sized.string() : (dir / "tokenizer.bin").string();
   }
   if (!std::filesystem::exists(tokenizer)) {
-    throw ModelError(fmt::format("{}: a llama2.c checkpoint needs its tokenizer file; none found at {} "
-                                 "(pass --tokenizer PATH)",
-                                 path, tokenizer));
+    throw ModelError(
+        fmt::format("{}: a llama2.c checkpoint needs its tokenizer file; none found at {} "
+                    "(pass --tokenizer PATH)",
+                    path, tokenizer));
   }
   model->vocab = read_llama2c_vocabulary(tokenizer, c.vocab_size);
   model->path = path;
   model->format = "llama2.c";
   model->file_bytes = bytes.size();
-  model->metadata = {{"llama2c.tokenizer", tokenizer}, {"llama2c.shared_classifier", shared ? "true" : "false"}};
+  model->metadata = {{"llama2c.tokenizer", tokenizer},
+                     {"llama2c.shared_classifier", shared ? "true" : "false"}};
   model->storage.push_back(std::make_shared<MappedFile>(std::move(mapped)));
   return model;
 }
@@ -219,38 +240,59 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
 
 std::size_t Model::weight_bytes() const {
   std::size_t total = 0;
-  const_cast<Model*>(this)->for_each_tensor([&](const Tensor& t) { total += t.rows * t.row_bytes(); });
+  const_cast<Model*>(this)->for_each_tensor(
+      [&](const Tensor& t) { total += t.rows * t.row_bytes(); });
   return total;
 }
 
 std::vector<std::pair<std::string, std::size_t>> Model::tensor_type_counts() const {
   std::map<std::string, std::size_t> counts;
-  const_cast<Model*>(this)->for_each_tensor([&](const Tensor& t) { ++counts[std::string(traits(t.type).name)]; });
+  const_cast<Model*>(this)->for_each_tensor(
+      [&](const Tensor& t) { ++counts[std::string(traits(t.type).name)]; });
   return {counts.begin(), counts.end()};
 }
 
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
   MappedFile mapped(path);
   const auto bytes = mapped.bytes();
-  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) return load_gguf(std::move(mapped), options);
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0)
+    return load_gguf(std::move(mapped), options);
   return load_llama2c(std::move(mapped), options);
+}
+
+Vocabulary load_vocabulary(const std::string& path, const LoadOptions& options) {
+  MappedFile mapped(path);
+  const auto bytes = mapped.bytes();
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) {
+    return read_vocabulary(GgufFile(std::move(mapped)));
+  }
+  return load_llama2c(std::move(mapped), options)->vocab;
 }
 
 void requantize(Model& model, TensorType type) {
   const TypeTraits& tt = traits(type);
   const auto convert = [&](Tensor& t) {
     if (t.rows < 2 || t.cols % tt.block_elements != 0 || t.type == type) return;
-    auto buffer = std::make_shared<std::vector<std::byte>>(t.rows * (t.cols / tt.block_elements) * tt.block_bytes);
+    auto buffer = std::make_shared<std::vector<std::byte>>(t.rows * (t.cols / tt.block_elements) *
+                                                           tt.block_bytes);
     std::vector<float> row(t.cols);
     Tensor converted{type, buffer->data(), t.rows, t.cols};
     for (std::size_t r = 0; r < t.rows; ++r) {
       dequantize_row(t.type, t.row(r), row.data(), t.cols);
       auto* out = const_cast<std::byte*>(converted.row(r));
       switch (type) {
-        case TensorType::q8_0: quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(out), t.cols); break;
-        case TensorType::q4_0: quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(out), t.cols); break;
-        case TensorType::f16: quantize_row_f16(row.data(), reinterpret_cast<std::uint16_t*>(out), t.cols); break;
-        case TensorType::f32: std::memcpy(out, row.data(), t.cols * 4); break;
+        case TensorType::q8_0:
+          quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(out), t.cols);
+          break;
+        case TensorType::q4_0:
+          quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(out), t.cols);
+          break;
+        case TensorType::f16:
+          quantize_row_f16(row.data(), reinterpret_cast<std::uint16_t*>(out), t.cols);
+          break;
+        case TensorType::f32:
+          std::memcpy(out, row.data(), t.cols * 4);
+          break;
       }
     }
     model.storage.push_back(buffer);

@@ -14,11 +14,11 @@
 namespace llorch::engine {
 
 struct LlamaConfig {
-  std::size_t dim = 0;             // embedding width
-  std::size_t hidden_dim = 0;      // feed-forward width
+  std::size_t dim = 0;         // embedding width
+  std::size_t hidden_dim = 0;  // feed-forward width
   std::size_t n_layers = 0;
   std::size_t n_heads = 0;
-  std::size_t n_kv_heads = 0;      // < n_heads: grouped-query attention
+  std::size_t n_kv_heads = 0;  // < n_heads: grouped-query attention
   std::size_t vocab_size = 0;
   std::size_t context_length = 0;  // positions the KV cache holds
   std::size_t rope_dims = 0;       // leading dimensions of each head that RoPE rotates
@@ -58,7 +58,7 @@ struct LayerWeights {
 
 struct LoadOptions {
   std::optional<std::size_t> context_length;  // overrides the file's
-  std::string tokenizer_path;                  // llama2.c only: "" looks beside the checkpoint
+  std::string tokenizer_path;                 // llama2.c only: "" looks beside the checkpoint
 };
 
 class Model {
@@ -67,12 +67,12 @@ class Model {
   Vocabulary vocab;
   Tensor token_embedding;  // [vocab rows, dim cols]
   std::vector<LayerWeights> layers;
-  Tensor output_norm;      // [dim]
-  Tensor output;           // [vocab rows, dim cols]; the embedding itself when tied
+  Tensor output_norm;  // [dim]
+  Tensor output;       // [vocab rows, dim cols]; the embedding itself when tied
   bool tied_output = false;
 
   std::string path;
-  std::string format;      // "GGUF v3", "llama2.c"
+  std::string format;  // "GGUF v3", "llama2.c"
   std::size_t file_bytes = 0;
   std::vector<std::pair<std::string, std::string>> metadata;  // for `model info`: key, value
 
@@ -87,7 +87,9 @@ class Model {
   void for_each_tensor(F&& f) {
     f(token_embedding);
     for (auto& l : layers) {
-      for (Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down}) f(*t);
+      for (Tensor* t :
+           {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+        f(*t);
     }
     f(output_norm);
     if (!tied_output) f(output);
@@ -98,6 +100,10 @@ class Model {
 // file and what is wrong: unreadable, malformed, not llama, a missing tensor, a shape that does
 // not match the metadata, a tensor type llorch cannot compute with.
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
+
+// Only the vocabulary of a model file (GGUF, including vocabulary-only files with no tensors, or a
+// llama2.c checkpoint with its tokenizer file). Throws ModelError.
+Vocabulary load_vocabulary(const std::string& path, const LoadOptions& options = {});
 
 // Re-encodes every 2-D weight matrix whose rows are whole blocks of `type` (Q8_0, Q4_0, F16)
 // into buffers the model owns; others stay as they are. For tests and `model` tools.

@@ -31,8 +31,10 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* out, std::size_t n) noexcept {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     out[b].d = f32_to_f16(d);
     for (int j = 0; j < 16; ++j) {
-      const auto lo = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j] * id + 8.5f))));
-      const auto hi = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j + 16] * id + 8.5f))));
+      const auto lo = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j] * id + 8.5f))));
+      const auto hi = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j + 16] * id + 8.5f))));
       out[b].qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
     }
   }

@@ -22,7 +22,8 @@ TokenId Sampler::sample(std::span<float> logits, std::span<const TokenId> histor
   const std::size_t n = logits.size();
   if (params_.repetition_penalty != 1.0f && params_.repetition_penalty > 0.0f) {
     const std::size_t window = std::min(history.size(), params_.repetition_window);
-    std::unordered_set<TokenId> seen(history.end() - static_cast<std::ptrdiff_t>(window), history.end());
+    std::unordered_set<TokenId> seen(history.end() - static_cast<std::ptrdiff_t>(window),
+                                     history.end());
     for (TokenId id : seen) {
       if (id < 0 || static_cast<std::size_t>(id) >= n) continue;
       float& l = logits[static_cast<std::size_t>(id)];

@@ -30,14 +30,17 @@ struct Bigram {
   int right;
   std::size_t length;
   // Highest score first; on a tie the leftmost pair (as SentencePiece and run.c do).
-  bool operator<(const Bigram& o) const { return score < o.score || (score == o.score && left > o.left); }
+  bool operator<(const Bigram& o) const {
+    return score < o.score || (score == o.score && left > o.left);
+  }
 };
 
 }  // namespace
 
 SpmTokenizer::SpmTokenizer(const Vocabulary& vocab) : Tokenizer(vocab) {
   ids_.reserve(vocab.size());
-  for (std::size_t i = 0; i < vocab.size(); ++i) ids_.emplace(vocab.pieces[i], static_cast<TokenId>(i));
+  for (std::size_t i = 0; i < vocab.size(); ++i)
+    ids_.emplace(vocab.pieces[i], static_cast<TokenId>(i));
   for (int b = 0; b < 256; ++b) {
     const auto it = ids_.find(fmt::format("<0x{:02X}>", b));
     byte_tokens_[b] = it != ids_.end() ? it->second : vocab.unk;
@@ -85,7 +88,8 @@ std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_bos) c
     Symbol& left = symbols[best.left];
     Symbol& right = symbols[best.right];
     // Skip pairs made stale by an earlier merge.
-    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length) continue;
+    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length)
+      continue;
     left.length += right.length;
     right.length = 0;
     left.next = right.next;

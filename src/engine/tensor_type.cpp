@@ -15,10 +15,11 @@ constexpr TypeTraits kQ8_0{"q8_0", 32, sizeof(BlockQ8_0)};
 
 // ggml's type names by id; ids that were removed are empty.
 constexpr std::array<std::string_view, 40> kGgmlNames{
-    "f32",  "f16",  "q4_0", "q4_1", "",     "",     "q5_0",    "q5_1",    "q8_0",    "q8_1",
-    "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq2_xxs", "iq2_xs",  "iq3_xxs", "iq1_s",
-    "iq4_nl", "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64", "iq1_m",
-    "bf16", "", "", "", "tq1_0", "tq2_0", "", "", "", "mxfp4"};
+    "f32",     "f16",    "q4_0",    "q4_1",  "",       "",      "q5_0",  "q5_1",
+    "q8_0",    "q8_1",   "q2_k",    "q3_k",  "q4_k",   "q5_k",  "q6_k",  "q8_k",
+    "iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs",
+    "i8",      "i16",    "i32",     "i64",   "f64",    "iq1_m", "bf16",  "",
+    "",        "",       "tq1_0",   "tq2_0", "",       "",      "",      "mxfp4"};
 
 // All 65536 halves as floats: one load per conversion, exact by construction.
 const std::array<float, 65536>& half_table() {
@@ -81,7 +82,9 @@ const TypeTraits& traits(TensorType type) noexcept {
   return kF32;
 }
 
-float f16_to_f32(std::uint16_t half) noexcept { return half_table()[half]; }
+float f16_to_f32(std::uint16_t half) noexcept {
+  return half_table()[half];
+}
 
 std::uint16_t f32_to_f16(float value) noexcept {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);

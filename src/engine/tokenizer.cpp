@@ -17,7 +17,9 @@ std::size_t sequence_length(unsigned char lead) {
   return 0;
 }
 
-bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+bool is_continuation(unsigned char b) {
+  return (b & 0xC0) == 0x80;
+}
 
 }  // namespace
 
@@ -47,7 +49,8 @@ std::string StreamDecoder::push(TokenId id) {
       continue;
     }
     std::size_t have = 1;
-    while (have < n && i + have < pending_.size() && is_continuation(static_cast<unsigned char>(pending_[i + have]))) {
+    while (have < n && i + have < pending_.size() &&
+           is_continuation(static_cast<unsigned char>(pending_[i + have]))) {
       ++have;
     }
     if (have == n) {
@@ -71,7 +74,8 @@ std::string StreamDecoder::finish() {
   return out;
 }
 
-std::string decode(const Tokenizer& tokenizer, const std::vector<TokenId>& ids, bool skip_leading_space) {
+std::string decode(const Tokenizer& tokenizer, const std::vector<TokenId>& ids,
+                   bool skip_leading_space) {
   StreamDecoder decoder(tokenizer, skip_leading_space);
   std::string text;
   for (TokenId id : ids) text += decoder.push(id);

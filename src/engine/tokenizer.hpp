@@ -57,6 +57,7 @@ class StreamDecoder {
 };
 
 // Decodes a whole sequence at once (same rules as StreamDecoder).
-std::string decode(const Tokenizer& tokenizer, const std::vector<TokenId>& ids, bool skip_leading_space);
+std::string decode(const Tokenizer& tokenizer, const std::vector<TokenId>& ids,
+                   bool skip_leading_space);
 
 }  // namespace llorch::engine

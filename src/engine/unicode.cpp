@@ -33,7 +33,8 @@ std::vector<char32_t> decode_utf8(std::string_view s) {
       ok = (b & 0xC0) == 0x80;
       cp = (cp << 6) | (b & 0x3F);
     }
-    ok = ok && !(n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) && !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF));
+    ok = ok && !(n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) &&
+         !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF));
     if (ok) {
       out.push_back(cp);
       i += n;
@@ -78,9 +79,17 @@ std::uint32_t category_mask(char32_t cp) noexcept {
 }
 }  // namespace
 
-bool is_letter(char32_t cp) noexcept { return (category_mask(cp) & U_GC_L_MASK) != 0; }
-bool is_number(char32_t cp) noexcept { return (category_mask(cp) & U_GC_N_MASK) != 0; }
-bool is_punctuation(char32_t cp) noexcept { return (category_mask(cp) & U_GC_P_MASK) != 0; }
-bool is_whitespace(char32_t cp) noexcept { return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE) != 0; }
+bool is_letter(char32_t cp) noexcept {
+  return (category_mask(cp) & U_GC_L_MASK) != 0;
+}
+bool is_number(char32_t cp) noexcept {
+  return (category_mask(cp) & U_GC_N_MASK) != 0;
+}
+bool is_punctuation(char32_t cp) noexcept {
+  return (category_mask(cp) & U_GC_P_MASK) != 0;
+}
+bool is_whitespace(char32_t cp) noexcept {
+  return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE) != 0;
+}
 
 }  // namespace llorch::engine::unicode

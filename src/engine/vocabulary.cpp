@@ -21,7 +21,8 @@ TokenId read_id(const GgufFile& file, const char* key, std::size_t vocab_size) {
   const auto id = file.get_uint(key);
   if (!id || *id == 0xFFFFFFFFu) return -1;  // absent, or ggml's "none"
   if (*id >= vocab_size) {
-    throw ModelError(fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", file.path(), key, *id, vocab_size));
+    throw ModelError(fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", file.path(),
+                                 key, *id, vocab_size));
   }
   return static_cast<TokenId>(*id);
 }
@@ -44,9 +45,10 @@ Vocabulary read_vocabulary(const GgufFile& file) {
   } else if (v.model == "gpt2") {
     v.kind = TokenizerKind::bpe;
   } else {
-    throw ModelError(fmt::format("{}: tokenizer.ggml.model is \"{}\"; llorch reads \"llama\" (SentencePiece) "
-                                 "and \"gpt2\" (byte-level BPE)",
-                                 file.path(), v.model));
+    throw ModelError(
+        fmt::format("{}: tokenizer.ggml.model is \"{}\"; llorch reads \"llama\" (SentencePiece) "
+                    "and \"gpt2\" (byte-level BPE)",
+                    file.path(), v.model));
   }
   v.pre = file.get_string("tokenizer.ggml.pre").value_or("default");
 
@@ -59,12 +61,14 @@ Vocabulary read_vocabulary(const GgufFile& file) {
 
   v.scores.assign(n, 0.0f);
   if (const GgufArray* scores = file.get_array("tokenizer.ggml.scores")) {
-    if (scores->reals.size() != n) throw ModelError(file.path() + ": tokenizer.ggml.scores does not match the token count");
+    if (scores->reals.size() != n)
+      throw ModelError(file.path() + ": tokenizer.ggml.scores does not match the token count");
     for (std::size_t i = 0; i < n; ++i) v.scores[i] = static_cast<float>(scores->reals[i]);
   }
   v.types.assign(n, TokenType::normal);
   if (const GgufArray* types = file.get_array("tokenizer.ggml.token_type")) {
-    if (types->ints.size() != n) throw ModelError(file.path() + ": tokenizer.ggml.token_type does not match the token count");
+    if (types->ints.size() != n)
+      throw ModelError(file.path() + ": tokenizer.ggml.token_type does not match the token count");
     for (std::size_t i = 0; i < n; ++i) {
       const auto t = types->ints[i];
       v.types[i] = (t >= 1 && t <= 6) ? static_cast<TokenType>(t) : TokenType::normal;
@@ -80,7 +84,8 @@ Vocabulary read_vocabulary(const GgufFile& file) {
   v.unk = read_id(file, "tokenizer.ggml.unknown_token_id", n);
   v.eot = read_id(file, "tokenizer.ggml.eot_token_id", n);
   v.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(v.kind == TokenizerKind::spm);
-  v.add_space_prefix = file.get_bool("tokenizer.ggml.add_space_prefix").value_or(v.kind == TokenizerKind::spm);
+  v.add_space_prefix =
+      file.get_bool("tokenizer.ggml.add_space_prefix").value_or(v.kind == TokenizerKind::spm);
   return v;
 }
 
@@ -90,7 +95,8 @@ Vocabulary read_llama2c_vocabulary(const std::string& path, std::size_t vocab_si
   std::size_t pos = 0;
   const auto take = [&](void* out, std::size_t n, const char* what) {
     if (n > bytes.size() - pos) {
-      throw ModelError(fmt::format("{}: llama2.c tokenizer is truncated reading {} (byte {})", path, what, pos));
+      throw ModelError(
+          fmt::format("{}: llama2.c tokenizer is truncated reading {} (byte {})", path, what, pos));
     }
     std::memcpy(out, bytes.data() + pos, n);
     pos += n;
@@ -108,7 +114,8 @@ Vocabulary read_llama2c_vocabulary(const std::string& path, std::size_t vocab_si
     std::int32_t length = 0;
     take(&score, 4, "a score");
     take(&length, 4, "a piece length");
-    if (length < 0 || static_cast<std::uint32_t>(length) > std::max<std::uint32_t>(max_length, 64)) {
+    if (length < 0 ||
+        static_cast<std::uint32_t>(length) > std::max<std::uint32_t>(max_length, 64)) {
       throw ModelError(fmt::format("{}: token {} has an invalid length {}", path, i, length));
     }
     std::string piece(static_cast<std::size_t>(length), '\0');

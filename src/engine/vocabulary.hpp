@@ -25,12 +25,12 @@ enum class TokenType : std::int32_t {
 
 struct Vocabulary {
   TokenizerKind kind = TokenizerKind::spm;
-  std::string model;                 // tokenizer.ggml.model: "llama", "gpt2"
-  std::string pre = "default";       // tokenizer.ggml.pre: pre-tokenizer name (BPE)
-  std::vector<std::string> pieces;   // SPM pieces use U+2581 for a space; BPE pieces are byte-mapped
-  std::vector<float> scores;         // SPM merge priorities (higher merges first)
+  std::string model;                // tokenizer.ggml.model: "llama", "gpt2"
+  std::string pre = "default";      // tokenizer.ggml.pre: pre-tokenizer name (BPE)
+  std::vector<std::string> pieces;  // SPM pieces use U+2581 for a space; BPE pieces are byte-mapped
+  std::vector<float> scores;        // SPM merge priorities (higher merges first)
   std::vector<TokenType> types;
-  std::vector<std::string> merges;   // BPE: "left right", in rank order
+  std::vector<std::string> merges;  // BPE: "left right", in rank order
   TokenId bos = -1;
   TokenId eos = -1;
   TokenId unk = -1;

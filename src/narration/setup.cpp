@@ -43,7 +43,8 @@ std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level m
   const char* level_env = std::getenv("LLORCH_LOG");
   const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);
   const bool level_given = level_env != nullptr && *level_env != '\0' && parse_level(level_env);
-  auto narrator = std::make_shared<Narrator>(level_given ? settings.level : min_level, std::move(identity));
+  auto narrator =
+      std::make_shared<Narrator>(level_given ? settings.level : min_level, std::move(identity));
   if (settings.format == LogFormat::pretty) {
     narrator->add_sink(std::make_shared<ConsoleSink>(fd, tty));
   } else {
