@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every test on a fresh machine: install dependencies, then build and run the whole suite twice —
-# a release build and an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero when
-# anything fails. Set LLORCH_TEST_PRESETS to run a subset (e.g. "release").
+# a release build and an AddressSanitizer + UndefinedBehaviorSanitizer build — and then the
+# libFuzzer targets for a short run each (clang). Exits non-zero when anything fails. Set
+# LLORCH_TEST_PRESETS to run a subset (e.g. "release").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
 
-presets=(${LLORCH_TEST_PRESETS:-release asan})
+presets=(${LLORCH_TEST_PRESETS:-release asan fuzz})
 jobs="${LLORCH_TEST_JOBS:-$(nproc)}"
 status=0
 summary=()

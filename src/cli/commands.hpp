@@ -12,8 +12,6 @@ struct Command {
   std::function<int()> run;  // runs it; returns the process's exit code
 };
 
-// `llorch demo`: a narrated request end to end, through the real narration library.
-Command add_demo_command(CLI::App& app);
 // `llorch generate`: text from a prompt, on the command line.
 Command add_generate_command(CLI::App& app);
 // `llorch tokenize`: token ids of a text or file.

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 
 #include "cli/commands.hpp"
 #include "cli/model_loading.hpp"
@@ -22,6 +23,7 @@ struct GenerateOptions {
   std::optional<std::uint64_t> seed;
   std::size_t threads = 0;
   std::vector<std::string> stop;
+  std::size_t progress = 0;
   bool json = false;
   bool quiet = false;
 };
@@ -40,22 +42,28 @@ int run_generate(const GenerateOptions& o) {
   request.sampling = o.sampling;
   request.sampling.seed = o.seed.value_or(std::random_device{}());
   request.stop = o.stop;
+  request.progress_every = o.progress;
 
-  if (!o.json) {
-    fmt::print("{}", o.prompt);
-    std::fflush(stdout);
-  }
+  // The prompt is printed with the first generated text, so that the narration before it
+  // (loading, tokenizing) stands on lines of its own when both streams share a terminal.
+  bool started = false;
   const auto on_text = [&](std::string_view text) {
     if (!o.json) {
-      fmt::print("{}", text);
+      fmt::print("{}{}", std::exchange(started, true) ? "" : o.prompt, text);
       std::fflush(stdout);
     }
     return true;
   };
-  const engine::GenerationResult result = generator.generate(request, on_text);
+  const auto on_finished = [&] {
+    if (!o.json) {
+      fmt::print("{}\n", std::exchange(started, true) ? "" : o.prompt);
+      std::fflush(stdout);
+    }
+  };
+  const engine::GenerationResult result = generator.generate(request, on_text, on_finished);
   if (o.json) {
     const double gen_s = result.generate_ms / 1000.0;
-    const nlohmann::json out{
+    const nlohmann::ordered_json out{
         {"model", o.model.path},
         {"prompt", o.prompt},
         {"prompt_tokens", result.prompt_tokens},
@@ -73,9 +81,7 @@ int run_generate(const GenerateOptions& o) {
           {"tokens_per_second",
            gen_s > 0 ? static_cast<double>(result.tokens.size()) / gen_s : 0.0}}},
     };
-    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  } else {
-    fmt::print("\n");
+    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   }
   return 0;
 }
@@ -116,6 +122,10 @@ Command add_generate_command(CLI::App& app) {
                    "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   command->add_option("--stop", o->stop, "Stop before this text (repeatable)");
+  command
+      ->add_option("--progress", o->progress,
+                   "Narrate \"Generated N tokens\" every N tokens (0: only before and after)")
+      ->capture_default_str();
   command->add_flag("--json", o->json,
                     "Print one JSON object at the end instead of streaming text");
   command->add_flag("-q,--quiet", o->quiet, "Narrate warnings and errors only");

@@ -80,8 +80,8 @@ std::string_view to_string(StopReason reason) noexcept {
 Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
     : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
 
-GenerationResult Generator::generate(const GenerationRequest& request,
-                                     const TextCallback& on_text) {
+GenerationResult Generator::generate(const GenerationRequest& request, const TextCallback& on_text,
+                                     const std::function<void()>& on_finished) {
   const Vocabulary& vocab = model_->vocab;
   const std::size_t context = model_->config.context_length;
   GenerationResult result;
@@ -179,6 +179,7 @@ GenerationResult Generator::generate(const GenerationRequest& request,
     show(stops.finish());
   }
   result.generate_ms = elapsed_ms(generate_start);
+  if (on_finished) on_finished();
 
   const double seconds = result.generate_ms / 1000.0;
   const double rate = seconds > 0 ? static_cast<double>(result.tokens.size()) / seconds : 0.0;

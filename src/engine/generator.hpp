@@ -42,7 +42,9 @@ class Generator {
  public:
   Generator(std::shared_ptr<const Model> model, std::size_t threads);
 
-  GenerationResult generate(const GenerationRequest& request, const TextCallback& on_text = {});
+  // `on_finished` runs once the last text has been delivered, before completion is narrated.
+  GenerationResult generate(const GenerationRequest& request, const TextCallback& on_text = {},
+                            const std::function<void()>& on_finished = {});
 
   const Tokenizer& tokenizer() const noexcept { return *tokenizer_; }
   LlamaState& state() noexcept { return state_; }
