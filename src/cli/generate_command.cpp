@@ -47,20 +47,21 @@ int run_generate(const GenerateOptions& o) {
   // The prompt is printed with the first generated text, so that the narration before it
   // (loading, tokenizing) stands on lines of its own when both streams share a terminal.
   bool started = false;
-  const auto on_text = [&](std::string_view text) {
+  engine::GenerationHooks hooks;
+  hooks.on_token = [&](engine::TokenId, std::string_view text) {
     if (!o.json) {
       fmt::print("{}{}", std::exchange(started, true) ? "" : o.prompt, text);
       std::fflush(stdout);
     }
     return true;
   };
-  const auto on_finished = [&] {
+  hooks.on_finished = [&] {
     if (!o.json) {
       fmt::print("{}\n", std::exchange(started, true) ? "" : o.prompt);
       std::fflush(stdout);
     }
   };
-  const engine::GenerationResult result = generator.generate(request, on_text, on_finished);
+  const engine::GenerationResult result = generator.generate(request, hooks);
   if (o.json) {
     const double gen_s = result.generate_ms / 1000.0;
     const nlohmann::ordered_json out{

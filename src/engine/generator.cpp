@@ -59,6 +59,15 @@ class StopMatcher {
   std::string pending_;
 };
 
+void narrate_cancelled(const GenerationResult& result) {
+  n::info(n::actor::inference_engine, n::action::inference_cancelled)
+      .human("Cancelled after {} tokens", result.tokens.size())
+      .cute("Stopped on request after {} tokens 🛑", result.tokens.size())
+      .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
+      .stop_reason("CANCELLED")
+      .emit();
+}
+
 }  // namespace
 
 std::string_view to_string(StopReason reason) noexcept {
@@ -80,8 +89,8 @@ std::string_view to_string(StopReason reason) noexcept {
 Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
     : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
 
-GenerationResult Generator::generate(const GenerationRequest& request, const TextCallback& on_text,
-                                     const std::function<void()>& on_finished) {
+GenerationResult Generator::generate(const GenerationRequest& request, const GenerationHooks& hooks) {
+  const auto cancelled_now = [&] { return hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed); };
   const Vocabulary& vocab = model_->vocab;
   const std::size_t context = model_->config.context_length;
   GenerationResult result;
@@ -108,9 +117,27 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
 
   // Prompt: every token through the model; the logits of the last one give the first new token.
   const auto prompt_start = std::chrono::steady_clock::now();
+  auto last_progress = prompt_start;
   std::span<const float> logits;
-  for (std::size_t pos = 0; pos < result.prompt_tokens.size(); ++pos) {
+  const std::size_t prompt_size = result.prompt_tokens.size();
+  for (std::size_t pos = 0; pos < prompt_size; ++pos) {
+    if (cancelled_now()) {
+      result.stop_reason = StopReason::cancelled;
+      result.prompt_ms = elapsed_ms(prompt_start);
+      narrate_cancelled(result);
+      return result;
+    }
     logits = state_.forward(result.prompt_tokens[pos], pos);
+    if (std::chrono::steady_clock::now() - last_progress >= std::chrono::seconds(1) && pos + 1 < prompt_size) {
+      last_progress = std::chrono::steady_clock::now();
+      const double fraction = static_cast<double>(pos + 1) / static_cast<double>(prompt_size);
+      n::info(n::actor::inference_engine, n::action::prompt_progress)
+          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos + 1, prompt_size, fraction * 100)
+          .cute("Reading the prompt… {:.0f}% through! 📖", fraction * 100)
+          .tokens_in(static_cast<std::int64_t>(pos + 1))
+          .progress(fraction)
+          .emit();
+    }
   }
   result.prompt_ms = elapsed_ms(prompt_start);
 
@@ -129,10 +156,9 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
   std::vector<TokenId> history = result.prompt_tokens;
   std::vector<float> scratch;
   bool cancelled = false;
-  const auto show = [&](const std::string& text) {
-    if (text.empty()) return;
+  const auto show = [&](TokenId id, const std::string& text) {
     result.text += text;
-    if (on_text && !on_text(text)) cancelled = true;
+    if (hooks.on_token && !hooks.on_token(id, text)) cancelled = true;
   };
 
   while (true) {
@@ -146,15 +172,16 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
       result.stop_reason = StopReason::eos;  // a model that emits BOS starts a new document
       break;
     }
+    if (result.tokens.empty()) result.first_token_ms = elapsed_ms(prompt_start);
     result.tokens.push_back(next);
     history.push_back(next);
     bool stopped = false;
-    show(stops.push(decoder.push(next), stopped));
+    show(next, stops.push(decoder.push(next), stopped));
     if (stopped) {
       result.stop_reason = StopReason::stop_sequence;
       break;
     }
-    if (cancelled) {
+    if (cancelled || cancelled_now()) {
       result.stop_reason = StopReason::cancelled;
       break;
     }
@@ -175,11 +202,18 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Tex
   if (result.stop_reason != StopReason::stop_sequence &&
       result.stop_reason != StopReason::cancelled) {
     bool ignored = false;
-    show(stops.push(decoder.finish(), ignored));
-    show(stops.finish());
+    std::string rest = stops.push(decoder.finish(), ignored) + stops.finish();
+    if (!rest.empty()) {
+      result.text += rest;
+      if (hooks.on_token) hooks.on_token(-1, rest);
+    }
   }
   result.generate_ms = elapsed_ms(generate_start);
-  if (on_finished) on_finished();
+  if (hooks.on_finished) hooks.on_finished();
+  if (result.stop_reason == StopReason::cancelled) {
+    narrate_cancelled(result);
+    return result;
+  }
 
   const double seconds = result.generate_ms / 1000.0;
   const double rate = seconds > 0 ? static_cast<double>(result.tokens.size()) / seconds : 0.0;

@@ -2,6 +2,7 @@
 // generation, stop strings, context full, cancellation) and narration of each step.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,19 +33,29 @@ struct GenerationResult {
   StopReason stop_reason = StopReason::max_tokens;
   double prompt_ms = 0;    // prompt processing
   double generate_ms = 0;  // sampling and decoding of the new tokens
+  double first_token_ms = 0;  // from the start to the first generated token
 };
 
-// Called with each piece of text as soon as it is final; return false to cancel.
-using TextCallback = std::function<bool(std::string_view text)>;
+// How the caller follows and steers one generation. Every member is optional.
+struct GenerationHooks {
+  // Each generated token with the text that became final with it (possibly empty: a character
+  // split across tokens, or text that may be the start of a stop string). Return false to cancel.
+  std::function<bool(TokenId id, std::string_view text)> on_token;
+  // Runs once the last text has been delivered, before completion is narrated.
+  std::function<void()> on_finished;
+  // Polled before every forward step (prompt tokens included): true cancels within one step.
+  const std::atomic<bool>* cancel = nullptr;
+};
 
 // One model, one sequence at a time. Not thread-safe.
 class Generator {
  public:
   Generator(std::shared_ptr<const Model> model, std::size_t threads);
 
-  // `on_finished` runs once the last text has been delivered, before completion is narrated.
-  GenerationResult generate(const GenerationRequest& request, const TextCallback& on_text = {},
-                            const std::function<void()>& on_finished = {});
+  // Narrates tokenization, cache reset, prompt progress (at least every second), inference start,
+  // token progress and completion — inside the caller's RequestScope, if any. Throws
+  // std::invalid_argument for a prompt that does not fit the context.
+  GenerationResult generate(const GenerationRequest& request, const GenerationHooks& hooks = {});
 
   const Tokenizer& tokenizer() const noexcept { return *tokenizer_; }
   LlamaState& state() noexcept { return state_; }

@@ -32,12 +32,14 @@ inline constexpr std::string_view device_init = "device_init";
 inline constexpr std::string_view error = "error";
 inline constexpr std::string_view events_dropped = "events_dropped";
 inline constexpr std::string_view execute_request = "execute_request";
+inline constexpr std::string_view inference_cancelled = "inference_cancelled";
 inline constexpr std::string_view inference_complete = "inference_complete";
 inline constexpr std::string_view inference_failed = "inference_failed";
 inline constexpr std::string_view inference_start = "inference_start";
 inline constexpr std::string_view log_config = "log_config";
 inline constexpr std::string_view model_load = "model_load";
 inline constexpr std::string_view model_load_complete = "model_load_complete";
+inline constexpr std::string_view prompt_progress = "prompt_progress";
 inline constexpr std::string_view request_validated = "request_validated";
 inline constexpr std::string_view server_bind = "server_bind";
 inline constexpr std::string_view server_bind_failed = "server_bind_failed";
@@ -66,12 +68,14 @@ inline constexpr std::array kActions{
     action::error,
     action::events_dropped,
     action::execute_request,
+    action::inference_cancelled,
     action::inference_complete,
     action::inference_failed,
     action::inference_start,
     action::log_config,
     action::model_load,
     action::model_load_complete,
+    action::prompt_progress,
     action::request_validated,
     action::server_bind,
     action::server_bind_failed,
