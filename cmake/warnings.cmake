@@ -3,7 +3,7 @@ add_library(llorch_options INTERFACE)
 target_compile_options(llorch_options INTERFACE
   -Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion -Wno-sign-conversion
   -Wno-missing-field-initializers  # designated initialisers leave defaulted members out on purpose
-  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference -Wimplicit-fallthrough)
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wimplicit-fallthrough)
 target_include_directories(llorch_options INTERFACE ${CMAKE_SOURCE_DIR}/src ${CMAKE_BINARY_DIR}/generated)
 
 if(LLORCH_SANITIZE)

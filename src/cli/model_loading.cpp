@@ -2,14 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 
 #include "engine/model_error.hpp"
-#include "narration/narrate.hpp"
+#include "engine/narrated_load.hpp"
 
 namespace llorch::cli {
-
-namespace n = llorch::narration;
 
 void add_model_options(CLI::App& command, ModelOptions& options) {
   command.add_option("-m,--model", options.path, "Model file: GGUF, or a llama2.c checkpoint")
@@ -22,30 +19,10 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
 }
 
 std::shared_ptr<engine::Model> load_narrated(const ModelOptions& options) {
-  n::info(n::actor::model_loader, n::action::model_load)
-      .target(options.path)
-      .human("Loading model {}", options.path)
-      .cute("Fetching the brain from {} 🧠", options.path)
-      .emit();
-  const auto start = std::chrono::steady_clock::now();
   engine::LoadOptions load;
   if (options.context > 0) load.context_length = options.context;
   load.tokenizer_path = options.tokenizer;
-  auto model = engine::load_model(options.path, load);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-  const auto& c = model->config;
-  n::info(n::actor::model_loader, n::action::model_load_complete)
-      .target(options.path)
-      .human("Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}) in {} ms",
-             static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers, c.dim, c.vocab_size, ms)
-      .cute("Brain loaded: {} layers deep and ready to think! 🎓", c.n_layers)
-      .memory_bytes(static_cast<std::int64_t>(model->weight_bytes()))
-      .duration_ms(ms)
-      .model_ref(options.path)
-      .emit();
-  return model;
+  return engine::load_model_narrated(options.path, load);
 }
 
 int run_reporting_errors(const std::function<int()>& body) {

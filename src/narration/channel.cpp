@@ -113,12 +113,19 @@ std::uint64_t EventChannel::dropped() const {
 }
 
 void EventChannel::set_on_ready(std::function<void()> on_ready) {
-  on_ready_ = std::move(on_ready);
+  auto callback = on_ready ? std::make_shared<const std::function<void()>>(std::move(on_ready)) : nullptr;
+  std::lock_guard lock(mutex_);
+  on_ready_ = std::move(callback);
 }
 
 void EventChannel::notify() {
   ready_.notify_all();
-  if (on_ready_) on_ready_();
+  std::shared_ptr<const std::function<void()>> callback;
+  {
+    std::lock_guard lock(mutex_);
+    callback = on_ready_;
+  }
+  if (callback) (*callback)();
 }
 
 }  // namespace llorch::narration

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,7 +55,7 @@ class EventChannel {
   std::uint64_t dropped() const;
 
   // Called (outside the lock) after every accepted item and on close: lets an event loop consumer
-  // schedule a drain instead of blocking a thread in pop(). Set it before producers start.
+  // schedule a drain instead of blocking a thread in pop(). May be set or cleared at any time.
   void set_on_ready(std::function<void()> on_ready);
 
  private:
@@ -69,7 +70,7 @@ class EventChannel {
   std::uint64_t dropped_total_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   bool closed_ = false;
-  std::function<void()> on_ready_;
+  std::shared_ptr<const std::function<void()>> on_ready_;  // guarded by mutex_
 };
 
 }  // namespace llorch::narration

@@ -26,6 +26,8 @@ inline constexpr std::string_view cache_reset = "cache_reset";
 inline constexpr std::string_view callback_attempt = "callback_attempt";
 inline constexpr std::string_view callback_failed = "callback_failed";
 inline constexpr std::string_view callback_ready = "callback_ready";
+inline constexpr std::string_view cancel_request = "cancel_request";
+inline constexpr std::string_view client_disconnected = "client_disconnected";
 inline constexpr std::string_view correlation_generated = "correlation_generated";
 inline constexpr std::string_view demo = "demo";
 inline constexpr std::string_view device_init = "device_init";
@@ -39,6 +41,7 @@ inline constexpr std::string_view inference_start = "inference_start";
 inline constexpr std::string_view log_config = "log_config";
 inline constexpr std::string_view model_load = "model_load";
 inline constexpr std::string_view model_load_complete = "model_load_complete";
+inline constexpr std::string_view model_load_failed = "model_load_failed";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
 inline constexpr std::string_view request_validated = "request_validated";
 inline constexpr std::string_view server_bind = "server_bind";
@@ -62,6 +65,8 @@ inline constexpr std::array kActions{
     action::callback_attempt,
     action::callback_failed,
     action::callback_ready,
+    action::cancel_request,
+    action::client_disconnected,
     action::correlation_generated,
     action::demo,
     action::device_init,
@@ -75,6 +80,7 @@ inline constexpr std::array kActions{
     action::log_config,
     action::model_load,
     action::model_load_complete,
+    action::model_load_failed,
     action::prompt_progress,
     action::request_validated,
     action::server_bind,

@@ -1,0 +1,72 @@
+#include "api/stream_events.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace llorch::api {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string sse_frame(std::uint64_t id, std::string_view type, std::string_view data) {
+  return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", id, type, data);
+}
+
+std::string started_event(std::string_view job_id, std::string_view correlation_id, std::string_view model,
+                          std::size_t max_tokens) {
+  return dump({{"type", "started"},
+               {"job_id", job_id},
+               {"correlation_id", correlation_id},
+               {"model", model},
+               {"max_tokens", max_tokens}});
+}
+
+std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id) {
+  return dump({{"type", "token"}, {"t", text}, {"i", index}, {"id", token_id}});
+}
+
+std::string narration_event(const narration::Event& e, narration::Mode mode) {
+  Json j{{"type", "narration"},
+         {"actor", e.actor},
+         {"action", e.action},
+         {"target", e.target},
+         {"human", narration::text_for(e, mode)},
+         {"level", narration::to_string(e.level)},
+         {"correlation_id", e.correlation_id},
+         {"job_id", e.job_id},
+         {"ts", e.ts}};
+  if (e.tokens_in) j["tokens_in"] = *e.tokens_in;
+  if (e.tokens_out) j["tokens_out"] = *e.tokens_out;
+  if (e.duration_ms) j["duration_ms"] = *e.duration_ms;
+  if (e.progress) j["progress"] = *e.progress;
+  if (e.dropped_events) j["dropped_events"] = *e.dropped_events;
+  if (e.error_kind) j["error_kind"] = *e.error_kind;
+  return dump(j);
+}
+
+std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms, double first_token_ms,
+                          double decode_ms) {
+  const double rate = decode_ms > 0 ? static_cast<double>(tokens_out) / (decode_ms / 1000.0) : 0.0;
+  return dump({{"type", "metrics"},
+               {"tokens_in", tokens_in},
+               {"tokens_out", tokens_out},
+               {"prompt_ms", prompt_ms},
+               {"first_token_ms", first_token_ms},
+               {"decode_ms", decode_ms},
+               {"tokens_per_second", rate}});
+}
+
+std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason) {
+  return dump({{"type", "end"}, {"tokens_out", tokens_out}, {"decode_time_ms", decode_time_ms}, {"stop_reason", stop_reason}});
+}
+
+std::string error_event(std::string_view code, std::string_view message) {
+  return dump({{"type", "error"}, {"code", code}, {"message", message}});
+}
+
+}  // namespace llorch::api

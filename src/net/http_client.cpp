@@ -1,0 +1,94 @@
+#include "net/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <stdexcept>
+
+namespace llorch::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+Url parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("URL " + url + " must start with http://");
+  const std::string rest = url.substr(scheme.size());
+  const auto slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  Url u;
+  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  const auto colon = authority.rfind(':');
+  u.host = authority.substr(0, colon);
+  if (colon != std::string::npos) {
+    const std::string port = authority.substr(colon + 1);
+    char* end = nullptr;
+    const long value = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || value < 1 || value > 65535) {
+      throw std::invalid_argument("URL " + url + " has an invalid port");
+    }
+    u.port = static_cast<std::uint16_t>(value);
+  }
+  if (u.host.empty()) throw std::invalid_argument("URL " + url + " has no host");
+  return u;
+}
+
+ClientResponse http_call(const ClientRequest& request, const std::function<bool(std::string_view)>& on_chunk) {
+  const Url url = parse_url(request.url);
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  tcp::resolver resolver(io);
+  stream.expires_after(request.timeout);
+  stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+
+  http::request<http::string_body> message(http::string_to_verb(request.method), url.target, 11);
+  message.set(http::field::host, url.host);
+  message.set(http::field::user_agent, "llorch");
+  for (const auto& [name, value] : request.headers) message.set(name, value);
+  if (!request.body.empty() || request.method == "POST") {
+    message.set(http::field::content_type, request.content_type);
+    message.body() = request.body;
+  }
+  message.prepare_payload();
+  http::write(stream, message);
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  stream.expires_after(request.timeout);
+  http::read_header(stream, buffer, parser);
+
+  ClientResponse response;
+  response.status = parser.get().result_int();
+  for (const auto& field : parser.get()) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    response.headers[name] = std::string(field.value());
+  }
+  char chunk[8192];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    stream.expires_after(request.timeout);
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
+    if (ec) throw beast::system_error(ec);
+    const std::size_t got = sizeof chunk - parser.get().body().size;
+    if (got == 0) continue;
+    if (on_chunk) {
+      if (!on_chunk(std::string_view(chunk, got))) break;
+    } else {
+      response.body.append(chunk, got);
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return response;
+}
+
+}  // namespace llorch::net

@@ -1,0 +1,44 @@
+// A small blocking HTTP/1.1 client (Boost.Beast) for calls between llorch processes — the ready
+// callback — and for tests: plain requests, and responses read as a stream of body chunks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "net/http_types.hpp"
+
+namespace llorch::net {
+
+struct Url {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string target = "/";
+};
+
+// Accepts "http://host[:port][/path]". Throws std::invalid_argument naming what is wrong.
+Url parse_url(const std::string& url);
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::string body;
+  std::string content_type = "application/json";
+  Headers headers;
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct ClientResponse {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;                            // empty when a chunk callback consumed it
+};
+
+// Sends the request and reads the response. With `on_chunk`, each piece of the body is handed
+// over as it arrives (return false to stop reading and close); otherwise the body is collected.
+// Throws std::system_error (connection refused, timeout, …).
+ClientResponse http_call(const ClientRequest& request,
+                         const std::function<bool(std::string_view chunk)>& on_chunk = {});
+
+}  // namespace llorch::net

@@ -1,0 +1,37 @@
+// An asynchronous HTTP/1.1 server (Boost.Beast) that hands each request to one Handler and can
+// stream responses. Runs on the io_context it is given.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "net/http_types.hpp"
+
+namespace llorch::net {
+
+struct ServerLimits {
+  std::size_t body_bytes = 1024 * 1024;  // larger bodies get 413
+  int header_read_seconds = 30;          // a client that sends nothing is dropped
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, Handler handler, ServerLimits limits = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting. Throws std::system_error naming the reason (address in use, …).
+  void listen(const std::string& host, std::uint16_t port);
+  std::uint16_t port() const;
+  // Stops accepting new connections; open ones carry on.
+  void stop_accepting();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace llorch::net
