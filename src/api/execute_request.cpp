@@ -32,12 +32,14 @@ class Validator {
     if (v == nullptr) return;
     const bool integral = std::is_integral_v<T>;
     if (!v->is_number() || (integral && !v->is_number_integer())) {
-      fail(name, integral ? "type:integer" : "type:number", fmt::format("{} must be {}", name, integral ? "an integer" : "a number"));
+      fail(name, integral ? "type:integer" : "type:number",
+           fmt::format("{} must be {}", name, integral ? "an integer" : "a number"));
       return;
     }
     const double value = v->get<double>();
     if (value < min || value > max) {
-      fail(name, fmt::format("range:{}..{}", min, max), fmt::format("{} must be between {} and {} {}", name, min, max, unit_hint));
+      fail(name, fmt::format("range:{}..{}", min, max),
+           fmt::format("{} must be between {} and {} {}", name, min, max, unit_hint));
       return;
     }
     out = static_cast<T>(integral ? static_cast<double>(v->get<std::int64_t>()) : value);
@@ -45,7 +47,8 @@ class Validator {
 
   void unknown_fields() {
     for (const auto& [key, value] : body_.items()) {
-      if (!seen_.contains(key)) fail(key, "unknown", fmt::format("{} is not a field of /execute; remove it", key));
+      if (!seen_.contains(key))
+        fail(key, "unknown", fmt::format("{} is not a field of /execute; remove it", key));
     }
   }
 
@@ -57,8 +60,8 @@ class Validator {
 
 }  // namespace
 
-std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std::string_view text,
-                                                                            const ExecuteLimits& limits) {
+std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
+    std::string_view text, const ExecuteLimits& limits) {
   std::vector<FieldError> errors;
   const Json body = Json::parse(text, nullptr, false);
   if (body.is_discarded()) {
@@ -74,7 +77,8 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std:
   Validator v(body, errors);
   if (const Json* id = v.field("job_id")) {
     if (!id->is_string() || !narration::is_valid_correlation_id(id->get<std::string>())) {
-      v.fail("job_id", "pattern:^[A-Za-z0-9._:-]{1,64}$", "job_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+      v.fail("job_id", "pattern:^[A-Za-z0-9._:-]{1,64}$",
+             "job_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
     } else {
       r.job_id = id->get<std::string>();
     }
@@ -83,21 +87,24 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std:
     if (!prompt->is_string()) {
       v.fail("prompt", "type:string", "prompt must be a string");
     } else if (prompt->get_ref<const std::string&>().size() > kMaxPromptBytes) {
-      v.fail("prompt", fmt::format("maxLength:{}", kMaxPromptBytes), fmt::format("prompt must be at most {} bytes", kMaxPromptBytes));
+      v.fail("prompt", fmt::format("maxLength:{}", kMaxPromptBytes),
+             fmt::format("prompt must be at most {} bytes", kMaxPromptBytes));
     } else {
       r.prompt = prompt->get<std::string>();
     }
   } else {
     v.fail("prompt", "required", "prompt is required (a string; \"\" starts from BOS alone)");
   }
-  v.number("max_tokens", r.max_tokens, 1, static_cast<double>(limits.context_length), "(the model's context length)");
+  v.number("max_tokens", r.max_tokens, 1, static_cast<double>(limits.context_length),
+           "(the model's context length)");
   v.number("temperature", r.temperature, 0, 2, "(0 is greedy)");
   v.number("top_p", r.top_p, 0, 1, "(1 is off)");
   v.number("top_k", r.top_k, 0, static_cast<double>(limits.vocab_size), "(0 is off)");
   v.number("min_p", r.min_p, 0, 1, "(0 is off)");
   v.number("repetition_penalty", r.repetition_penalty, 0.5, 2, "(1 is off)");
   if (const Json* seed = v.field("seed")) {
-    if (!seed->is_number_integer() || (seed->is_number_integer() && !seed->is_number_unsigned() && seed->get<std::int64_t>() < 0)) {
+    if (!seed->is_number_integer() || (seed->is_number_integer() && !seed->is_number_unsigned() &&
+                                       seed->get<std::int64_t>() < 0)) {
       v.fail("seed", "type:uint64", "seed must be a non-negative integer");
     } else {
       r.seed = seed->get<std::uint64_t>();
@@ -107,15 +114,18 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std:
     if (!stop->is_array()) {
       v.fail("stop", "type:array", "stop must be an array of strings");
     } else if (stop->size() > kMaxStopStrings) {
-      v.fail("stop", fmt::format("maxItems:{}", kMaxStopStrings), fmt::format("stop holds at most {} strings", kMaxStopStrings));
+      v.fail("stop", fmt::format("maxItems:{}", kMaxStopStrings),
+             fmt::format("stop holds at most {} strings", kMaxStopStrings));
     } else {
       for (std::size_t i = 0; i < stop->size(); ++i) {
         const Json& s = (*stop)[i];
         const std::string name = fmt::format("stop[{}]", i);
         if (!s.is_string()) {
           v.fail(name, "type:string", name + " must be a string");
-        } else if (s.get_ref<const std::string&>().empty() || s.get_ref<const std::string&>().size() > kMaxStopBytes) {
-          v.fail(name, fmt::format("length:1..{}", kMaxStopBytes), fmt::format("{} must be 1 to {} bytes", name, kMaxStopBytes));
+        } else if (s.get_ref<const std::string&>().empty() ||
+                   s.get_ref<const std::string&>().size() > kMaxStopBytes) {
+          v.fail(name, fmt::format("length:1..{}", kMaxStopBytes),
+                 fmt::format("{} must be 1 to {} bytes", name, kMaxStopBytes));
         } else {
           r.stop.push_back(s.get<std::string>());
         }
@@ -123,9 +133,11 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std:
     }
   }
   if (const Json* mode = v.field("narration_mode")) {
-    const auto parsed = mode->is_string() ? narration::parse_mode(mode->get<std::string>()) : std::nullopt;
+    const auto parsed =
+        mode->is_string() ? narration::parse_mode(mode->get<std::string>()) : std::nullopt;
     if (!parsed) {
-      v.fail("narration_mode", "enum:human,cute,story", "narration_mode must be one of human, cute, story");
+      v.fail("narration_mode", "enum:human,cute,story",
+             "narration_mode must be one of human, cute, story");
     } else {
       r.narration_mode = *parsed;
     }

@@ -13,16 +13,16 @@
 namespace llorch::api {
 
 struct ExecuteRequest {
-  std::string job_id;                    // 1-64 of [A-Za-z0-9._:-]; generated when absent
-  std::string prompt;                    // required, at most kMaxPromptBytes
-  std::size_t max_tokens = 128;          // 1..context length
-  float temperature = 0.8f;              // 0 (greedy)..2
-  float top_p = 0.95f;                   // 0..1 (1: off)
-  int top_k = 40;                        // 0 (off)..vocabulary size
-  float min_p = 0.05f;                   // 0 (off)..1
-  float repetition_penalty = 1.0f;       // 0.5..2 (1: off)
-  std::optional<std::uint64_t> seed;     // absent: a fresh random seed
-  std::vector<std::string> stop;         // at most 8 strings of 1..64 bytes
+  std::string job_id;                 // 1-64 of [A-Za-z0-9._:-]; generated when absent
+  std::string prompt;                 // required, at most kMaxPromptBytes
+  std::size_t max_tokens = 128;       // 1..context length
+  float temperature = 0.8f;           // 0 (greedy)..2
+  float top_p = 0.95f;                // 0..1 (1: off)
+  int top_k = 40;                     // 0 (off)..vocabulary size
+  float min_p = 0.05f;                // 0 (off)..1
+  float repetition_penalty = 1.0f;    // 0.5..2 (1: off)
+  std::optional<std::uint64_t> seed;  // absent: a fresh random seed
+  std::vector<std::string> stop;      // at most 8 strings of 1..64 bytes
   narration::Mode narration_mode = narration::Mode::human;
 };
 
@@ -37,7 +37,7 @@ inline constexpr std::size_t kMaxStopBytes = 64;
 
 // Parses the body text. Returns the request, or every problem found (malformed JSON is one
 // problem on field ""). Unknown fields are errors: a typo must not silently become a default.
-std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(std::string_view body,
-                                                                            const ExecuteLimits& limits);
+std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
+    std::string_view body, const ExecuteLimits& limits);
 
 }  // namespace llorch::api

@@ -9,7 +9,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -17,8 +19,8 @@ std::string sse_frame(std::uint64_t id, std::string_view type, std::string_view 
   return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", id, type, data);
 }
 
-std::string started_event(std::string_view job_id, std::string_view correlation_id, std::string_view model,
-                          std::size_t max_tokens) {
+std::string started_event(std::string_view job_id, std::string_view correlation_id,
+                          std::string_view model, std::size_t max_tokens) {
   return dump({{"type", "started"},
                {"job_id", job_id},
                {"correlation_id", correlation_id},
@@ -49,8 +51,8 @@ std::string narration_event(const narration::Event& e, narration::Mode mode) {
   return dump(j);
 }
 
-std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms, double first_token_ms,
-                          double decode_ms) {
+std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms,
+                          double first_token_ms, double decode_ms) {
   const double rate = decode_ms > 0 ? static_cast<double>(tokens_out) / (decode_ms / 1000.0) : 0.0;
   return dump({{"type", "metrics"},
                {"tokens_in", tokens_in},
@@ -62,7 +64,10 @@ std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double 
 }
 
 std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason) {
-  return dump({{"type", "end"}, {"tokens_out", tokens_out}, {"decode_time_ms", decode_time_ms}, {"stop_reason", stop_reason}});
+  return dump({{"type", "end"},
+               {"tokens_out", tokens_out},
+               {"decode_time_ms", decode_time_ms},
+               {"stop_reason", stop_reason}});
 }
 
 std::string error_event(std::string_view code, std::string_view message) {

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       llorch::cli::add_generate_command(app),
       llorch::cli::add_tokenize_command(app),
       llorch::cli::add_model_command(app),
+      llorch::cli::add_worker_command(app),
   };
 
   try {

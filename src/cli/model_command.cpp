@@ -11,8 +11,9 @@ namespace llorch::cli {
 namespace {
 
 int run_info(const ModelOptions& o, bool all_metadata) {
-  narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-model"},
-                                 narration::Level::warn);
+  narration::install_narrator_on(
+      STDERR_FILENO, {.component = "llorch-model"},
+      narration::Level::fatal);  // output is the answer; errors come as one line
   const auto model = load_narrated(o);
   const auto& c = model->config;
   const auto& v = model->vocab;

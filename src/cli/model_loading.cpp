@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "engine/model_error.hpp"
 #include "engine/narrated_load.hpp"
 

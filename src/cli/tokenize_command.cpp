@@ -22,8 +22,9 @@ struct TokenizeOptions {
 };
 
 int run_tokenize(const TokenizeOptions& o) {
-  narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-tokenize"},
-                                 narration::Level::warn);
+  narration::install_narrator_on(
+      STDERR_FILENO, {.component = "llorch-tokenize"},
+      narration::Level::fatal);  // output is the answer; errors come as one line
   std::string text = o.text;
   if (!o.file.empty()) {
     std::ifstream in(o.file, std::ios::binary);

@@ -89,8 +89,11 @@ std::string_view to_string(StopReason reason) noexcept {
 Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
     : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
 
-GenerationResult Generator::generate(const GenerationRequest& request, const GenerationHooks& hooks) {
-  const auto cancelled_now = [&] { return hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed); };
+GenerationResult Generator::generate(const GenerationRequest& request,
+                                     const GenerationHooks& hooks) {
+  const auto cancelled_now = [&] {
+    return hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed);
+  };
   const Vocabulary& vocab = model_->vocab;
   const std::size_t context = model_->config.context_length;
   GenerationResult result;
@@ -128,11 +131,13 @@ GenerationResult Generator::generate(const GenerationRequest& request, const Gen
       return result;
     }
     logits = state_.forward(result.prompt_tokens[pos], pos);
-    if (std::chrono::steady_clock::now() - last_progress >= std::chrono::seconds(1) && pos + 1 < prompt_size) {
+    if (std::chrono::steady_clock::now() - last_progress >= std::chrono::seconds(1) &&
+        pos + 1 < prompt_size) {
       last_progress = std::chrono::steady_clock::now();
       const double fraction = static_cast<double>(pos + 1) / static_cast<double>(prompt_size);
       n::info(n::actor::inference_engine, n::action::prompt_progress)
-          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos + 1, prompt_size, fraction * 100)
+          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos + 1, prompt_size,
+                 fraction * 100)
           .cute("Reading the prompt… {:.0f}% through! 📖", fraction * 100)
           .tokens_in(static_cast<std::int64_t>(pos + 1))
           .progress(fraction)

@@ -31,8 +31,8 @@ struct GenerationResult {
   std::vector<TokenId> tokens;         // generated ids (the end-of-generation token excluded)
   std::string text;                    // generated text, stop string excluded
   StopReason stop_reason = StopReason::max_tokens;
-  double prompt_ms = 0;    // prompt processing
-  double generate_ms = 0;  // sampling and decoding of the new tokens
+  double prompt_ms = 0;       // prompt processing
+  double generate_ms = 0;     // sampling and decoding of the new tokens
   double first_token_ms = 0;  // from the start to the first generated token
 };
 

@@ -29,7 +29,9 @@ std::shared_ptr<Model> load_model_narrated(const std::string& path, const LoadOp
         .emit();
     throw;
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
   const auto& c = model->config;
   std::string types;
   for (const auto& [name, count] : model->tensor_type_counts()) {
@@ -37,8 +39,10 @@ std::shared_ptr<Model> load_model_narrated(const std::string& path, const LoadOp
   }
   n::info(n::actor::model_loader, n::action::model_load_complete)
       .target(path)
-      .human("Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}) in {} ms",
-             static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers, c.dim, c.vocab_size, types, ms)
+      .human(
+          "Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}) in {} ms",
+          static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers, c.dim, c.vocab_size, types,
+          ms)
       .cute("Brain loaded: {} layers deep and ready to think! 🎓", c.n_layers)
       .memory_bytes(static_cast<std::int64_t>(model->weight_bytes()))
       .duration_ms(ms)

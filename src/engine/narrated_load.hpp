@@ -9,6 +9,7 @@
 namespace llorch::engine {
 
 // Throws ModelError like load_model, after narrating the failure.
-std::shared_ptr<Model> load_model_narrated(const std::string& path, const LoadOptions& options = {});
+std::shared_ptr<Model> load_model_narrated(const std::string& path,
+                                           const LoadOptions& options = {});
 
 }  // namespace llorch::engine

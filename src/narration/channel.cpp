@@ -113,7 +113,8 @@ std::uint64_t EventChannel::dropped() const {
 }
 
 void EventChannel::set_on_ready(std::function<void()> on_ready) {
-  auto callback = on_ready ? std::make_shared<const std::function<void()>>(std::move(on_ready)) : nullptr;
+  auto callback =
+      on_ready ? std::make_shared<const std::function<void()>>(std::move(on_ready)) : nullptr;
   std::lock_guard lock(mutex_);
   on_ready_ = std::move(callback);
 }

@@ -49,6 +49,7 @@ void Narrator::prepare(Event& event) const {
   if (const RequestContext* context = RequestScope::current()) {
     if (event.correlation_id.empty()) event.correlation_id = context->correlation_id;
     if (event.job_id.empty()) event.job_id = context->job_id;
+    if (event.target.empty()) event.target = context->job_id;  // a request's events act on its job
   }
   if (event.worker_id.empty()) event.worker_id = identity_.worker_id;
   if (event.pool_id.empty()) event.pool_id = identity_.pool_id;

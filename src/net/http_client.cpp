@@ -15,7 +15,8 @@ using tcp = asio::ip::tcp;
 
 Url parse_url(const std::string& url) {
   const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("URL " + url + " must start with http://");
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("URL " + url + " must start with http://");
   const std::string rest = url.substr(scheme.size());
   const auto slash = rest.find('/');
   const std::string authority = rest.substr(0, slash);
@@ -36,7 +37,8 @@ Url parse_url(const std::string& url) {
   return u;
 }
 
-ClientResponse http_call(const ClientRequest& request, const std::function<bool(std::string_view)>& on_chunk) {
+ClientResponse http_call(const ClientRequest& request,
+                         const std::function<bool(std::string_view)>& on_chunk) {
   const Url url = parse_url(request.url);
   asio::io_context io;
   beast::tcp_stream stream(io);

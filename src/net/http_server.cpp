@@ -1,11 +1,12 @@
 #include "net/http_server.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
-#include <fmt/format.h>
 
 namespace llorch::net {
 
@@ -17,15 +18,21 @@ using tcp = asio::ip::tcp;
 namespace {
 
 std::string error_json(std::string_view code, std::string_view message) {
-  return fmt::format(R"({{"error":{{"code":"{}","message":"{}","correlation_id":""}}}})", code, message);
+  return fmt::format(R"({{"error":{{"code":"{}","message":"{}","correlation_id":""}}}})", code,
+                     message);
 }
 
 class Session : public std::enable_shared_from_this<Session>, public Exchange {
  public:
   Session(tcp::socket socket, std::shared_ptr<const Handler> handler, ServerLimits limits)
-      : stream_(std::move(socket)), strand_(stream_.get_executor()), handler_(std::move(handler)), limits_(limits) {}
+      : stream_(std::move(socket)),
+        strand_(stream_.get_executor()),
+        handler_(std::move(handler)),
+        limits_(limits) {}
 
-  void start() { asio::dispatch(strand_, [self = shared_from_this()] { self->read_request(); }); }
+  void start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->read_request(); });
+  }
 
   void respond(HttpResponse response) override {
     asio::post(strand_, [self = shared_from_this(), response = std::move(response)]() mutable {
@@ -34,7 +41,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   }
 
   void stream(Headers headers, std::shared_ptr<FrameSource> source) override {
-    asio::post(strand_, [self = shared_from_this(), headers = std::move(headers), source = std::move(source)]() mutable {
+    asio::post(strand_, [self = shared_from_this(), headers = std::move(headers),
+                         source = std::move(source)]() mutable {
       self->start_stream(std::move(headers), std::move(source));
     });
   }
@@ -45,23 +53,29 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     parser_->body_limit(limits_.body_bytes);
     stream_.expires_after(std::chrono::seconds(limits_.header_read_seconds));
     http::async_read(stream_, buffer_, *parser_,
-                     asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     }));
+                     asio::bind_executor(
+                         strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                           self->on_read(ec);
+                         }));
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return close();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return write_response({413, "application/json",
-                             error_json("PAYLOAD_TOO_LARGE", fmt::format("the body is larger than {} bytes", limits_.body_bytes)), {}});
+      return write_response(
+          {413,
+           "application/json",
+           error_json("PAYLOAD_TOO_LARGE",
+                      fmt::format("the body is larger than {} bytes", limits_.body_bytes)),
+           {}});
     }
     if (ec == beast::error::timeout) return close();
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
         keep_alive_ = false;
-        return write_response({400, "application/json", error_json("MALFORMED_HTTP", ec.message()), {}});
+        return write_response(
+            {400, "application/json", error_json("MALFORMED_HTTP", ec.message()), {}});
       }
       return close();
     }
@@ -81,7 +95,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   }
 
   void write_response(HttpResponse r) {
-    auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    auto message = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), 11);
     message->set(http::field::server, "llorch");
     message->set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) message->set(name, value);
@@ -89,7 +104,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     message->keep_alive(keep_alive_);
     message->prepare_payload();
     http::async_write(stream_, *message,
-                      asio::bind_executor(strand_, [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+                      asio::bind_executor(strand_, [self = shared_from_this(), message](
+                                                       beast::error_code ec, std::size_t) {
                         if (ec || !self->keep_alive_) return self->close();
                         self->read_request();
                       }));
@@ -98,7 +114,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   void start_stream(Headers headers, std::shared_ptr<FrameSource> source) {
     source_ = std::move(source);
     std::string head =
-        "HTTP/1.1 200 OK\r\nServer: llorch\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "HTTP/1.1 200 OK\r\nServer: llorch\r\nContent-Type: text/event-stream\r\nCache-Control: "
+        "no-cache\r\n"
         "X-Accel-Buffering: no\r\nConnection: close\r\n";
     for (const auto& [name, value] : headers) head += name + ": " + value + "\r\n";
     head += "\r\n";
@@ -114,7 +131,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   // learns of it at once, instead of at its next write.
   void watch_for_disconnect() {
     stream_.socket().async_read_some(
-        asio::buffer(probe_), asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        asio::buffer(probe_), asio::bind_executor(strand_, [self = shared_from_this()](
+                                                               beast::error_code ec, std::size_t) {
           if (!ec) return self->watch_for_disconnect();  // stray bytes after the request: ignore
           if (!self->stream_ended_ && self->source_) self->source_->on_disconnect();
           self->close();
@@ -136,7 +154,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     auto data = std::make_shared<std::string>(std::move(pending_.front()));
     pending_.pop_front();
     asio::async_write(stream_.socket(), asio::buffer(*data),
-                      asio::bind_executor(strand_, [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+                      asio::bind_executor(strand_, [self = shared_from_this(), data](
+                                                       beast::error_code ec, std::size_t) {
                         self->writing_ = false;
                         if (ec) {
                           if (!self->stream_ended_ && self->source_) self->source_->on_disconnect();
@@ -175,10 +194,14 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io_context, Handler h, ServerLimits l)
-      : io(io_context), acceptor(io_context), handler(std::make_shared<const Handler>(std::move(h))), limits(l) {}
+      : io(io_context),
+        acceptor(io_context),
+        handler(std::make_shared<const Handler>(std::move(h))),
+        limits(l) {}
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec,
+                                                                             tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
       if (!ec) std::make_shared<Session>(std::move(socket), self->handler, self->limits)->start();
       self->accept();
@@ -194,7 +217,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 HttpServer::HttpServer(asio::io_context& io, Handler handler, ServerLimits limits)
     : impl_(std::make_shared<Impl>(io, std::move(handler), limits)) {}
 
-HttpServer::~HttpServer() { stop_accepting(); }
+HttpServer::~HttpServer() {
+  stop_accepting();
+}
 
 void HttpServer::listen(const std::string& host, std::uint16_t port) {
   const tcp::endpoint endpoint(asio::ip::make_address(host), port);
@@ -205,7 +230,9 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
   impl_->accept();
 }
 
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void HttpServer::stop_accepting() {
   beast::error_code ignored;

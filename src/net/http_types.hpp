@@ -14,9 +14,9 @@ namespace llorch::net {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;                         // "GET", "POST", …
-  std::string target;                         // path and query, as sent
-  std::map<std::string, std::string> headers; // names lower-cased
+  std::string method;                          // "GET", "POST", …
+  std::string target;                          // path and query, as sent
+  std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string header(const std::string& lower_name) const {
     const auto it = headers.find(lower_name);

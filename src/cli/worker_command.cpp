@@ -1,0 +1,55 @@
+// `llorch worker`: the flags, declared once, into a WorkerConfig.
+#include "cli/commands.hpp"
+#include "narration/setup.hpp"
+#include "worker/worker_config.hpp"
+
+namespace llorch::cli {
+
+Command add_worker_command(CLI::App& app) {
+  auto* command =
+      app.add_subcommand("worker", "Serve one model over HTTP with a narrated SSE stream");
+  auto c = std::make_shared<worker::WorkerConfig>();
+  command->add_option("-m,--model", c->model_path, "Model file (GGUF or llama2.c)")->required();
+  command->add_option("--port", c->port, "Port to listen on (0: any free port)")->required();
+  command->add_option("--host", c->host, "Address to bind")->capture_default_str();
+  command->add_option("--worker-id", c->worker_id,
+                      "Name in every narration line (default worker-<port>)");
+  command->add_option("--callback-url", c->callback_url,
+                      "Pool manager's ready endpoint (http://…)");
+  command->add_option("--device", c->device, "cpu, cuda:N or metal:N")
+      ->capture_default_str()
+      ->check([](const std::string& d) -> std::string {
+        if (d == "cpu" || d.rfind("cuda:", 0) == 0 || d.rfind("metal:", 0) == 0) return {};
+        return "--device must be cpu, cuda:N or metal:N";
+      });
+  command->add_option("-t,--threads", c->threads, "Threads per slot")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  command->add_option("--slots", c->slots, "Jobs run at once (each has its own KV cache)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  command
+      ->add_option("--progress", c->progress_every, "Narrate \"Generated N tokens\" every N tokens")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  command->add_option("--ctx", c->context_length, "Context length (default: the model's)");
+  command
+      ->add_option("--callback-attempts", c->callback_attempts,
+                   "Ready callback attempts before giving up")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  command
+      ->add_option("--callback-delay-ms", c->callback_first_delay_ms,
+                   "Wait after the first failed callback attempt (doubles each time)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
+  return {command, [c] {
+            narration::install_stdout_narrator(
+                {.component = "llorch-worker",
+                 .worker_id =
+                     c->worker_id.empty() ? "worker-" + std::to_string(c->port) : c->worker_id});
+            return worker::run_worker(*c);
+          }};
+}
+
+}  // namespace llorch::cli

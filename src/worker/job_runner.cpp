@@ -1,0 +1,69 @@
+#include "worker/job_runner.hpp"
+
+#include <random>
+
+#include "api/stream_events.hpp"
+#include "narration/narrate.hpp"
+
+namespace llorch::worker {
+
+namespace n = llorch::narration;
+
+void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
+             std::size_t progress_every) {
+  n::RequestScope scope(job.context);
+  auto& channel = *job.context.channel;
+  const api::ExecuteRequest& r = job.request;
+
+  engine::GenerationRequest request;
+  request.prompt = r.prompt;
+  request.max_new_tokens = r.max_tokens;
+  request.sampling = {.temperature = r.temperature,
+                      .top_k = r.top_k,
+                      .top_p = r.top_p,
+                      .min_p = r.min_p,
+                      .repetition_penalty = r.repetition_penalty,
+                      .seed = r.seed.value_or(std::random_device{}())};
+  request.stop = r.stop;
+  request.progress_every = progress_every;
+
+  std::uint64_t index = 0;
+  engine::GenerationHooks hooks;
+  hooks.on_token = [&](engine::TokenId id, std::string_view text) {
+    channel.push({"token", api::token_event(text, index++, id)});
+    return true;
+  };
+  hooks.cancel = &job.cancel;
+
+  try {
+    const engine::GenerationResult result = generator.generate(request, hooks);
+    channel.push({"metrics",
+                  api::metrics_event(result.prompt_tokens.size(), result.tokens.size(),
+                                     result.prompt_ms, result.first_token_ms, result.generate_ms)});
+    channel.push({"end", api::end_event(result.tokens.size(), result.generate_ms,
+                                        engine::to_string(result.stop_reason))});
+    metrics.count_request(result.stop_reason == engine::StopReason::cancelled ? "cancelled"
+                                                                              : "completed");
+    metrics.count_tokens(result.tokens.size());
+    if (!result.tokens.empty()) {
+      metrics.observe_first_token(result.first_token_ms / 1000.0);
+      metrics.observe_token_latency(result.generate_ms / 1000.0 /
+                                    static_cast<double>(result.tokens.size()));
+    }
+  } catch (const std::exception& e) {
+    const bool too_long = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
+    const char* code = too_long ? "PROMPT_TOO_LONG" : "INFERENCE_FAILED";
+    n::error(n::actor::inference_engine, n::action::inference_failed)
+        .target(job.context.job_id)
+        .human("Inference failed: {}", e.what())
+        .cute("Oh no, something went wrong: {} 😟", e.what())
+        .error_kind(code)
+        .emit();
+    channel.push({"error", api::error_event(code, e.what())});
+    metrics.count_request("failed");
+  }
+  metrics.count_dropped_narration(channel.dropped());
+  channel.close();
+}
+
+}  // namespace llorch::worker

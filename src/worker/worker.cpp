@@ -1,0 +1,180 @@
+// `llorch worker`: lifecycle in the order the design note gives — startup, device, model, server
+// start and bind, ready callback; then serve until SIGTERM/SIGINT or POST /shutdown, and drain.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "engine/model_error.hpp"
+#include "engine/narrated_load.hpp"
+#include "narration/narrate.hpp"
+#include "net/http_server.hpp"
+#include "worker/job_runner.hpp"
+#include "worker/ready_callback.hpp"
+#include "worker/worker_config.hpp"
+#include "worker/worker_service.hpp"
+
+namespace llorch::worker {
+
+namespace n = llorch::narration;
+namespace asio = boost::asio;
+
+namespace {
+
+bool init_device(const std::string& device) {
+  if (device == "cpu") {
+    n::info(n::actor::device_manager, n::action::device_init)
+        .target("cpu")
+        .human("Initialized CPU device ({} hardware threads)", std::thread::hardware_concurrency())
+        .cute("CPU is warmed up and ready to crunch! 💪")
+        .device("cpu")
+        .emit();
+    return true;
+  }
+  const bool cuda = device.rfind("cuda:", 0) == 0;
+  n::error(n::actor::device_manager, n::action::device_init)
+      .target(device)
+      .human(
+          "{} is not available in this build: llorch runs on the CPU only; start the worker with "
+          "--device cpu",
+          cuda ? "CUDA" : "Metal")
+      .error_kind(cuda ? "CUDA_NOT_AVAILABLE" : "METAL_NOT_AVAILABLE")
+      .device(device)
+      .emit();
+  return false;
+}
+
+}  // namespace
+
+int run_worker(WorkerConfig config) {
+  if (config.worker_id.empty()) config.worker_id = fmt::format("worker-{}", config.port);
+  n::info(n::actor::worker, n::action::startup)
+      .target(config.worker_id)
+      .human("Starting llorch worker {} (pid {}) for {}", config.worker_id, ::getpid(),
+             config.model_path)
+      .cute("Hello! Worker {} is waking up 🌅", config.worker_id)
+      .pid(::getpid())
+      .model_ref(config.model_path)
+      .emit();
+
+  if (!init_device(config.device)) return 2;
+
+  std::shared_ptr<engine::Model> model;
+  try {
+    engine::LoadOptions options;
+    if (config.context_length > 0) options.context_length = config.context_length;
+    model = engine::load_model_narrated(config.model_path, options);
+  } catch (const engine::ModelError&) {
+    return 3;
+  }
+
+  WorkerMetrics metrics(config.slots);
+  SlotPool slots(model, config.slots, config.threads, [&](engine::Generator& generator, Job& job) {
+    run_job(generator, job, metrics, config.progress_every);
+  });
+
+  asio::io_context io;
+  std::atomic<bool> stopping{false};
+  int exit_code = 0;
+  std::unique_ptr<WorkerService> service;
+  std::unique_ptr<net::HttpServer> server;
+
+  // Shutdown: stop accepting, refuse new jobs, cancel running ones (their streams end with a
+  // CANCELLED terminal event), wait for the streams to flush, then stop the loop.
+  const auto begin_shutdown = [&](const std::string& reason, int code) {
+    asio::post(io, [&, reason, code] {
+      if (stopping.exchange(true)) return;
+      exit_code = code;
+      n::info(n::actor::worker, n::action::server_shutdown)
+          .target(config.worker_id)
+          .human("Shutting down ({}): draining {} running job(s)", reason, slots.busy())
+          .cute("Time to rest! Finishing up first 😴")
+          .emit();
+      service->set_draining();
+      server->stop_accepting();
+      slots.close();
+      slots.cancel_all();
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
+      auto poll = std::make_shared<std::function<void()>>();
+      *poll = [&, timer, deadline, poll] {
+        if ((slots.busy() == 0 && service->live_streams()->load() == 0) ||
+            std::chrono::steady_clock::now() >= deadline) {
+          io.stop();
+          return;
+        }
+        timer->expires_after(std::chrono::milliseconds(10));
+        timer->async_wait([poll](const boost::system::error_code&) { (*poll)(); });
+      };
+      (*poll)();
+    });
+  };
+
+  service = std::make_unique<WorkerService>(config, model, slots, metrics,
+                                            [&](std::string reason) { begin_shutdown(reason, 0); });
+  server = std::make_unique<net::HttpServer>(
+      io, [&](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
+        service->handle(std::move(r), std::move(e));
+      });
+
+  n::info(n::actor::http_server, n::action::server_start)
+      .target(fmt::format("{}:{}", config.host, config.port))
+      .human("Starting HTTP server on {}:{} with {} slot(s)", config.host, config.port,
+             config.slots)
+      .emit();
+  try {
+    server->listen(config.host, config.port);
+  } catch (const std::exception& e) {
+    n::error(n::actor::http_server, n::action::server_bind_failed)
+        .target(fmt::format("{}:{}", config.host, config.port))
+        .human("Could not bind {}:{}: {}; choose another --port or stop what holds it", config.host,
+               config.port, e.what())
+        .error_kind("BIND_FAILED")
+        .emit();
+    return 4;
+  }
+  const std::string address = fmt::format("{}:{}", config.host, server->port());
+  n::info(n::actor::http_server, n::action::server_bind)
+      .target(address)
+      .human("HTTP server listening on {}", address)
+      .cute("Ears open on {}! 👂", address)
+      .address(address)
+      .emit();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT", 0);
+  });
+
+  std::thread callback;
+  if (!config.callback_url.empty()) {
+    const char* token = std::getenv("LLORCH_CALLBACK_TOKEN");
+    const nlohmann::ordered_json body{
+        {"worker_id", config.worker_id},  {"url", "http://" + address},
+        {"model_ref", config.model_path}, {"memory_bytes", model->weight_bytes()},
+        {"device", config.device},        {"slots", config.slots}};
+    const ReadyReport report{config.callback_url, token != nullptr ? token : "", body.dump(),
+                             config.callback_attempts, config.callback_first_delay_ms};
+    callback = std::thread([&, report] {
+      if (!send_ready_callback(report, stopping)) begin_shutdown("ready callback failed", 5);
+    });
+  }
+
+  io.run();
+  if (callback.joinable()) callback.join();
+  n::info(n::actor::worker, n::action::server_shutdown)
+      .target(config.worker_id)
+      .human("Worker {} stopped (exit code {})", config.worker_id, exit_code)
+      .exit_code(exit_code)
+      .emit();
+  return exit_code;
+}
+
+}  // namespace llorch::worker

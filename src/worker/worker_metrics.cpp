@@ -1,0 +1,81 @@
+#include "worker/worker_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace llorch::worker {
+
+WorkerMetrics::WorkerMetrics(std::size_t slots_total)
+    : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("llorch_worker_requests_total")
+                   .Help("Requests to /execute by outcome")
+                   .Register(*registry_);
+  tokens_ = &prometheus::BuildCounter()
+                 .Name("llorch_worker_tokens_generated_total")
+                 .Help("Tokens generated, all requests")
+                 .Register(*registry_)
+                 .Add({});
+  dropped_ = &prometheus::BuildCounter()
+                  .Name("llorch_worker_narration_events_dropped_total")
+                  .Help("Narration events dropped because a stream's reader fell behind")
+                  .Register(*registry_)
+                  .Add({});
+  slots_busy_ = &prometheus::BuildGauge()
+                     .Name("llorch_worker_slots_busy")
+                     .Help("Slots running a job now")
+                     .Register(*registry_)
+                     .Add({});
+  prometheus::BuildGauge()
+      .Name("llorch_worker_slots_total")
+      .Help("Slots this worker runs")
+      .Register(*registry_)
+      .Add({})
+      .Set(static_cast<double>(slots_total));
+  first_token_ = &prometheus::BuildHistogram()
+                      .Name("llorch_worker_time_to_first_token_seconds")
+                      .Help("From request accepted to first generated token")
+                      .Register(*registry_)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{
+                                   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  token_latency_ =
+      &prometheus::BuildHistogram()
+           .Name("llorch_worker_token_latency_seconds")
+           .Help("Mean time per generated token, one observation per request")
+           .Register(*registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01,
+                                                            0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  // Every outcome is listed from the start (at 0), so rates work before the first of each.
+  for (const char* outcome : {"completed", "cancelled", "failed", "invalid", "busy", "draining"}) {
+    requests_->Add({{"outcome", outcome}});
+  }
+}
+
+void WorkerMetrics::count_request(const std::string& outcome) {
+  requests_->Add({{"outcome", outcome}}).Increment();
+}
+
+void WorkerMetrics::count_tokens(std::size_t n) {
+  tokens_->Increment(static_cast<double>(n));
+}
+void WorkerMetrics::observe_first_token(double seconds) {
+  first_token_->Observe(seconds);
+}
+void WorkerMetrics::observe_token_latency(double seconds) {
+  token_latency_->Observe(seconds);
+}
+void WorkerMetrics::count_dropped_narration(std::size_t n) {
+  dropped_->Increment(static_cast<double>(n));
+}
+void WorkerMetrics::set_slots_busy(std::size_t n) {
+  slots_busy_->Set(static_cast<double>(n));
+}
+
+std::string WorkerMetrics::text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace llorch::worker

@@ -1,0 +1,42 @@
+// The worker's Prometheus metrics. Thread-safe (prometheus-cpp's own guarantees).
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace llorch::worker {
+
+class WorkerMetrics {
+ public:
+  explicit WorkerMetrics(std::size_t slots_total);
+
+  // outcome: "completed", "cancelled", "failed", "invalid", "busy", "draining"
+  void count_request(const std::string& outcome);
+  void count_tokens(std::size_t n);
+  void observe_first_token(double seconds);
+  void observe_token_latency(double seconds);
+  void count_dropped_narration(std::size_t n);
+  void set_slots_busy(std::size_t n);
+
+  std::string text() const;  // Prometheus text exposition format 0.0.4
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Counter* tokens_;
+  prometheus::Counter* dropped_;
+  prometheus::Gauge* slots_busy_;
+  prometheus::Histogram* first_token_;
+  prometheus::Histogram* token_latency_;
+};
+
+}  // namespace llorch::worker
