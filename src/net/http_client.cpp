@@ -37,8 +37,7 @@ Url parse_url(const std::string& url) {
   return u;
 }
 
-ClientResponse http_call(const ClientRequest& request,
-                         const std::function<bool(std::string_view)>& on_chunk) {
+ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_chunk) {
   const Url url = parse_url(request.url);
   asio::io_context io;
   beast::tcp_stream stream(io);
@@ -55,13 +54,18 @@ ClientResponse http_call(const ClientRequest& request,
     message.body() = request.body;
   }
   message.prepare_payload();
-  http::write(stream, message);
+  // A server may answer before reading the whole body (413) and stop reading: then the write
+  // fails, but its answer is still there to read.
+  beast::error_code write_error;
+  http::write(stream, message, write_error);
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   stream.expires_after(request.timeout);
-  http::read_header(stream, buffer, parser);
+  beast::error_code read_error;
+  http::read_header(stream, buffer, parser, read_error);
+  if (read_error) throw beast::system_error(write_error ? write_error : read_error);
 
   ClientResponse response;
   response.status = parser.get().result_int();
@@ -83,7 +87,7 @@ ClientResponse http_call(const ClientRequest& request,
     const std::size_t got = sizeof chunk - parser.get().body().size;
     if (got == 0) continue;
     if (on_chunk) {
-      if (!on_chunk(std::string_view(chunk, got))) break;
+      if (!on_chunk(response, std::string_view(chunk, got))) break;
     } else {
       response.body.append(chunk, got);
     }

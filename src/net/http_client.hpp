@@ -35,10 +35,12 @@ struct ClientResponse {
   std::string body;                            // empty when a chunk callback consumed it
 };
 
-// Sends the request and reads the response. With `on_chunk`, each piece of the body is handed
-// over as it arrives (return false to stop reading and close); otherwise the body is collected.
-// Throws std::system_error (connection refused, timeout, …).
-ClientResponse http_call(const ClientRequest& request,
-                         const std::function<bool(std::string_view chunk)>& on_chunk = {});
+// Called with the response's status and headers (body still empty) and each piece of the body
+// as it arrives; return false to stop reading and close.
+using ChunkCallback = std::function<bool(const ClientResponse& head, std::string_view chunk)>;
+
+// Sends the request and reads the response. With `on_chunk` the body is streamed to it; otherwise
+// it is collected. Throws std::system_error (connection refused, timeout, …).
+ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_chunk = {});
 
 }  // namespace llorch::net

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+
+#include "narration/correlation.hpp"
 
 namespace llorch::net {
 
@@ -17,18 +20,29 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string error_json(std::string_view code, std::string_view message) {
-  return fmt::format(R"({{"error":{{"code":"{}","message":"{}","correlation_id":""}}}})", code,
-                     message);
+// Errors the server answers itself, before a handler sees the request, carry a correlation id too.
+HttpResponse early_error(unsigned status, std::string_view code, std::string_view message,
+                         std::string_view given_id) {
+  const auto id = narration::resolve_correlation_id(
+      given_id.empty() ? std::nullopt : std::optional<std::string_view>(given_id));
+  return {status,
+          "application/json",
+          fmt::format(R"({{"error":{{"code":"{}","message":"{}","correlation_id":"{}"}}}})", code,
+                      message, id.value),
+          {{"X-Correlation-Id", id.value}}};
 }
 
 class Session : public std::enable_shared_from_this<Session>, public Exchange {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const Handler> handler, ServerLimits limits)
+  Session(tcp::socket socket, std::shared_ptr<const Handler> handler, ServerLimits limits,
+          std::shared_ptr<std::atomic<int>> in_flight)
       : stream_(std::move(socket)),
         strand_(stream_.get_executor()),
         handler_(std::move(handler)),
-        limits_(limits) {}
+        limits_(limits),
+        in_flight_(std::move(in_flight)) {}
+
+  ~Session() override { finish_request(); }
 
   void start() {
     asio::dispatch(strand_, [self = shared_from_this()] { self->read_request(); });
@@ -64,18 +78,16 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       return write_response(
-          {413,
-           "application/json",
-           error_json("PAYLOAD_TOO_LARGE",
-                      fmt::format("the body is larger than {} bytes", limits_.body_bytes)),
-           {}});
+          early_error(413, "PAYLOAD_TOO_LARGE",
+                      fmt::format("the body is larger than {} bytes", limits_.body_bytes),
+                      std::string(parser_->get()["X-Correlation-Id"])));
     }
     if (ec == beast::error::timeout) return close();
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
         keep_alive_ = false;
         return write_response(
-            {400, "application/json", error_json("MALFORMED_HTTP", ec.message()), {}});
+            early_error(400, "MALFORMED_HTTP", "the request is not valid HTTP/1.1", ""));
       }
       return close();
     }
@@ -91,6 +103,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
       request.headers[name] = std::string(field.value());
     }
     request.body = std::move(message.body());
+    in_flight_->fetch_add(1);
+    counted_ = true;
     (*handler_)(std::move(request), shared_from_this());
   }
 
@@ -106,9 +120,33 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     http::async_write(stream_, *message,
                       asio::bind_executor(strand_, [self = shared_from_this(), message](
                                                        beast::error_code ec, std::size_t) {
-                        if (ec || !self->keep_alive_) return self->close();
+                        self->finish_request();
+                        if (ec) return self->close();
+                        if (!self->keep_alive_) return self->linger();
                         self->read_request();
                       }));
+  }
+
+  void finish_request() {
+    if (counted_) in_flight_->fetch_sub(1);
+    counted_ = false;
+  }
+
+  // After an early answer (413) the client may still be sending: half-close and read what comes
+  // for a moment, so that it sees the answer instead of a reset.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    discard();
+  }
+  void discard() {
+    stream_.async_read_some(asio::buffer(probe_),
+                            asio::bind_executor(strand_, [self = shared_from_this()](
+                                                             beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->discard();
+                            }));
   }
 
   void start_stream(Headers headers, std::shared_ptr<FrameSource> source) {
@@ -169,6 +207,7 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   void close() {
     if (closed_) return;
     closed_ = true;
+    finish_request();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -185,6 +224,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   std::shared_ptr<FrameSource> source_;
   std::deque<std::string> pending_;
   char probe_[64];
+  std::shared_ptr<std::atomic<int>> in_flight_;
+  bool counted_ = false;  // this session holds one count in in_flight_
   bool writing_ = false;
   bool stream_ended_ = false;
   bool closed_ = false;
@@ -203,7 +244,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec,
                                                                              tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), self->handler, self->limits)->start();
+      if (!ec)
+        std::make_shared<Session>(std::move(socket), self->handler, self->limits, self->in_flight)
+            ->start();
       self->accept();
     });
   }
@@ -212,6 +255,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor;
   std::shared_ptr<const Handler> handler;
   ServerLimits limits;
+  std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
 };
 
 HttpServer::HttpServer(asio::io_context& io, Handler handler, ServerLimits limits)
@@ -232,6 +276,10 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
 
 std::uint16_t HttpServer::port() const {
   return impl_->acceptor.local_endpoint().port();
+}
+
+int HttpServer::requests_in_flight() const {
+  return impl_->in_flight->load();
 }
 
 void HttpServer::stop_accepting() {

@@ -28,6 +28,9 @@ class HttpServer {
   std::uint16_t port() const;
   // Stops accepting new connections; open ones carry on.
   void stop_accepting();
+  // Requests handed to the handler whose response has not been fully written yet (streams
+  // included). Shutdown waits for this to reach zero.
+  int requests_in_flight() const;
 
  private:
   struct Impl;

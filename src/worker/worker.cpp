@@ -86,7 +86,19 @@ int run_worker(WorkerConfig config) {
   std::unique_ptr<net::HttpServer> server;
 
   // Shutdown: stop accepting, refuse new jobs, cancel running ones (their streams end with a
-  // CANCELLED terminal event), wait for the streams to flush, then stop the loop.
+  // CANCELLED terminal event), wait for the streams and answers to flush, then stop the loop.
+  asio::steady_timer drain_timer(io);
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::function<void()> drain_poll = [&] {
+    const bool idle = slots.busy() == 0 && service->live_streams()->load() == 0 &&
+                      server->requests_in_flight() == 0;
+    if (idle || std::chrono::steady_clock::now() >= drain_deadline) {
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&](const boost::system::error_code&) { drain_poll(); });
+  };
   const auto begin_shutdown = [&](const std::string& reason, int code) {
     asio::post(io, [&, reason, code] {
       if (stopping.exchange(true)) return;
@@ -100,20 +112,9 @@ int run_worker(WorkerConfig config) {
       server->stop_accepting();
       slots.close();
       slots.cancel_all();
-      auto timer = std::make_shared<asio::steady_timer>(io);
-      const auto deadline =
+      drain_deadline =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
-      auto poll = std::make_shared<std::function<void()>>();
-      *poll = [&, timer, deadline, poll] {
-        if ((slots.busy() == 0 && service->live_streams()->load() == 0) ||
-            std::chrono::steady_clock::now() >= deadline) {
-          io.stop();
-          return;
-        }
-        timer->expires_after(std::chrono::milliseconds(10));
-        timer->async_wait([poll](const boost::system::error_code&) { (*poll)(); });
-      };
-      (*poll)();
+      drain_poll();
     });
   };
 

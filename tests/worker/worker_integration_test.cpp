@@ -1,0 +1,375 @@
+// The real worker, started as a process and spoken to over HTTP on 127.0.0.1.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <future>
+#include <set>
+
+#include "net/http_server.hpp"
+#include "worker_process.hpp"
+
+namespace llorch::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string body_of(json j) {
+  return j.dump();
+}
+
+json health(const std::string& url) {
+  return json::parse(net::http_call({.method = "GET", .url = url + "/health"}).body);
+}
+
+// Waits until the worker reports `busy` slots, returning how long that took.
+std::chrono::milliseconds wait_slots_busy(const std::string& url, int busy,
+                                          std::chrono::milliseconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < limit) {
+    if (health(url)["slots_busy"] == busy) break;
+    std::this_thread::sleep_for(2ms);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+void expect_well_formed_stream(const StreamResult& r) {
+  ASSERT_FALSE(r.events.empty());
+  EXPECT_EQ(r.events.front().event, "started");
+  int terminals = 0;
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    EXPECT_EQ(r.events[i].id, std::to_string(i)) << "ids must be continuous";
+    EXPECT_EQ(r.data[i]["type"], r.events[i].event) << "data.type must name the event";
+    if (r.events[i].event == "end" || r.events[i].event == "error") ++terminals;
+  }
+  EXPECT_EQ(terminals, 1);
+  const std::string last = r.events.back().event;
+  EXPECT_TRUE(last == "end" || last == "error") << last;
+}
+
+TEST(Worker, NarratesItsLifecycleInOrderOnStdout) {
+  WorkerProcess worker({"--model", model_path(), "--worker-id", "worker-test-0"});
+  ASSERT_FALSE(worker.url().empty());
+  std::vector<std::string> actions;
+  for (const auto& e : worker.events()) {
+    actions.push_back(e.action);
+    EXPECT_EQ(e.worker_id, "worker-test-0");
+  }
+  EXPECT_THAT(actions,
+              ::testing::ElementsAre("startup", "device_init", "model_load", "model_load_complete",
+                                     "server_start", "server_bind"));
+  EXPECT_EQ(health(worker.url())["status"], "ready");
+}
+
+TEST(Worker, StreamInterleavesNarrationWithTokensUnderOneCorrelationId) {
+  WorkerProcess worker({"--model", model_path(), "--progress", "5"});
+  const auto r =
+      execute(worker.url(),
+              body_of({{"prompt", "Once upon a time"}, {"max_tokens", 40}, {"temperature", 0}}),
+              {{"X-Correlation-Id", "corr-stream-1"}});
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.headers.at("x-correlation-id"), "corr-stream-1");
+  expect_well_formed_stream(r);
+
+  std::size_t first_token = 0, last_token = 0, tokens = 0;
+  std::string text;
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    if (r.events[i].event != "token") continue;
+    if (tokens++ == 0) first_token = i;
+    last_token = i;
+    text += r.data[i]["t"].get<std::string>();
+  }
+  EXPECT_EQ(tokens, 40u);
+  EXPECT_EQ(text.rfind(", there was a little girl named Lily.", 0), 0u) << text;
+  bool narration_between = false;
+  for (std::size_t i = first_token; i < last_token; ++i)
+    narration_between |= r.events[i].event == "narration";
+  EXPECT_TRUE(narration_between) << "narration must arrive between tokens, not only before them";
+
+  std::set<std::string> streamed_actions;
+  for (const auto& d : r.data) {
+    if (d["type"] == "narration") {
+      EXPECT_EQ(d["correlation_id"], "corr-stream-1");
+      streamed_actions.insert(d["action"]);
+    }
+  }
+  for (const char* a : {"request_validated", "tokenize", "inference_start", "token_generate",
+                        "inference_complete"}) {
+    EXPECT_TRUE(streamed_actions.contains(a)) << a;
+  }
+  EXPECT_EQ(r.data.back()["stop_reason"], "MAX_TOKENS");
+  EXPECT_EQ(r.data.back()["tokens_out"], 40);
+
+  // The same events, with the same id, on stdout.
+  ASSERT_TRUE(worker.wait_for_action("inference_complete", 2000ms));
+  std::set<std::string> logged_actions;
+  for (const auto& e : worker.events()) {
+    if (e.correlation_id == "corr-stream-1") logged_actions.insert(e.action);
+  }
+  for (const auto& a : streamed_actions) EXPECT_TRUE(logged_actions.contains(a)) << a;
+}
+
+TEST(Worker, NarrationModeChangesTheText) {
+  WorkerProcess worker({"--model", model_path()});
+  const auto r = execute(
+      worker.url(), body_of({{"prompt", "Hi"}, {"max_tokens", 3}, {"narration_mode", "cute"}}));
+  bool cute = false;
+  for (const auto& d : r.data)
+    cute |= d["type"] == "narration" && d["human"] == "All checks passed! ✅";
+  EXPECT_TRUE(cute);
+}
+
+TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "2"});
+  std::vector<std::future<StreamResult>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::async(std::launch::async, [&, i] {
+      return execute(
+          worker.url(),
+          body_of(
+              {{"job_id", "job-" + std::to_string(i)}, {"prompt", "Tim"}, {"max_tokens", 1500}}),
+          {{"X-Correlation-Id", "corr-" + std::to_string(i)}});
+    }));
+  }
+  int streamed = 0, busy = 0;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(clients[i].wait_for(60s), std::future_status::ready) << "client " << i << " hangs";
+    const StreamResult r = clients[i].get();
+    if (r.status == 503) {
+      ++busy;
+      EXPECT_EQ(r.headers.at("retry-after"), "1");
+      EXPECT_EQ(json::parse(r.body)["error"]["code"], "SLOTS_BUSY");
+      continue;
+    }
+    ASSERT_EQ(r.status, 200u);
+    ++streamed;
+    expect_well_formed_stream(r);
+    for (const auto& d : r.data) {
+      if (d["type"] == "narration") {
+        EXPECT_EQ(d["job_id"], "job-" + std::to_string(i));
+        EXPECT_EQ(d["correlation_id"], "corr-" + std::to_string(i));
+      }
+      if (d["type"] == "started") {
+        EXPECT_EQ(d["job_id"], "job-" + std::to_string(i));
+      }
+    }
+  }
+  EXPECT_GE(streamed, 2);
+  EXPECT_GE(busy, 1);
+  EXPECT_EQ(streamed + busy, 8);
+  EXPECT_EQ(wait_slots_busy(worker.url(), 0, 2000ms) < 2000ms, true);
+}
+
+TEST(Worker, ADisconnectingClientFreesItsSlot) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "1"});
+  const auto r = execute(worker.url(), body_of({{"prompt", "Once"}, {"max_tokens", 2000}}), {}, 8);
+  ASSERT_EQ(r.events.size(), 8u);
+  const auto freed = wait_slots_busy(worker.url(), 0, 3000ms);
+  RecordProperty("slot_freed_after_disconnect_ms", static_cast<int>(freed.count()));
+  EXPECT_LT(freed, 3000ms);
+  EXPECT_TRUE(worker.wait_for_action("client_disconnected", 2000ms));
+  EXPECT_TRUE(worker.wait_for_action("inference_cancelled", 2000ms));
+  // And the slot takes new work.
+  EXPECT_EQ(execute(worker.url(), body_of({{"prompt", "Hi"}, {"max_tokens", 2}})).status, 200u);
+}
+
+TEST(Worker, CancelEndsTheStreamWithCancelled) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "1"});
+  auto stream = std::async(std::launch::async, [&] {
+    return execute(worker.url(),
+                   body_of({{"job_id", "job-cancel"}, {"prompt", "Once"}, {"max_tokens", 2000}}));
+  });
+  ASSERT_LT(wait_slots_busy(worker.url(), 1, 5000ms), 5000ms);
+  const auto cancel = net::http_call(
+      {.method = "POST", .url = worker.url() + "/cancel", .body = R"({"job_id":"job-cancel"})"});
+  EXPECT_EQ(cancel.status, 200u);
+  const StreamResult r = stream.get();
+  expect_well_formed_stream(r);
+  EXPECT_EQ(r.data.back()["type"], "end");
+  EXPECT_EQ(r.data.back()["stop_reason"], "CANCELLED");
+  EXPECT_LT(r.data.back()["tokens_out"].get<int>(), 2000);
+  EXPECT_LT(wait_slots_busy(worker.url(), 0, 2000ms), 2000ms);
+  const auto again = net::http_call(
+      {.method = "POST", .url = worker.url() + "/cancel", .body = R"({"job_id":"job-cancel"})"});
+  EXPECT_EQ(again.status, 404u);
+  record_received("error", json::parse(again.body));
+}
+
+TEST(Worker, BadRequestsGetClearErrors) {
+  WorkerProcess worker({"--model", model_path()});
+  const auto post = [&](const std::string& path, const std::string& body,
+                        const std::string& type = "application/json") {
+    net::ClientRequest request{
+        .method = "POST", .url = worker.url() + path, .body = body, .content_type = type};
+    return net::http_call(request);
+  };
+  const auto expect_error = [&](const net::ClientResponse& r, unsigned status,
+                                const std::string& code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    const json body = json::parse(r.body);
+    record_received("error", body);
+    EXPECT_EQ(body["error"]["code"], code) << r.body;
+    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
+    EXPECT_TRUE(body["error"].contains("correlation_id"));
+    EXPECT_TRUE(r.headers.contains("x-correlation-id"));
+    return body;
+  };
+  const json invalid =
+      expect_error(post("/execute", R"({"prompt":5,"max_tokens":0,"top_k":-3,"extra":true})"), 400,
+                   "INVALID_REQUEST");
+  std::set<std::string> fields;
+  for (const auto& d : invalid["error"]["details"]) fields.insert(d["field"]);
+  EXPECT_EQ(fields, (std::set<std::string>{"prompt", "max_tokens", "top_k", "extra"}));
+  expect_error(post("/execute", "{oops"), 400, "MALFORMED_JSON");
+  expect_error(post("/execute", R"({"prompt":"x"})", "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE");
+  expect_error(post("/execute", R"({"prompt":")" + std::string(2 * 1024 * 1024, 'a') + "\"}"), 413,
+               "PAYLOAD_TOO_LARGE");
+  expect_error(net::http_call({.method = "GET", .url = worker.url() + "/nowhere"}), 404,
+               "NOT_FOUND");
+  expect_error(net::http_call({.method = "GET", .url = worker.url() + "/execute"}), 405,
+               "METHOD_NOT_ALLOWED");
+  expect_error(post("/cancel", "{}"), 400, "INVALID_REQUEST");
+  ASSERT_TRUE(worker.wait_for_action("validation_failed", 2000ms));
+  // The worker is still fine.
+  EXPECT_EQ(health(worker.url())["status"], "ready");
+}
+
+TEST(Worker, CorrelationIdsAreValidatedAndTraceparentIsHonoured) {
+  WorkerProcess worker({"--model", model_path()});
+  auto r = execute(worker.url(), body_of({{"prompt", "Hi"}, {"max_tokens", 2}}),
+                   {{"X-Correlation-Id", "bad id!"}});
+  const std::string generated = r.headers.at("x-correlation-id");
+  EXPECT_NE(generated, "bad id!");
+  EXPECT_EQ(generated.size(), 36u);
+  r = execute(worker.url(), body_of({{"prompt", "Hi"}, {"max_tokens", 2}}),
+              {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
+  EXPECT_EQ(r.headers.at("x-correlation-id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(Worker, MetricsAreExposedInPrometheusText) {
+  WorkerProcess worker({"--model", model_path()});
+  (void)execute(worker.url(), body_of({{"prompt", "Hi"}, {"max_tokens", 7}}));
+  const auto r = net::http_call({.method = "GET", .url = worker.url() + "/metrics"});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_THAT(r.body,
+              ::testing::HasSubstr("llorch_worker_requests_total{outcome=\"completed\"} 1"));
+  EXPECT_THAT(r.body, ::testing::HasSubstr("llorch_worker_tokens_generated_total 7"));
+  EXPECT_THAT(r.body, ::testing::HasSubstr("llorch_worker_time_to_first_token_seconds_count 1"));
+  EXPECT_THAT(r.body, ::testing::HasSubstr("llorch_worker_slots_busy 0"));
+}
+
+TEST(Worker, SigtermMidGenerationEndsTheStreamAndExitsZero) {
+  WorkerProcess worker({"--model", model_path()});
+  auto stream = std::async(std::launch::async, [&] {
+    return execute(worker.url(), body_of({{"prompt", "Once"}, {"max_tokens", 2000}}));
+  });
+  ASSERT_LT(wait_slots_busy(worker.url(), 1, 5000ms), 5000ms);
+  worker.signal(SIGTERM);
+  const StreamResult r = stream.get();
+  expect_well_formed_stream(r);
+  EXPECT_EQ(r.data.back()["stop_reason"], "CANCELLED");
+  EXPECT_EQ(worker.wait_exit(10000ms), 0);
+  EXPECT_TRUE(worker.wait_for_action("server_shutdown", 1000ms));
+}
+
+TEST(Worker, ShutdownEndpointDrainsAndExitsZero) {
+  WorkerProcess worker({"--model", model_path()});
+  EXPECT_EQ(net::http_call({.method = "POST", .url = worker.url() + "/shutdown"}).status, 202u);
+  EXPECT_EQ(worker.wait_exit(10000ms), 0);
+}
+
+// A stand-in pool manager: records the ready callback it receives.
+class CallbackReceiver {
+ public:
+  CallbackReceiver()
+      : server_(io_, [this](net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
+          {
+            std::lock_guard lock(mutex_);
+            requests_.push_back(request);
+          }
+          received_.notify_all();
+          exchange->respond({200, "application/json", "{}", {}});
+        }) {
+    server_.listen("127.0.0.1", 0);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~CallbackReceiver() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_.port()) + "/v1/workers/ready";
+  }
+  std::optional<net::HttpRequest> wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!received_.wait_for(lock, timeout, [&] { return !requests_.empty(); })) return std::nullopt;
+    return requests_.front();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  net::HttpServer server_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable received_;
+  std::vector<net::HttpRequest> requests_;
+};
+
+TEST(Worker, ReadyCallbackArrivesAfterBindWithTheContractBody) {
+  CallbackReceiver receiver;
+  WorkerProcess worker({"--model", model_path(), "--worker-id", "worker-cb", "--slots", "2",
+                        "--callback-url", receiver.url()},
+                       {{"LLORCH_CALLBACK_TOKEN", "s3cret-token"}});
+  const auto request = receiver.wait(10000ms);
+  ASSERT_TRUE(request);
+  EXPECT_EQ(request->header("authorization"), "Bearer s3cret-token");
+  const json body = json::parse(request->body);
+  record_received("ready_callback", body);
+  EXPECT_EQ(body["worker_id"], "worker-cb");
+  EXPECT_EQ(body["url"], worker.url());
+  EXPECT_EQ(body["slots"], 2);
+  EXPECT_EQ(body["device"], "cpu");
+  EXPECT_GT(body["memory_bytes"].get<long>(), 1000000);
+  EXPECT_EQ(body["model_ref"], model_path());
+  // It was sent after the port was bound: the worker answers at the URL it reported.
+  EXPECT_EQ(health(body["url"])["status"], "ready");
+  ASSERT_TRUE(worker.wait_for_action("callback_ready", 2000ms));
+  for (const auto& line : worker.lines()) {
+    if (const auto* raw = std::get_if<narration::RawLine>(&line))
+      ADD_FAILURE() << "non-narration stdout: " << raw->text;
+  }
+  for (const auto& e : worker.events()) EXPECT_EQ(e.human.find("s3cret-token"), std::string::npos);
+}
+
+TEST(Worker, FailingCallbackMakesTheWorkerExitNonZero) {
+  WorkerProcess worker({"--model", model_path(), "--callback-url", "http://127.0.0.1:1/ready",
+                        "--callback-attempts", "3", "--callback-delay-ms", "20"});
+  EXPECT_EQ(worker.wait_exit(10000ms), 5);
+  int attempts = 0;
+  for (const auto& e : worker.events())
+    attempts += e.action == "callback_attempt" && e.level == narration::Level::info;
+  EXPECT_EQ(attempts, 3);
+  EXPECT_TRUE(worker.wait_for_action("callback_failed", 100ms));
+}
+
+TEST(Worker, UnavailableDeviceAndTakenPortExitNonZeroWithAReason) {
+  WorkerProcess cuda({"--model", model_path(), "--device", "cuda:0"});
+  EXPECT_EQ(cuda.wait_exit(10000ms), 2);
+  bool said = false;
+  for (const auto& e : cuda.events())
+    said |= e.action == "device_init" && e.level == narration::Level::error;
+  EXPECT_TRUE(said);
+
+  WorkerProcess first({"--model", model_path()});
+  const std::string port = first.url().substr(first.url().rfind(':') + 1);
+  WorkerProcess second({"--model", model_path(), "--port", port});
+  EXPECT_EQ(second.wait_exit(10000ms), 4);
+  EXPECT_TRUE(second.wait_for_action("server_bind_failed", 100ms));
+}
+
+}  // namespace
+}  // namespace llorch::testing

@@ -1,0 +1,145 @@
+#include "worker_process.hpp"
+
+#include <signal.h>
+
+#include <fstream>
+
+namespace llorch::testing {
+
+namespace bp = boost::process;
+
+std::string model_path() {
+  return std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";
+}
+
+WorkerProcess::WorkerProcess(std::vector<std::string> args,
+                             std::vector<std::pair<std::string, std::string>> env) {
+  std::vector<std::string> argv{"worker"};
+  bool has_port = false;
+  for (const auto& a : args) has_port = has_port || a == "--port";
+  if (!has_port) argv.insert(argv.end(), {"--port", "0"});
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto environment = boost::this_process::environment();
+  environment["LLORCH_LOG_FORMAT"] = "json";
+  for (const auto& [k, v] : env) environment[k] = v;
+  child_ = bp::child(LLORCH_BINARY, bp::args(argv), bp::std_out > out_, bp::std_err > bp::null,
+                     environment);
+  reader_ = std::thread([this] {
+    for (std::string line; std::getline(out_, line);) {
+      std::lock_guard lock(mutex_);
+      raw_.push_back(line);
+      const auto parsed = narration::parse_line(line);
+      if (const auto* e = std::get_if<narration::Event>(&parsed);
+          e && e->action == "server_bind" && e->address) {
+        url_ = "http://" + *e->address;
+      }
+      changed_.notify_all();
+    }
+    std::lock_guard lock(mutex_);
+    exited_ = true;
+    changed_.notify_all();
+  });
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, std::chrono::seconds(20), [&] { return !url_.empty() || exited_; });
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (child_.running()) {
+    ::kill(child_.id(), SIGTERM);
+    if (wait_exit(std::chrono::milliseconds(5000)) == -1 && child_.running()) child_.terminate();
+  }
+  if (child_.valid()) {
+    std::error_code ignored;
+    child_.wait(ignored);
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+bool WorkerProcess::running() {
+  return child_.running();
+}
+
+void WorkerProcess::signal(int sig) {
+  ::kill(child_.id(), sig);
+}
+
+int WorkerProcess::wait_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (!child_.running(ec)) {
+      child_.wait(ec);
+      return child_.exit_code();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return -1;
+}
+
+std::vector<narration::ParsedLine> WorkerProcess::lines() {
+  std::lock_guard lock(mutex_);
+  std::vector<narration::ParsedLine> out;
+  for (const auto& line : raw_) out.push_back(narration::parse_line(line));
+  return out;
+}
+
+std::vector<narration::Event> WorkerProcess::events() {
+  std::vector<narration::Event> out;
+  for (auto& line : lines()) {
+    if (auto* e = std::get_if<narration::Event>(&line)) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+bool WorkerProcess::wait_for_action(const std::string& action, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : events()) {
+      if (e.action == action) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+void record_received(const std::string& kind, const nlohmann::json& value) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  std::ofstream(LLORCH_EVENTS_LOG, std::ios::app)
+      << nlohmann::json{{"kind", kind}, {"value", value}}.dump() << "\n";
+}
+
+StreamResult execute(const std::string& worker_url, const std::string& body, net::Headers headers,
+                     std::size_t stop_after) {
+  StreamResult result;
+  api::SseParser parser;
+  net::ClientRequest request{.method = "POST",
+                             .url = worker_url + "/execute",
+                             .body = body,
+                             .headers = std::move(headers)};
+  request.timeout = std::chrono::milliseconds(30000);
+  const auto response =
+      net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
+        const auto type = head.headers.find("content-type");
+        const bool streaming =
+            type != head.headers.end() && type->second.rfind("text/event-stream", 0) == 0;
+        if (!streaming) {
+          result.body.append(chunk);
+          return true;
+        }
+        for (auto& e : parser.feed(chunk)) {
+          result.data.push_back(nlohmann::json::parse(e.data));
+          record_received("event", result.data.back());
+          result.events.push_back(std::move(e));
+          if (stop_after > 0 && result.events.size() >= stop_after) return false;
+        }
+        return true;
+      });
+  result.status = response.status;
+  result.headers = response.headers;
+  if (!result.body.empty() && result.status >= 400)
+    record_received("error", nlohmann::json::parse(result.body));
+  return result;
+}
+
+}  // namespace llorch::testing

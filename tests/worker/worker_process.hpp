@@ -1,0 +1,69 @@
+// Test helpers: a real `llorch worker` child process (always stopped, also when a test fails) and
+// an SSE client.
+#pragma once
+
+#include <boost/process.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/sse_parser.hpp"
+#include "narration/json_line.hpp"
+#include "net/http_client.hpp"
+
+namespace llorch::testing {
+
+std::string model_path();
+
+class WorkerProcess {
+ public:
+  // Starts `llorch worker --port 0 <args>` and waits until it has bound (or exited).
+  explicit WorkerProcess(std::vector<std::string> args,
+                         std::vector<std::pair<std::string, std::string>> env = {});
+  ~WorkerProcess();  // SIGTERM, then SIGKILL after 5 s
+
+  std::string url() const { return url_; }
+  bool running();
+  void signal(int sig);
+  // Waits for the process to exit; returns its exit code (or -1 on timeout).
+  int wait_exit(std::chrono::milliseconds timeout);
+
+  // Every stdout line so far, parsed with the narration parser.
+  std::vector<narration::ParsedLine> lines();
+  std::vector<narration::Event> events();
+  // Waits until an event with this action appears (true) or the timeout passes (false).
+  bool wait_for_action(const std::string& action, std::chrono::milliseconds timeout);
+
+ private:
+  boost::process::ipstream out_;
+  boost::process::child child_;
+  std::thread reader_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> raw_;
+  std::string url_;
+  int exit_code_ = -1;
+  bool exited_ = false;
+};
+
+struct StreamResult {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;  // the body when it was not a stream
+  std::vector<api::SseEvent> events;
+  std::vector<nlohmann::json> data;  // each event's data, parsed
+};
+
+// POSTs to /execute and reads the whole stream (or the error body). `stop_after` > 0 closes the
+// connection after that many events.
+StreamResult execute(const std::string& worker_url, const std::string& body,
+                     net::Headers headers = {}, std::size_t stop_after = 0);
+
+// Appends what the tests received (every event's data and every error body) to a JSON-lines file
+// that the contract test validates against contracts/openapi.yaml.
+void record_received(const std::string& kind, const nlohmann::json& value);
+
+}  // namespace llorch::testing
