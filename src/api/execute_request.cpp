@@ -132,6 +132,13 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
       }
     }
   }
+  if (const Json* ignore = v.field("ignore_eos")) {
+    if (!ignore->is_boolean()) {
+      v.fail("ignore_eos", "type:boolean", "ignore_eos must be true or false");
+    } else {
+      r.ignore_eos = ignore->get<bool>();
+    }
+  }
   if (const Json* mode = v.field("narration_mode")) {
     const auto parsed =
         mode->is_string() ? narration::parse_mode(mode->get<std::string>()) : std::nullopt;

@@ -24,6 +24,7 @@ struct ExecuteRequest {
   std::optional<std::uint64_t> seed;  // absent: a fresh random seed
   std::vector<std::string> stop;      // at most 8 strings of 1..64 bytes
   narration::Mode narration_mode = narration::Mode::human;
+  bool ignore_eos = false;  // keep generating past end-of-generation tokens
 };
 
 struct ExecuteLimits {

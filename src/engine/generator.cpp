@@ -1,6 +1,7 @@
 #include "engine/generator.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "narration/narrate.hpp"
@@ -172,6 +173,12 @@ GenerationResult Generator::generate(const GenerationRequest& request,
       break;
     }
     scratch.assign(logits.begin(), logits.end());
+    if (request.ignore_eos) {
+      for (TokenId id : {vocab.eos, vocab.eot, vocab.bos}) {
+        if (id >= 0)
+          scratch[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
+      }
+    }
     const TokenId next = sampler.sample(scratch, history);
     if (vocab.is_end_of_generation(next) || next == vocab.bos) {
       result.stop_reason = StopReason::eos;  // a model that emits BOS starts a new document

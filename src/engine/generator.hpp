@@ -22,7 +22,8 @@ struct GenerationRequest {
   std::string prompt;  // "" starts from BOS alone
   std::size_t max_new_tokens = 128;
   SamplingParams sampling;
-  std::vector<std::string> stop;    // generation ends before the first occurrence of any of these
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any of these
+  bool ignore_eos = false;        // never sample end-of-generation tokens (benchmarks, long tests)
   std::size_t progress_every = 10;  // narrate "Generated N tokens" every N (0: never)
 };
 

@@ -29,7 +29,6 @@ inline constexpr std::string_view callback_ready = "callback_ready";
 inline constexpr std::string_view cancel_request = "cancel_request";
 inline constexpr std::string_view client_disconnected = "client_disconnected";
 inline constexpr std::string_view correlation_generated = "correlation_generated";
-inline constexpr std::string_view demo = "demo";
 inline constexpr std::string_view device_init = "device_init";
 inline constexpr std::string_view error = "error";
 inline constexpr std::string_view events_dropped = "events_dropped";
@@ -68,7 +67,6 @@ inline constexpr std::array kActions{
     action::cancel_request,
     action::client_disconnected,
     action::correlation_generated,
-    action::demo,
     action::device_init,
     action::error,
     action::events_dropped,

@@ -25,6 +25,7 @@ void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
                       .repetition_penalty = r.repetition_penalty,
                       .seed = r.seed.value_or(std::random_device{}())};
   request.stop = r.stop;
+  request.ignore_eos = r.ignore_eos;
   request.progress_every = progress_every;
 
   std::uint64_t index = 0;

@@ -76,6 +76,7 @@ TEST(ExecuteRequest, EveryRuleFails) {
       {R"({"prompt":"x","stop":["ok",""]})", "stop[1]"},
       {R"({"prompt":"x","stop":["1","2","3","4","5","6","7","8","9"]})", "stop"},
       {R"({"prompt":"x","narration_mode":"loud"})", "narration_mode"},
+      {R"({"prompt":"x","ignore_eos":1})", "ignore_eos"},
       {R"({"prompt":"x","tempurature":0.5})", "tempurature"},
   };
   for (const auto& [body, field] : cases) {

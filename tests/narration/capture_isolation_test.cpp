@@ -16,7 +16,8 @@ TEST(CaptureIsolation, ConcurrentCapturesSeeOnlyTheirOwnEvents) {
     Narrator narrator;
     narrator.add_sink(capture);
     ScopedNarrator bind(narrator);
-    for (int i = 0; i < kEach; ++i) info(actor::worker, action::demo).human("{} {}", who, i).emit();
+    for (int i = 0; i < kEach; ++i)
+      info(actor::worker, action::execute_request).human("{} {}", who, i).emit();
   };
   auto a = std::make_shared<CaptureSink>();
   auto b = std::make_shared<CaptureSink>();

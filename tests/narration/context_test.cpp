@@ -20,7 +20,7 @@ class ContextTest : public ::testing::Test {
 };
 
 void say(const char* text) {
-  info(actor::worker, action::demo).human("{}", text).emit();
+  info(actor::worker, action::execute_request).human("{}", text).emit();
 }
 
 TEST_F(ContextTest, OutsideAnyScopeEventsReachTheLogOnly) {
@@ -72,7 +72,7 @@ TEST_F(ContextTest, NestedScopesRestoreTheOuterOne) {
 
 TEST_F(ContextTest, ExplicitIdsOnTheEventWin) {
   RequestScope scope({"corr-1", "job-1", nullptr});
-  info(actor::worker, action::demo).human("x").job_id("other-job").emit();
+  info(actor::worker, action::execute_request).human("x").job_id("other-job").emit();
   EXPECT_EQ(capture_->events()[0].job_id, "other-job");
   EXPECT_EQ(capture_->events()[0].correlation_id, "corr-1");
 }

@@ -50,20 +50,20 @@ TEST(Narrate, DisabledLevelsBuildNothing) {
   Recorded r(Level::info);
   ScopedNarrator bind(r.narrator);
   int formatted = 0;
-  auto builder = debug(actor::worker, action::demo);
+  auto builder = debug(actor::worker, action::execute_request);
   EXPECT_FALSE(builder.enabled());
   builder.human("{}", [&] { return ++formatted; }()).emit();  // argument evaluated, never formatted
   EXPECT_EQ(r.capture->size(), 0u);
-  warn(actor::worker, action::demo).human("shown").emit();
+  warn(actor::worker, action::execute_request).human("shown").emit();
   EXPECT_EQ(r.capture->size(), 1u);
 }
 
 TEST(Narrate, LevelCanChangeAtRunTime) {
   Recorded r(Level::error);
   ScopedNarrator bind(r.narrator);
-  info(actor::worker, action::demo).human("hidden").emit();
+  info(actor::worker, action::execute_request).human("hidden").emit();
   r.narrator.set_level(Level::trace);
-  trace(actor::worker, action::demo).human("shown").emit();
+  trace(actor::worker, action::execute_request).human("shown").emit();
   ASSERT_EQ(r.capture->size(), 1u);
   EXPECT_EQ(r.capture->events()[0].human, "shown");
 }
@@ -92,7 +92,10 @@ TEST(Narrate, SecretsAreRedactedBeforeAnySink) {
 TEST(Narrate, ControlCharactersCannotBreakTheLine) {
   Recorded r(Level::info);
   ScopedNarrator bind(r.narrator);
-  info(actor::worker, action::demo).human("line\nbreak \x1b[2J clear").target("a\rb").emit();
+  info(actor::worker, action::execute_request)
+      .human("line\nbreak \x1b[2J clear")
+      .target("a\rb")
+      .emit();
   const Event e = r.capture->events()[0];
   EXPECT_EQ(e.human, "line break \xEF\xBF\xBD[2J clear");
   EXPECT_EQ(e.target, "a b");
@@ -111,7 +114,7 @@ TEST(Narrate, AFailingSinkNeverStopsTheOthers) {
   ScopedNarrator bind(narrator);
   auto channel = std::make_shared<EventChannel>();
   RequestScope scope({"c", "j", channel});
-  info(actor::worker, action::demo).human("still here").emit();
+  info(actor::worker, action::execute_request).human("still here").emit();
   EXPECT_EQ(capture->size(), 1u);
   EXPECT_EQ(channel->drain().size(), 1u);
   EXPECT_EQ(narrator.sink_failures(), 1u);
@@ -120,7 +123,7 @@ TEST(Narrate, AFailingSinkNeverStopsTheOthers) {
 TEST(Narrate, ABuilderEmitsOnce) {
   Recorded r(Level::info);
   ScopedNarrator bind(r.narrator);
-  auto builder = info(actor::worker, action::demo);
+  auto builder = info(actor::worker, action::execute_request);
   builder.human("once").emit();
   builder.emit();
   EXPECT_EQ(r.capture->size(), 1u);

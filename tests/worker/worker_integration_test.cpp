@@ -128,11 +128,12 @@ TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
   std::vector<std::future<StreamResult>> clients;
   for (int i = 0; i < 8; ++i) {
     clients.push_back(std::async(std::launch::async, [&, i] {
-      return execute(
-          worker.url(),
-          body_of(
-              {{"job_id", "job-" + std::to_string(i)}, {"prompt", "Tim"}, {"max_tokens", 1500}}),
-          {{"X-Correlation-Id", "corr-" + std::to_string(i)}});
+      return execute(worker.url(),
+                     body_of({{"job_id", "job-" + std::to_string(i)},
+                              {"prompt", "Tim"},
+                              {"max_tokens", 1500},
+                              {"ignore_eos", true}}),
+                     {{"X-Correlation-Id", "corr-" + std::to_string(i)}});
     }));
   }
   int streamed = 0, busy = 0;
@@ -166,7 +167,9 @@ TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
 
 TEST(Worker, ADisconnectingClientFreesItsSlot) {
   WorkerProcess worker({"--model", model_path(), "--slots", "1"});
-  const auto r = execute(worker.url(), body_of({{"prompt", "Once"}, {"max_tokens", 2000}}), {}, 8);
+  const auto r =
+      execute(worker.url(),
+              body_of({{"prompt", "Once"}, {"max_tokens", 2000}, {"ignore_eos", true}}), {}, 8);
   ASSERT_EQ(r.events.size(), 8u);
   const auto freed = wait_slots_busy(worker.url(), 0, 3000ms);
   RecordProperty("slot_freed_after_disconnect_ms", static_cast<int>(freed.count()));
@@ -180,8 +183,10 @@ TEST(Worker, ADisconnectingClientFreesItsSlot) {
 TEST(Worker, CancelEndsTheStreamWithCancelled) {
   WorkerProcess worker({"--model", model_path(), "--slots", "1"});
   auto stream = std::async(std::launch::async, [&] {
-    return execute(worker.url(),
-                   body_of({{"job_id", "job-cancel"}, {"prompt", "Once"}, {"max_tokens", 2000}}));
+    return execute(worker.url(), body_of({{"job_id", "job-cancel"},
+                                          {"prompt", "Once"},
+                                          {"max_tokens", 2000},
+                                          {"ignore_eos", true}}));
   });
   ASSERT_LT(wait_slots_busy(worker.url(), 1, 5000ms), 5000ms);
   const auto cancel = net::http_call(
@@ -265,7 +270,8 @@ TEST(Worker, MetricsAreExposedInPrometheusText) {
 TEST(Worker, SigtermMidGenerationEndsTheStreamAndExitsZero) {
   WorkerProcess worker({"--model", model_path()});
   auto stream = std::async(std::launch::async, [&] {
-    return execute(worker.url(), body_of({{"prompt", "Once"}, {"max_tokens", 2000}}));
+    return execute(worker.url(),
+                   body_of({{"prompt", "Once"}, {"max_tokens", 2000}, {"ignore_eos", true}}));
   });
   ASSERT_LT(wait_slots_busy(worker.url(), 1, 5000ms), 5000ms);
   worker.signal(SIGTERM);

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace llorch::testing {
@@ -105,7 +106,8 @@ bool WorkerProcess::wait_for_action(const std::string& action, std::chrono::mill
 void record_received(const std::string& kind, const nlohmann::json& value) {
   static std::mutex mutex;
   std::lock_guard lock(mutex);
-  std::ofstream(LLORCH_EVENTS_LOG, std::ios::app)
+  const char* override_path = std::getenv("LLORCH_EVENTS_LOG");
+  std::ofstream(override_path != nullptr ? override_path : LLORCH_EVENTS_LOG, std::ios::app)
       << nlohmann::json{{"kind", kind}, {"value", value}}.dump() << "\n";
 }
 
