@@ -244,6 +244,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec,
                                                                              tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+      if (!ec) {
+        // Frames are small and must leave at once: no Nagle delay on streams.
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+      }
       if (!ec)
         std::make_shared<Session>(std::move(socket), self->handler, self->limits, self->in_flight)
             ->start();

@@ -9,8 +9,8 @@ namespace llorch::worker {
 
 namespace n = llorch::narration;
 
-void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
-             std::size_t progress_every) {
+narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
+                                 std::size_t progress_every) {
   n::RequestScope scope(job.context);
   auto& channel = *job.context.channel;
   const api::ExecuteRequest& r = job.request;
@@ -36,13 +36,14 @@ void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
   };
   hooks.cancel = &job.cancel;
 
+  narration::StreamMessage terminal;
   try {
     const engine::GenerationResult result = generator.generate(request, hooks);
     channel.push({"metrics",
                   api::metrics_event(result.prompt_tokens.size(), result.tokens.size(),
                                      result.prompt_ms, result.first_token_ms, result.generate_ms)});
-    channel.push({"end", api::end_event(result.tokens.size(), result.generate_ms,
-                                        engine::to_string(result.stop_reason))});
+    terminal = {"end", api::end_event(result.tokens.size(), result.generate_ms,
+                                      engine::to_string(result.stop_reason))};
     metrics.count_request(result.stop_reason == engine::StopReason::cancelled ? "cancelled"
                                                                               : "completed");
     metrics.count_tokens(result.tokens.size());
@@ -60,11 +61,11 @@ void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
         .cute("Oh no, something went wrong: {} 😟", e.what())
         .error_kind(code)
         .emit();
-    channel.push({"error", api::error_event(code, e.what())});
+    terminal = {"error", api::error_event(code, e.what())};
     metrics.count_request("failed");
   }
   metrics.count_dropped_narration(channel.dropped());
-  channel.close();
+  return terminal;
 }
 
 }  // namespace llorch::worker

@@ -8,7 +8,8 @@
 
 namespace llorch::worker {
 
-void run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
-             std::size_t progress_every);
+// Returns the terminal event (`end` or `error`) for the slot pool to send once the slot is free.
+narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerMetrics& metrics,
+                                 std::size_t progress_every);
 
 }  // namespace llorch::worker

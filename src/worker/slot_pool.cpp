@@ -76,9 +76,13 @@ void SlotPool::run(Slot& slot) {
       if (slot.job == nullptr) return;  // stopping with nothing to do
       job = slot.job;
     }
-    runner_(*slot.generator, *job);
-    std::lock_guard lock(mutex_);
-    slot.job.reset();  // the slot is free again
+    narration::StreamMessage terminal = runner_(*slot.generator, *job);
+    {
+      std::lock_guard lock(mutex_);
+      slot.job.reset();  // the slot is free again
+    }
+    job->context.channel->push(std::move(terminal));
+    job->context.channel->close();
   }
 }
 

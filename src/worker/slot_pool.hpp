@@ -14,8 +14,10 @@
 
 namespace llorch::worker {
 
-// Runs one job to its end on a slot's thread (pushes every event and closes the channel).
-using JobRunner = std::function<void(engine::Generator& generator, Job& job)>;
+// Runs one job on a slot's thread and returns its terminal event (`end` or `error`), which the
+// pool sends — and closes the stream with — only once the slot is free again, so that a client
+// who sends its next request on seeing the end never finds the slot still taken.
+using JobRunner = std::function<narration::StreamMessage(engine::Generator& generator, Job& job)>;
 
 // Thread-safe.
 class SlotPool {

@@ -76,7 +76,7 @@ int run_worker(WorkerConfig config) {
 
   WorkerMetrics metrics(config.slots);
   SlotPool slots(model, config.slots, config.threads, [&](engine::Generator& generator, Job& job) {
-    run_job(generator, job, metrics, config.progress_every);
+    return run_job(generator, job, metrics, config.progress_every);
   });
 
   asio::io_context io;

@@ -1,0 +1,128 @@
+// What HTTP, SSE and narration cost: stories260K generation through a real worker's /execute
+// versus the same generation in process (what `llorch generate` runs), and the time to first
+// token seen by the client. Medians over repetitions.
+//   build/bin/worker_bench [--model PATH] [--tokens N] [--reps N]
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/process.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/sse_parser.hpp"
+#include "engine/generator.hpp"
+#include "narration/capture_sink.hpp"
+#include "narration/json_line.hpp"
+#include "narration/narrator.hpp"
+#include "net/http_client.hpp"
+
+namespace bp = boost::process;
+using Clock = std::chrono::steady_clock;
+using namespace llorch;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model = std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";
+  std::size_t tokens = 256;
+  int reps = 15;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--model") model = argv[i + 1];
+    if (flag == "--tokens") tokens = std::stoul(argv[i + 1]);
+    if (flag == "--reps") reps = std::stoi(argv[i + 1]);
+  }
+
+  // In process, as `llorch generate` runs it (narration to a capture sink, not a terminal).
+  std::vector<double> local_rate;
+  {
+    narration::Narrator quiet;
+    quiet.add_sink(std::make_shared<narration::CaptureSink>());
+    narration::ScopedNarrator bind(quiet);
+    engine::Generator generator(engine::load_model(model), 1);
+    engine::GenerationRequest request;
+    request.prompt = "Once upon a time";
+    request.max_new_tokens = tokens;
+    request.ignore_eos = true;
+    request.sampling.seed = 42;
+    for (int r = 0; r < reps; ++r) {
+      const auto result = generator.generate(request);
+      local_rate.push_back(static_cast<double>(result.tokens.size()) /
+                           (result.generate_ms / 1000.0));
+    }
+  }
+
+  // Through a worker process on 127.0.0.1 (its stdout narration read and discarded by a pipe).
+  bp::ipstream out;
+  bp::child worker(LLORCH_BINARY,
+                   bp::args({"worker", "--model", model, "--port", "0", "--threads", "1"}),
+                   bp::std_out > out, bp::std_err > bp::null);
+  std::string url;
+  for (std::string line; url.empty() && std::getline(out, line);) {
+    const auto parsed = narration::parse_line(line);
+    if (const auto* e = std::get_if<narration::Event>(&parsed); e && e->action == "server_bind")
+      url = "http://" + *e->address;
+  }
+  std::thread drain([&] {
+    for (std::string line; std::getline(out, line);) {
+    }
+  });
+  std::vector<double> remote_rate, ttft, server_rate;
+  const std::string body = nlohmann::json{
+      {"prompt", "Once upon a time"},
+      {"max_tokens", tokens},
+      {"ignore_eos", true},
+      {"seed", 42}}.dump();
+  for (int r = 0; r < reps; ++r) {
+    api::SseParser parser;
+    const auto sent = Clock::now();
+    Clock::time_point first{};
+    std::size_t seen = 0;
+    double decode_ms = 0;
+    const auto response = net::http_call({.method = "POST", .url = url + "/execute", .body = body},
+                                         [&](const net::ClientResponse&, std::string_view chunk) {
+                                           for (const auto& e : parser.feed(chunk)) {
+                                             if (e.event == "token" && seen++ == 0)
+                                               first = Clock::now();
+                                             if (e.event == "end")
+                                               decode_ms =
+                                                   nlohmann::json::parse(e.data)["decode_time_ms"];
+                                           }
+                                           return true;
+                                         });
+    if (response.status != 200 || seen < 2) {
+      fmt::print(stderr, "worker_bench: /execute answered {} with {} tokens: {}\n", response.status,
+                 seen, response.body);
+      return 1;
+    }
+    ttft.push_back(std::chrono::duration<double, std::milli>(first - sent).count());
+    remote_rate.push_back(static_cast<double>(seen - 1) / (ms_since(first) / 1000.0));
+    server_rate.push_back(static_cast<double>(seen) / (decode_ms / 1000.0));
+  }
+  ::kill(worker.id(), SIGTERM);
+  worker.wait();
+  drain.join();
+
+  const double local = median(local_rate), remote = median(remote_rate);
+  fmt::print("stories260K, {} new tokens, {} repetitions, 1 thread\n", tokens, reps);
+  fmt::print("  in process (llorch generate):       {:8.0f} tok/s\n", local);
+  fmt::print("  worker, measured inside the worker: {:8.0f} tok/s\n", median(server_rate));
+  fmt::print("  worker, seen by the HTTP client:    {:8.0f} tok/s  ({:+.1f} % vs in process)\n",
+             remote, (remote / local - 1) * 100);
+  fmt::print("  time to first token (client):       {:8.2f} ms\n", median(ttft));
+  return 0;
+}
