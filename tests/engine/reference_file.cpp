@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -33,7 +32,6 @@ ReferenceCase read_reference(const std::string& file) {
   if (!in) throw std::runtime_error("cannot read reference " + file);
   ReferenceCase c;
   c.name = file;
-  const std::regex margin_re(R"(\(([0-9.eE+-]+), ([0-9]+), [0-9]+, [0-9]+\))");
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("prompt: ", 0) == 0) {
       const std::string value = line.substr(8);
@@ -43,8 +41,14 @@ ReferenceCase read_reference(const std::string& file) {
     } else if (line.rfind("generated_token_ids", 0) == 0) {
       c.generated_ids = ids_after_colon(line.substr(line.find(')') + 1));
     } else if (line.rfind("min top1-top2", 0) == 0) {
-      for (std::sregex_iterator it(line.begin(), line.end(), margin_re), end; it != end; ++it) {
-        c.margins.push_back({std::stod((*it)[1]), static_cast<std::size_t>(std::stoul((*it)[2]))});
+      // Tuples "(margin, pos, top1, top2)" after the colon.
+      for (std::size_t open = line.find('(', line.find(':')); open != std::string::npos;
+           open = line.find('(', open + 1)) {
+        std::istringstream tuple(line.substr(open + 1, line.find(')', open) - open - 1));
+        double margin = 0;
+        std::size_t position = 0;
+        char comma = 0;
+        if (tuple >> margin >> comma >> position) c.margins.push_back({margin, position});
       }
     } else if (line.rfind("stdout (exact, JSON-escaped", 0) == 0 ||
                line.rfind("stdout (JSON-escaped)", 0) == 0) {
