@@ -114,9 +114,10 @@ GenerationResult Generator::generate(const GenerationRequest& request,
       .emit();
 
   state_.reset();
-  n::debug(n::actor::inference_engine, n::action::cache_reset)
+  n::info(n::actor::inference_engine, n::action::cache_reset)
       .target("kv-cache")
       .human("Reset the KV cache ({} positions)", context)
+      .cute("Fresh notebook, {} empty pages 📓", context)
       .emit();
 
   // Prompt: every token through the model; the logits of the last one give the first new token.

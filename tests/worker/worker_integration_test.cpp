@@ -97,8 +97,8 @@ TEST(Worker, StreamInterleavesNarrationWithTokensUnderOneCorrelationId) {
       streamed_actions.insert(d["action"]);
     }
   }
-  for (const char* a : {"request_validated", "tokenize", "inference_start", "token_generate",
-                        "inference_complete"}) {
+  for (const char* a : {"request_validated", "tokenize", "cache_reset", "inference_start",
+                        "token_generate", "inference_complete"}) {
     EXPECT_TRUE(streamed_actions.contains(a)) << a;
   }
   EXPECT_EQ(r.data.back()["stop_reason"], "MAX_TOKENS");
