@@ -1,5 +1,7 @@
 #include "narration/context.hpp"
 
+#include "narration/text_safety.hpp"
+
 namespace llorch::narration {
 namespace {
 thread_local const RequestContext* tl_current = nullptr;
@@ -7,6 +9,9 @@ thread_local const RequestContext* tl_current = nullptr;
 
 RequestScope::RequestScope(RequestContext context)
     : context_(std::move(context)), previous_(tl_current) {
+  // Once here rather than in every event that takes these ids.
+  sanitize(context_.correlation_id);
+  sanitize(context_.job_id);
   tl_current = &context_;
 }
 

@@ -37,13 +37,28 @@ void make_safe(std::string& text) {
 Narrator::Narrator(Level min_level, Identity identity)
     : min_level_(min_level),
       identity_(std::move(identity)),
-      emitted_by_(identity_.component + "@" + kVersion) {}
+      emitted_by_(identity_.component + "@" + kVersion) {
+  for (std::string* text : {&identity_.worker_id, &identity_.pool_id, &emitted_by_}) sanitize(*text);
+}
 
 void Narrator::add_sink(std::shared_ptr<Sink> sink) {
   sinks_.push_back(std::move(sink));
 }
 
 void Narrator::prepare(Event& event) const {
+  // What the caller wrote is redacted and sanitized …
+  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target}) make_safe(*text);
+  for (std::string* text : {&event.actor, &event.action, &event.correlation_id, &event.job_id,
+                            &event.worker_id, &event.pool_id, &event.emitted_by, &event.ts}) {
+    sanitize(*text);  // no-op for the empty fields filled in below
+  }
+#define LLORCH_MAKE_SAFE(name) \
+  if (event.name) make_safe(*event.name);
+  LLORCH_NARRATION_TEXT_FIELDS(LLORCH_MAKE_SAFE)
+#undef LLORCH_MAKE_SAFE
+
+  // … while what is filled in here is safe by construction: the timestamp, the identity
+  // (sanitized when the Narrator was made) and the request's ids (sanitized by RequestScope).
   if (event.ts.empty()) event.ts = now_timestamp();
   if (event.emitted_by.empty()) event.emitted_by = emitted_by_;
   if (const RequestContext* context = RequestScope::current()) {
@@ -53,17 +68,6 @@ void Narrator::prepare(Event& event) const {
   }
   if (event.worker_id.empty()) event.worker_id = identity_.worker_id;
   if (event.pool_id.empty()) event.pool_id = identity_.pool_id;
-
-  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target})
-    make_safe(*text);
-  for (std::string* text : {&event.actor, &event.action, &event.correlation_id, &event.job_id,
-                            &event.worker_id, &event.pool_id, &event.emitted_by}) {
-    sanitize(*text);
-  }
-#define LLORCH_MAKE_SAFE(name) \
-  if (event.name) make_safe(*event.name);
-  LLORCH_NARRATION_TEXT_FIELDS(LLORCH_MAKE_SAFE)
-#undef LLORCH_MAKE_SAFE
 }
 
 void Narrator::emit(Event event) {
