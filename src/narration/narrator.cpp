@@ -38,7 +38,8 @@ Narrator::Narrator(Level min_level, Identity identity)
     : min_level_(min_level),
       identity_(std::move(identity)),
       emitted_by_(identity_.component + "@" + kVersion) {
-  for (std::string* text : {&identity_.worker_id, &identity_.pool_id, &emitted_by_}) sanitize(*text);
+  for (std::string* text : {&identity_.worker_id, &identity_.pool_id, &emitted_by_})
+    sanitize(*text);
 }
 
 void Narrator::add_sink(std::shared_ptr<Sink> sink) {
@@ -47,7 +48,8 @@ void Narrator::add_sink(std::shared_ptr<Sink> sink) {
 
 void Narrator::prepare(Event& event) const {
   // What the caller wrote is redacted and sanitized …
-  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target}) make_safe(*text);
+  for (std::string* text : {&event.human, &event.cute, &event.story, &event.target})
+    make_safe(*text);
   for (std::string* text : {&event.actor, &event.action, &event.correlation_id, &event.job_id,
                             &event.worker_id, &event.pool_id, &event.emitted_by, &event.ts}) {
     sanitize(*text);  // no-op for the empty fields filled in below

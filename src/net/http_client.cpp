@@ -43,7 +43,13 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   beast::tcp_stream stream(io);
   tcp::resolver resolver(io);
   stream.expires_after(request.timeout);
-  stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+  boost::system::error_code not_numeric;
+  const auto address = asio::ip::make_address(url.host, not_numeric);
+  if (!not_numeric) {
+    stream.connect(tcp::endpoint(address, url.port));  // no resolver round trip for an IP
+  } else {
+    stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+  }
 
   http::request<http::string_body> message(http::string_to_verb(request.method), url.target, 11);
   message.set(http::field::host, url.host);
@@ -80,7 +86,8 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
     parser.get().body().size = sizeof chunk;
     stream.expires_after(request.timeout);
     beast::error_code ec;
-    http::read(stream, buffer, parser, ec);
+    http::read_some(stream, buffer, parser,
+                    ec);  // whatever has arrived: streams must not wait for a full buffer
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
     if (ec) throw beast::system_error(ec);
