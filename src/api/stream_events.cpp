@@ -28,8 +28,13 @@ std::string started_event(std::string_view job_id, std::string_view correlation_
                {"max_tokens", max_tokens}});
 }
 
-std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id) {
-  return dump({{"type", "token"}, {"t", text}, {"i", index}, {"id", token_id}});
+std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id,
+                        std::string_view correlation_id) {
+  return dump({{"type", "token"},
+               {"t", text},
+               {"i", index},
+               {"id", token_id},
+               {"correlation_id", correlation_id}});
 }
 
 std::string narration_event(const narration::Event& e, narration::Mode mode) {
@@ -52,7 +57,8 @@ std::string narration_event(const narration::Event& e, narration::Mode mode) {
 }
 
 std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms,
-                          double first_token_ms, double decode_ms) {
+                          double first_token_ms, double decode_ms,
+                          std::string_view correlation_id) {
   const double rate = decode_ms > 0 ? static_cast<double>(tokens_out) / (decode_ms / 1000.0) : 0.0;
   return dump({{"type", "metrics"},
                {"tokens_in", tokens_in},
@@ -60,18 +66,25 @@ std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double 
                {"prompt_ms", prompt_ms},
                {"first_token_ms", first_token_ms},
                {"decode_ms", decode_ms},
-               {"tokens_per_second", rate}});
+               {"tokens_per_second", rate},
+               {"correlation_id", correlation_id}});
 }
 
-std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason) {
+std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason,
+                      std::string_view correlation_id) {
   return dump({{"type", "end"},
                {"tokens_out", tokens_out},
                {"decode_time_ms", decode_time_ms},
-               {"stop_reason", stop_reason}});
+               {"stop_reason", stop_reason},
+               {"correlation_id", correlation_id}});
 }
 
-std::string error_event(std::string_view code, std::string_view message) {
-  return dump({{"type", "error"}, {"code", code}, {"message", message}});
+std::string error_event(std::string_view code, std::string_view message,
+                        std::string_view correlation_id) {
+  return dump({{"type", "error"},
+               {"code", code},
+               {"message", message},
+               {"correlation_id", correlation_id}});
 }
 
 }  // namespace llorch::api

@@ -16,12 +16,16 @@ std::string sse_frame(std::uint64_t id, std::string_view type, std::string_view 
 
 std::string started_event(std::string_view job_id, std::string_view correlation_id,
                           std::string_view model, std::size_t max_tokens);
-std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id);
+// Every event carries the request's correlation id, so any single frame can be traced.
+std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id,
+                        std::string_view correlation_id);
 // The event's text in the request's narration mode (human when the event has none in that mode).
 std::string narration_event(const narration::Event& event, narration::Mode mode);
 std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms,
-                          double first_token_ms, double decode_ms);
-std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason);
-std::string error_event(std::string_view code, std::string_view message);
+                          double first_token_ms, double decode_ms, std::string_view correlation_id);
+std::string end_event(std::size_t tokens_out, double decode_time_ms, std::string_view stop_reason,
+                      std::string_view correlation_id);
+std::string error_event(std::string_view code, std::string_view message,
+                        std::string_view correlation_id);
 
 }  // namespace llorch::api

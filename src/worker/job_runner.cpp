@@ -31,7 +31,7 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
   std::uint64_t index = 0;
   engine::GenerationHooks hooks;
   hooks.on_token = [&](engine::TokenId id, std::string_view text) {
-    channel.push({"token", api::token_event(text, index++, id)});
+    channel.push({"token", api::token_event(text, index++, id, job.context.correlation_id)});
     return true;
   };
   hooks.cancel = &job.cancel;
@@ -39,11 +39,12 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
   narration::StreamMessage terminal;
   try {
     const engine::GenerationResult result = generator.generate(request, hooks);
-    channel.push({"metrics",
-                  api::metrics_event(result.prompt_tokens.size(), result.tokens.size(),
-                                     result.prompt_ms, result.first_token_ms, result.generate_ms)});
-    terminal = {"end", api::end_event(result.tokens.size(), result.generate_ms,
-                                      engine::to_string(result.stop_reason))};
+    channel.push({"metrics", api::metrics_event(result.prompt_tokens.size(), result.tokens.size(),
+                                                result.prompt_ms, result.first_token_ms,
+                                                result.generate_ms, job.context.correlation_id)});
+    terminal = {"end",
+                api::end_event(result.tokens.size(), result.generate_ms,
+                               engine::to_string(result.stop_reason), job.context.correlation_id)};
     metrics.count_request(result.stop_reason == engine::StopReason::cancelled ? "cancelled"
                                                                               : "completed");
     metrics.count_tokens(result.tokens.size());
@@ -61,7 +62,7 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
         .cute("Oh no, something went wrong: {} 😟", e.what())
         .error_kind(code)
         .emit();
-    terminal = {"error", api::error_event(code, e.what())};
+    terminal = {"error", api::error_event(code, e.what(), job.context.correlation_id)};
     metrics.count_request("failed");
   }
   metrics.count_dropped_narration(channel.dropped());

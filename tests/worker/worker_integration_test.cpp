@@ -91,6 +91,7 @@ TEST(Worker, StreamInterleavesNarrationWithTokensUnderOneCorrelationId) {
   EXPECT_TRUE(narration_between) << "narration must arrive between tokens, not only before them";
 
   std::set<std::string> streamed_actions;
+  for (const auto& d : r.data) EXPECT_EQ(d["correlation_id"], "corr-stream-1") << d.dump();
   for (const auto& d : r.data) {
     if (d["type"] == "narration") {
       EXPECT_EQ(d["correlation_id"], "corr-stream-1");
