@@ -77,7 +77,7 @@ void WorkerService::handle(net::HttpRequest request, std::shared_ptr<net::Exchan
   };
 
   if (path == "/execute") {
-    if (allow("POST")) execute(request, correlation_id, *exchange, exchange);
+    if (allow("POST")) execute(request, correlation_id, exchange);
   } else if (path == "/cancel") {
     if (allow("POST")) reply(cancel(request, correlation_id));
   } else if (path == "/health") {
@@ -103,11 +103,11 @@ void WorkerService::handle(net::HttpRequest request, std::shared_ptr<net::Exchan
 }
 
 void WorkerService::execute(const net::HttpRequest& request, const std::string& correlation_id,
-                            net::Exchange& exchange, const std::shared_ptr<net::Exchange>& keep) {
+                            const std::shared_ptr<net::Exchange>& exchange) {
   const auto fail = [&](HttpResponse response, const std::string& outcome) {
     metrics_.count_request(outcome);
     response.headers.emplace_back("X-Correlation-Id", correlation_id);
-    keep->respond(std::move(response));
+    exchange->respond(std::move(response));
   };
   const auto narrate_invalid = [&](const std::string& why, std::size_t problems) {
     n::RequestScope scope({correlation_id, "", nullptr});
@@ -173,9 +173,8 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
     r.headers.emplace_back("Retry-After", "1");
     return fail(std::move(r), "busy");
   }
-  (void)exchange;
-  keep->stream({{"X-Correlation-Id", correlation_id}, {"X-Job-Id", job->request.job_id}},
-               std::make_shared<JobStream>(job, live_streams_));
+  exchange->stream({{"X-Correlation-Id", correlation_id}, {"X-Job-Id", job->request.job_id}},
+                   std::make_shared<JobStream>(job, live_streams_));
 }
 
 HttpResponse WorkerService::cancel(const net::HttpRequest& request,

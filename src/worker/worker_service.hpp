@@ -26,8 +26,9 @@ class WorkerService {
   const std::shared_ptr<std::atomic<int>>& live_streams() const noexcept { return live_streams_; }
 
  private:
+  // Answers an error, or hands the exchange a stream that the job feeds.
   void execute(const net::HttpRequest& request, const std::string& correlation_id,
-               net::Exchange& exchange, const std::shared_ptr<net::Exchange>& keep);
+               const std::shared_ptr<net::Exchange>& exchange);
   net::HttpResponse cancel(const net::HttpRequest& request, const std::string& correlation_id);
   net::HttpResponse health() const;
 
