@@ -11,6 +11,8 @@ presets=(${LLORCH_TEST_PRESETS:-release asan fuzz})
 jobs="${LLORCH_TEST_JOBS:-$(nproc)}"
 status=0
 summary=()
+passed_total=0
+failed_total=0
 for preset in "${presets[@]}"; do
   echo "=== ${preset}: build"
   if ! scripts/build.sh "$preset"; then
@@ -22,11 +24,19 @@ for preset in "${presets[@]}"; do
   log=$(mktemp)
   ctest --preset "$preset" -j "$jobs" --timeout 600 2>&1 | tee "$log"
   result=${PIPESTATUS[0]}
-  summary+=("${preset}: $(grep -E 'tests passed|tests failed' "$log" | tail -n 1)")
+  line=$(grep -E 'tests passed|tests failed' "$log" | tail -n 1)
+  summary+=("${preset}: ${line}")
+  if [[ "$line" =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    failed_total=$((failed_total + BASH_REMATCH[1]))
+    passed_total=$((passed_total + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  else
+    status=1  # no summary: ctest did not run
+  fi
   rm -f "$log"
   [ "$result" -eq 0 ] || status=1
 done
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
+echo "total: ${passed_total} passed, ${failed_total} failed"
 exit "$status"
