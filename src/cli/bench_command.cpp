@@ -1,0 +1,145 @@
+// `llorch bench`: prompt-processing and generation speed of a model, llama-bench style — median
+// and spread over repetitions — plus how close generation comes to the memory-bandwidth limit.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/model_loading.hpp"
+#include "engine/forward.hpp"
+#include "narration/setup.hpp"
+
+namespace llorch::cli {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  std::size_t prompt = 512;
+  std::size_t generate = 128;
+  std::size_t threads = 0;
+  int repetitions = 5;
+  double bandwidth_gbps = 0;  // 0: this machine kind's measured figure for the thread count
+  bool json = false;
+};
+
+struct Figure {
+  double median = 0;
+  double low = 0;   // slowest repetition
+  double high = 0;  // fastest repetition
+};
+
+Figure summarize(std::vector<double> rates) {
+  std::sort(rates.begin(), rates.end());
+  const std::size_t n = rates.size();
+  const double median = n % 2 == 1 ? rates[n / 2] : (rates[n / 2 - 1] + rates[n / 2]) / 2;
+  return {median, rates.front(), rates.back()};
+}
+
+// Tokens per second of `count` forward steps from position `start`, feeding `tokens` in order.
+double run_steps(engine::LlamaState& state, const std::vector<engine::TokenId>& tokens,
+                 std::size_t start, std::size_t count) {
+  const auto begin = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < count; ++i) (void)state.forward(tokens[start + i], start + i);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  return static_cast<double>(count) / seconds;
+}
+
+int run_bench(BenchOptions o) {
+  narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-bench"},
+                                 narration::Level::warn);
+  const std::size_t threads =
+      o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (o.model.context == 0) o.model.context = std::max<std::size_t>(o.prompt + o.generate, 16);
+  const auto model = load_narrated(o.model);
+  engine::LlamaState state(model, threads);
+
+  // Deterministic token ids from the whole vocabulary: the speed does not depend on them.
+  std::mt19937 rng(1234);
+  std::vector<engine::TokenId> tokens(o.prompt + o.generate + 1);
+  for (auto& t : tokens) t = static_cast<engine::TokenId>(rng() % model->config.vocab_size);
+
+  (void)run_steps(state, tokens, 0, std::min<std::size_t>(8, o.prompt + o.generate));  // warm-up
+  std::vector<double> pp, tg;
+  for (int r = 0; r < o.repetitions; ++r) {
+    state.reset();
+    if (o.prompt > 0) pp.push_back(run_steps(state, tokens, 0, o.prompt));
+    state.reset();
+    if (o.generate > 0) tg.push_back(run_steps(state, tokens, 0, o.generate));
+  }
+
+  const double bytes = static_cast<double>(model->weight_bytes());
+  // STREAM-like read bandwidth of this project's machine kind (shared/docs/performance-targets.md).
+  const double bandwidth = o.bandwidth_gbps > 0 ? o.bandwidth_gbps : (threads >= 2 ? 23.8 : 14.4);
+  const double limit = bandwidth * 1e9 / bytes;  // tokens/s if every weight is read once per token
+  const Figure pp_fig = pp.empty() ? Figure{} : summarize(pp);
+  const Figure tg_fig = tg.empty() ? Figure{} : summarize(tg);
+
+  if (o.json) {
+    const auto figure = [](const Figure& f) {
+      return nlohmann::ordered_json{{"median", f.median}, {"min", f.low}, {"max", f.high}};
+    };
+    nlohmann::ordered_json out{{"model", o.model.path},
+                               {"weight_bytes", model->weight_bytes()},
+                               {"threads", threads},
+                               {"repetitions", o.repetitions},
+                               {"prompt_tokens", o.prompt},
+                               {"generated_tokens", o.generate},
+                               {"prompt_tokens_per_second", figure(pp_fig)},
+                               {"generation_tokens_per_second", figure(tg_fig)},
+                               {"bandwidth_gbps", bandwidth},
+                               {"generation_limit_tokens_per_second", limit},
+                               {"generation_fraction_of_limit", tg_fig.median / limit}};
+    fmt::print("{}\n", out.dump());
+    return 0;
+  }
+  fmt::print("| model | weights | threads | test | tokens/s (median, min–max of {}) |\n",
+             o.repetitions);
+  fmt::print("|---|---|---|---|---|\n");
+  const std::string name = o.model.path.substr(o.model.path.find_last_of('/') + 1);
+  const auto row = [&](const char* test, std::size_t n, const Figure& f) {
+    fmt::print("| {} | {:.2f} MB | {} | {}{} | {:.1f} ({:.1f}–{:.1f}) |\n", name, bytes / 1e6,
+               threads, test, n, f.median, f.low, f.high);
+  };
+  if (o.prompt > 0) row("pp", o.prompt, pp_fig);
+  if (o.generate > 0) row("tg", o.generate, tg_fig);
+  if (o.generate > 0) {
+    fmt::print("generation: {:.0f} % of the bandwidth limit ({:.1f} tokens/s at {:.1f} GB/s)\n",
+               100 * tg_fig.median / limit, limit, bandwidth);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto* command =
+      app.add_subcommand("bench", "Prompt-processing and generation speed (llama-bench style)");
+  auto o = std::make_shared<BenchOptions>();
+  add_model_options(*command, o->model);
+  command->add_option("-p,--prompt-tokens", o->prompt, "Prompt tokens per repetition (0: skip)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  command->add_option("-n,--gen-tokens", o->generate, "Generated tokens per repetition (0: skip)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  command->add_option("-t,--threads", o->threads, "Threads (default: all cores)")
+      ->check(CLI::Range(1, 256));
+  command->add_option("-r,--repetitions", o->repetitions, "Repetitions")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  command
+      ->add_option(
+          "--bandwidth-gbps", o->bandwidth_gbps,
+          "Memory bandwidth for the limit (default: this machine kind's, 14.4 or 23.8 GB/s)")
+      ->check(CLI::PositiveNumber);
+  command->add_flag("--json", o->json, "One JSON object instead of the table");
+  return {command, [o] { return run_reporting_errors([&] { return run_bench(*o); }); }};
+}
+
+}  // namespace llorch::cli
