@@ -65,7 +65,7 @@ void narrate_cancelled(const GenerationResult& result) {
       .human("Cancelled after {} tokens", result.tokens.size())
       .cute("Stopped on request after {} tokens 🛑", result.tokens.size())
       .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
-      .stop_reason("CANCELLED")
+      .stop_reason(to_string(StopReason::cancelled))
       .emit();
 }
 

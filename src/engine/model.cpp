@@ -240,15 +240,13 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
 
 std::size_t Model::weight_bytes() const {
   std::size_t total = 0;
-  const_cast<Model*>(this)->for_each_tensor(
-      [&](const Tensor& t) { total += t.rows * t.row_bytes(); });
+  for_each_tensor([&](const Tensor& t) { total += t.rows * t.row_bytes(); });
   return total;
 }
 
 std::vector<std::pair<std::string, std::size_t>> Model::tensor_type_counts() const {
   std::map<std::string, std::size_t> counts;
-  const_cast<Model*>(this)->for_each_tensor(
-      [&](const Tensor& t) { ++counts[std::string(traits(t.type).name)]; });
+  for_each_tensor([&](const Tensor& t) { ++counts[std::string(traits(t.type).name)]; });
   return {counts.begin(), counts.end()};
 }
 

@@ -85,14 +85,31 @@ class Model {
   // Calls f(Tensor&) for every weight matrix and vector.
   template <typename F>
   void for_each_tensor(F&& f) {
-    f(token_embedding);
-    for (auto& l : layers) {
-      for (Tensor* t :
-           {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
-        f(*t);
+    visit_tensors(*this, f);
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    visit_tensors(*this, f);
+  }
+
+ private:
+  // One walk for both constnesses (Self is Model or const Model).
+  template <typename Self, typename F>
+  static void visit_tensors(Self& self, F& f) {
+    f(self.token_embedding);
+    for (auto& l : self.layers) {
+      f(l.attn_norm);
+      f(l.wq);
+      f(l.wk);
+      f(l.wv);
+      f(l.wo);
+      f(l.ffn_norm);
+      f(l.w_gate);
+      f(l.w_up);
+      f(l.w_down);
     }
-    f(output_norm);
-    if (!tied_output) f(output);
+    f(self.output_norm);
+    if (!self.tied_output) f(self.output);
   }
 };
 

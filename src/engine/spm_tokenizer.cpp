@@ -7,8 +7,6 @@
 namespace llorch::engine {
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581
-
 std::size_t utf8_length(unsigned char lead) {
   if (lead < 0x80) return 1;
   if ((lead & 0xE0) == 0xC0) return 2;
@@ -54,10 +52,10 @@ std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_bos) c
 
   std::string s;
   s.reserve(text.size() * 3 + 3);
-  if (vocab_.add_space_prefix) s += kSpaceMark;
+  if (vocab_.add_space_prefix) s += kSentencePieceSpace;
   for (char c : text) {
     if (c == ' ') {
-      s += kSpaceMark;
+      s += kSentencePieceSpace;
     } else {
       s += c;
     }
@@ -124,9 +122,9 @@ std::string SpmTokenizer::piece_bytes(TokenId id) const {
   std::string out;
   out.reserve(piece.size());
   for (std::size_t i = 0; i < piece.size();) {
-    if (piece.compare(i, kSpaceMark.size(), kSpaceMark) == 0) {
+    if (piece.compare(i, kSentencePieceSpace.size(), kSentencePieceSpace) == 0) {
       out += ' ';
-      i += kSpaceMark.size();
+      i += kSentencePieceSpace.size();
     } else {
       out += piece[i++];
     }

@@ -11,8 +11,6 @@
 namespace llorch::engine {
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
-
 bool is_byte_piece(std::string_view piece) {
   return piece.size() == 6 && piece.substr(0, 3) == "<0x" && piece[5] == '>';
 }
@@ -123,7 +121,7 @@ Vocabulary read_llama2c_vocabulary(const std::string& path, std::size_t vocab_si
     std::string mapped;
     for (char c : piece) {
       if (c == ' ') {
-        mapped += kSpaceMark;
+        mapped += kSentencePieceSpace;
       } else {
         mapped += c;
       }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llorch::engine {
@@ -10,6 +11,9 @@ namespace llorch::engine {
 class GgufFile;
 
 using TokenId = std::int32_t;
+
+// SentencePiece writes a space as U+2581 LOWER ONE EIGHTH BLOCK in its pieces.
+inline constexpr std::string_view kSentencePieceSpace = "\xE2\x96\x81";
 
 enum class TokenizerKind { spm, bpe };
 
