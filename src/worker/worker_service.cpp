@@ -33,6 +33,14 @@ bool is_json(const std::string& content_type) {
   return lower == "application/json";
 }
 
+// 415 for a body that is not declared as JSON; nullopt when it is.
+std::optional<HttpResponse> unless_json(const net::HttpRequest& request,
+                                        const std::string& correlation_id) {
+  if (is_json(request.header("content-type"))) return std::nullopt;
+  return error_response(415, "UNSUPPORTED_MEDIA_TYPE",
+                        "send the request as Content-Type: application/json", correlation_id);
+}
+
 // The request's correlation id: X-Correlation-Id when valid, else the traceparent's trace id,
 // else a new one.
 std::string correlation_of(const net::HttpRequest& request) {
@@ -119,12 +127,9 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
         .tokens_in(static_cast<std::int64_t>(problems))
         .emit();
   };
-  if (!is_json(request.header("content-type"))) {
+  if (auto unsupported = unless_json(request, correlation_id)) {
     narrate_invalid("Content-Type is not application/json", 1);
-    return fail(
-        error_response(415, "UNSUPPORTED_MEDIA_TYPE",
-                       "send the request as Content-Type: application/json", correlation_id),
-        "invalid");
+    return fail(std::move(*unsupported), "invalid");
   }
   const api::ExecuteLimits limits{model_->config.context_length, model_->config.vocab_size};
   auto parsed = api::parse_execute_request(request.body, limits);
@@ -179,10 +184,7 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
 
 HttpResponse WorkerService::cancel(const net::HttpRequest& request,
                                    const std::string& correlation_id) {
-  if (!is_json(request.header("content-type"))) {
-    return error_response(415, "UNSUPPORTED_MEDIA_TYPE",
-                          "send the request as Content-Type: application/json", correlation_id);
-  }
+  if (auto unsupported = unless_json(request, correlation_id)) return std::move(*unsupported);
   const auto body = nlohmann::json::parse(request.body, nullptr, false);
   if (!body.is_object() || !body.contains("job_id") || !body["job_id"].is_string()) {
     return error_response(400, "INVALID_REQUEST", "1 invalid field: job_id", correlation_id,
