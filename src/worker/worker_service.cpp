@@ -117,18 +117,17 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
     response.headers.emplace_back("X-Correlation-Id", correlation_id);
     exchange->respond(std::move(response));
   };
-  const auto narrate_invalid = [&](const std::string& why, std::size_t problems) {
+  const auto narrate_invalid = [&](const std::string& why) {
     n::RequestScope scope({correlation_id, "", nullptr});
     n::warn(n::actor::http_server, n::action::validation_failed)
         .target("/execute")
         .human("Validation failed: {}", why)
         .cute("Hmm, this request doesn't look right: {} 🤔", why)
         .error_kind("INVALID_REQUEST")
-        .tokens_in(static_cast<std::int64_t>(problems))
         .emit();
   };
   if (auto unsupported = unless_json(request, correlation_id)) {
-    narrate_invalid("Content-Type is not application/json", 1);
+    narrate_invalid("Content-Type is not application/json");
     return fail(std::move(*unsupported), "invalid");
   }
   const api::ExecuteLimits limits{model_->config.context_length, model_->config.vocab_size};
@@ -138,9 +137,8 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
     for (const auto& e : *errors)
       fields += (fields.empty() ? "" : ", ") + (e.field.empty() ? std::string("body") : e.field);
     const bool malformed = errors->size() == 1 && (*errors)[0].constraint == "json";
-    narrate_invalid(
-        fmt::format("{} ({})", malformed ? "the body is not valid JSON" : "invalid fields", fields),
-        errors->size());
+    narrate_invalid(fmt::format(
+        "{} ({})", malformed ? "the body is not valid JSON" : "invalid fields", fields));
     const std::string message = malformed ? "the body is not valid JSON"
                                           : fmt::format("{} invalid field{}: {}", errors->size(),
                                                         errors->size() == 1 ? "" : "s", fields);
