@@ -20,6 +20,8 @@ Command add_tokenize_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 // `llorch worker`: one model served over HTTP.
 Command add_worker_command(CLI::App& app);
+// `llorch pool-manager`: workers spawned, supervised and narrated.
+Command add_pool_manager_command(CLI::App& app);
 // `llorch model info`: what a model file holds.
 Command add_model_command(CLI::App& app);
 

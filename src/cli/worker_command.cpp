@@ -19,7 +19,7 @@ Command add_worker_command(CLI::App& app) {
   command->add_option("--device", c->device, "cpu, cuda:N or metal:N")
       ->capture_default_str()
       ->check([](const std::string& d) -> std::string {
-        if (d == "cpu" || d.rfind("cuda:", 0) == 0 || d.rfind("metal:", 0) == 0) return {};
+        if (worker::is_device_name(d)) return {};
         return "--device must be cpu, cuda:N or metal:N";
       });
   command->add_option("-t,--threads", c->threads, "Threads per slot")

@@ -16,7 +16,8 @@ namespace llorch::narration {
   X(model_ref)                          \
   X(device)                             \
   X(address)                            \
-  X(stop_reason)
+  X(stop_reason)                        \
+  X(state)
 
 #define LLORCH_NARRATION_INTEGER_FIELDS(X) \
   X(tokens_in)                             \

@@ -26,13 +26,16 @@ inline constexpr std::string_view cache_reset = "cache_reset";
 inline constexpr std::string_view callback_attempt = "callback_attempt";
 inline constexpr std::string_view callback_failed = "callback_failed";
 inline constexpr std::string_view callback_ready = "callback_ready";
+inline constexpr std::string_view callback_rejected = "callback_rejected";
 inline constexpr std::string_view cancel_request = "cancel_request";
 inline constexpr std::string_view client_disconnected = "client_disconnected";
 inline constexpr std::string_view correlation_generated = "correlation_generated";
+inline constexpr std::string_view crash_loop_detected = "crash_loop_detected";
 inline constexpr std::string_view device_init = "device_init";
 inline constexpr std::string_view error = "error";
 inline constexpr std::string_view events_dropped = "events_dropped";
 inline constexpr std::string_view execute_request = "execute_request";
+inline constexpr std::string_view health_check_failed = "health_check_failed";
 inline constexpr std::string_view inference_cancelled = "inference_cancelled";
 inline constexpr std::string_view inference_complete = "inference_complete";
 inline constexpr std::string_view inference_failed = "inference_failed";
@@ -41,7 +44,10 @@ inline constexpr std::string_view log_config = "log_config";
 inline constexpr std::string_view model_load = "model_load";
 inline constexpr std::string_view model_load_complete = "model_load_complete";
 inline constexpr std::string_view model_load_failed = "model_load_failed";
+inline constexpr std::string_view pool_heartbeat = "pool_heartbeat";
+inline constexpr std::string_view pool_register = "pool_register";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
+inline constexpr std::string_view ready_timeout = "ready_timeout";
 inline constexpr std::string_view request_validated = "request_validated";
 inline constexpr std::string_view server_bind = "server_bind";
 inline constexpr std::string_view server_bind_failed = "server_bind_failed";
@@ -51,6 +57,11 @@ inline constexpr std::string_view startup = "startup";
 inline constexpr std::string_view token_generate = "token_generate";
 inline constexpr std::string_view tokenize = "tokenize";
 inline constexpr std::string_view validation_failed = "validation_failed";
+inline constexpr std::string_view worker_crashed = "worker_crashed";
+inline constexpr std::string_view worker_output = "worker_output";
+inline constexpr std::string_view worker_restart = "worker_restart";
+inline constexpr std::string_view worker_spawn = "worker_spawn";
+inline constexpr std::string_view worker_state_change = "worker_state_change";
 }  // namespace action
 
 inline constexpr std::array kActors{
@@ -64,13 +75,16 @@ inline constexpr std::array kActions{
     action::callback_attempt,
     action::callback_failed,
     action::callback_ready,
+    action::callback_rejected,
     action::cancel_request,
     action::client_disconnected,
     action::correlation_generated,
+    action::crash_loop_detected,
     action::device_init,
     action::error,
     action::events_dropped,
     action::execute_request,
+    action::health_check_failed,
     action::inference_cancelled,
     action::inference_complete,
     action::inference_failed,
@@ -79,7 +93,10 @@ inline constexpr std::array kActions{
     action::model_load,
     action::model_load_complete,
     action::model_load_failed,
+    action::pool_heartbeat,
+    action::pool_register,
     action::prompt_progress,
+    action::ready_timeout,
     action::request_validated,
     action::server_bind,
     action::server_bind_failed,
@@ -89,6 +106,11 @@ inline constexpr std::array kActions{
     action::token_generate,
     action::tokenize,
     action::validation_failed,
+    action::worker_crashed,
+    action::worker_output,
+    action::worker_restart,
+    action::worker_spawn,
+    action::worker_state_change,
 };
 
 static_assert(std::is_sorted(kActors.begin(), kActors.end()), "keep actors sorted");

@@ -37,6 +37,21 @@ Url parse_url(const std::string& url) {
   return u;
 }
 
+namespace {
+
+// Runs one asynchronous operation to its end. The synchronous Beast calls ignore tcp_stream's
+// expiry, so every step is asynchronous: expires_after then bounds it (beast::error::timeout).
+template <typename Start>
+beast::error_code run_one(asio::io_context& io, Start start) {
+  beast::error_code result;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  return result;
+}
+
+}  // namespace
+
 ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_chunk) {
   const Url url = parse_url(request.url);
   asio::io_context io;
@@ -45,11 +60,18 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   stream.expires_after(request.timeout);
   boost::system::error_code not_numeric;
   const auto address = asio::ip::make_address(url.host, not_numeric);
+  beast::error_code connect_error;
   if (!not_numeric) {
-    stream.connect(tcp::endpoint(address, url.port));  // no resolver round trip for an IP
+    // No resolver round trip for an IP.
+    connect_error = run_one(io, [&](auto handler) {
+      stream.async_connect(tcp::endpoint(address, url.port), std::move(handler));
+    });
   } else {
-    stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+    const auto endpoints = resolver.resolve(url.host, std::to_string(url.port));
+    connect_error =
+        run_one(io, [&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
   }
+  if (connect_error) throw beast::system_error(connect_error);
 
   http::request<http::string_body> message(http::string_to_verb(request.method), url.target, 11);
   message.set(http::field::host, url.host);
@@ -62,15 +84,16 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   message.prepare_payload();
   // A server may answer before reading the whole body (413) and stop reading: then the write
   // fails, but its answer is still there to read.
-  beast::error_code write_error;
-  http::write(stream, message, write_error);
+  const beast::error_code write_error =
+      run_one(io, [&](auto handler) { http::async_write(stream, message, std::move(handler)); });
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   stream.expires_after(request.timeout);
-  beast::error_code read_error;
-  http::read_header(stream, buffer, parser, read_error);
+  const beast::error_code read_error = run_one(io, [&](auto handler) {
+    http::async_read_header(stream, buffer, parser, std::move(handler));
+  });
   if (read_error) throw beast::system_error(write_error ? write_error : read_error);
 
   ClientResponse response;
@@ -85,9 +108,10 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
     stream.expires_after(request.timeout);
-    beast::error_code ec;
-    http::read_some(stream, buffer, parser,
-                    ec);  // whatever has arrived: streams must not wait for a full buffer
+    // Whatever has arrived: streams must not wait for a full buffer.
+    beast::error_code ec = run_one(io, [&](auto handler) {
+      http::async_read_some(stream, buffer, parser, std::move(handler));
+    });
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
     if (ec) throw beast::system_error(ec);

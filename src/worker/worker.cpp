@@ -52,6 +52,33 @@ bool init_device(const std::string& device) {
 
 }  // namespace
 
+std::string_view describe_exit_code(int code) noexcept {
+  switch (code) {
+    case kExitClean:
+      return "clean shutdown";
+    case kExitDeviceUnavailable:
+      return "device unavailable";
+    case kExitModelLoadFailed:
+      return "model load failed";
+    case kExitBindFailed:
+      return "could not bind its port";
+    case kExitCallbackFailed:
+      return "ready callback failed";
+    default:
+      return "";
+  }
+}
+
+bool is_device_name(std::string_view device) noexcept {
+  const auto numbered = [&](std::string_view prefix) {
+    if (device.substr(0, prefix.size()) != prefix || device.size() == prefix.size()) return false;
+    for (char c : device.substr(prefix.size()))
+      if (c < '0' || c > '9') return false;
+    return device.size() - prefix.size() <= 3;
+  };
+  return device == "cpu" || numbered("cuda:") || numbered("metal:");
+}
+
 int run_worker(WorkerConfig config) {
   if (config.worker_id.empty()) config.worker_id = fmt::format("worker-{}", config.port);
   n::info(n::actor::worker, n::action::startup)
@@ -63,7 +90,7 @@ int run_worker(WorkerConfig config) {
       .model_ref(config.model_path)
       .emit();
 
-  if (!init_device(config.device)) return 2;
+  if (!init_device(config.device)) return kExitDeviceUnavailable;
 
   std::shared_ptr<engine::Model> model;
   try {
@@ -71,7 +98,7 @@ int run_worker(WorkerConfig config) {
     if (config.context_length > 0) options.context_length = config.context_length;
     model = engine::load_model_narrated(config.model_path, options);
   } catch (const engine::ModelError&) {
-    return 3;
+    return kExitModelLoadFailed;
   }
 
   WorkerMetrics metrics(config.slots);
@@ -118,8 +145,9 @@ int run_worker(WorkerConfig config) {
     });
   };
 
-  service = std::make_unique<WorkerService>(config, model, slots, metrics,
-                                            [&](std::string reason) { begin_shutdown(reason, 0); });
+  service = std::make_unique<WorkerService>(config, model, slots, metrics, [&](std::string reason) {
+    begin_shutdown(reason, kExitClean);
+  });
   server = std::make_unique<net::HttpServer>(
       io, [&](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
         service->handle(std::move(r), std::move(e));
@@ -139,7 +167,7 @@ int run_worker(WorkerConfig config) {
                config.port, e.what())
         .error_kind("BIND_FAILED")
         .emit();
-    return 4;
+    return kExitBindFailed;
   }
   const std::string address = fmt::format("{}:{}", config.host, server->port());
   n::info(n::actor::http_server, n::action::server_bind)
@@ -151,7 +179,7 @@ int run_worker(WorkerConfig config) {
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT", 0);
+    if (!ec) begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT", kExitClean);
   });
 
   std::thread callback;
@@ -164,7 +192,8 @@ int run_worker(WorkerConfig config) {
     const ReadyReport report{config.callback_url, token != nullptr ? token : "", body.dump(),
                              config.callback_attempts, config.callback_first_delay_ms};
     callback = std::thread([&, report] {
-      if (!send_ready_callback(report, stopping)) begin_shutdown("ready callback failed", 5);
+      if (!send_ready_callback(report, stopping))
+        begin_shutdown("ready callback failed", kExitCallbackFailed);
     });
   }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace llorch::worker {
 
@@ -22,8 +23,22 @@ struct WorkerConfig {
   int drain_timeout_ms = 5000;        // how long shutdown waits for streams to finish
 };
 
-// Runs the worker until it is told to stop. Returns the process exit code: 0 after a clean
-// shutdown; 2 device unavailable; 3 model load failed; 4 bind failed; 5 ready callback failed.
+// The worker's exit codes; the pool manager reads them to explain a crash.
+enum ExitCode : int {
+  kExitClean = 0,
+  kExitDeviceUnavailable = 2,
+  kExitModelLoadFailed = 3,
+  kExitBindFailed = 4,
+  kExitCallbackFailed = 5,
+};
+
+// What an exit code means, for a crash report ("model load failed"); empty for unknown codes.
+std::string_view describe_exit_code(int code) noexcept;
+
+// cpu, cuda:N or metal:N.
+bool is_device_name(std::string_view device) noexcept;
+
+// Runs the worker until it is told to stop. Returns one of the exit codes above.
 int run_worker(WorkerConfig config);
 
 }  // namespace llorch::worker

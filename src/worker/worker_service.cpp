@@ -6,6 +6,7 @@
 
 #include "api/errors.hpp"
 #include "api/execute_request.hpp"
+#include "api/http_common.hpp"
 #include "api/stream_events.hpp"
 #include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
@@ -16,45 +17,9 @@ namespace llorch::worker {
 namespace n = llorch::narration;
 using net::HttpResponse;
 
-namespace {
-
-HttpResponse error_response(unsigned status, std::string_view code, std::string_view message,
-                            const std::string& correlation_id,
-                            const std::vector<api::FieldError>& details = {}) {
-  return {status, "application/json", api::error_body(code, message, details, correlation_id), {}};
-}
-
-bool is_json(const std::string& content_type) {
-  const std::string type = content_type.substr(0, content_type.find(';'));
-  std::string lower;
-  for (char c : type) {
-    if (c != ' ') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return lower == "application/json";
-}
-
-// 415 for a body that is not declared as JSON; nullopt when it is.
-std::optional<HttpResponse> unless_json(const net::HttpRequest& request,
-                                        const std::string& correlation_id) {
-  if (is_json(request.header("content-type"))) return std::nullopt;
-  return error_response(415, "UNSUPPORTED_MEDIA_TYPE",
-                        "send the request as Content-Type: application/json", correlation_id);
-}
-
-// The request's correlation id: X-Correlation-Id when valid, else the traceparent's trace id,
-// else a new one.
-std::string correlation_of(const net::HttpRequest& request) {
-  const std::string given = request.header("x-correlation-id");
-  if (given.empty()) {
-    if (const auto trace = n::parse_traceparent(request.header("traceparent")))
-      return trace->trace_id;
-  }
-  return n::resolve_correlation_id(given.empty() ? std::nullopt
-                                                 : std::optional<std::string_view>(given))
-      .value;
-}
-
-}  // namespace
+using api::correlation_of;
+using api::error_response;
+using api::unless_json;
 
 WorkerService::WorkerService(const WorkerConfig& config, std::shared_ptr<const engine::Model> model,
                              SlotPool& slots, WorkerMetrics& metrics,
@@ -76,12 +41,9 @@ void WorkerService::handle(net::HttpRequest request, std::shared_ptr<net::Exchan
   };
   const std::string path = request.path();
   const auto allow = [&](const char* method) {
-    if (request.method == method) return true;
-    HttpResponse r = error_response(405, "METHOD_NOT_ALLOWED",
-                                    fmt::format("{} takes {} only", path, method), correlation_id);
-    r.headers.emplace_back("Allow", method);
-    reply(std::move(r));
-    return false;
+    auto refusal = api::unless_method(request, method, correlation_id);
+    if (refusal) reply(std::move(*refusal));
+    return !refusal;
   };
 
   if (path == "/execute") {
@@ -133,18 +95,11 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
   const api::ExecuteLimits limits{model_->config.context_length, model_->config.vocab_size};
   auto parsed = api::parse_execute_request(request.body, limits);
   if (auto* errors = std::get_if<std::vector<api::FieldError>>(&parsed)) {
-    std::string fields;
-    for (const auto& e : *errors)
-      fields += (fields.empty() ? "" : ", ") + (e.field.empty() ? std::string("body") : e.field);
     const bool malformed = errors->size() == 1 && (*errors)[0].constraint == "json";
-    narrate_invalid(fmt::format(
-        "{} ({})", malformed ? "the body is not valid JSON" : "invalid fields", fields));
-    const std::string message = malformed ? "the body is not valid JSON"
-                                          : fmt::format("{} invalid field{}: {}", errors->size(),
-                                                        errors->size() == 1 ? "" : "s", fields);
-    return fail(error_response(400, malformed ? "MALFORMED_JSON" : "INVALID_REQUEST", message,
-                               correlation_id, *errors),
-                "invalid");
+    narrate_invalid(fmt::format("{} ({})",
+                                malformed ? "the body is not valid JSON" : "invalid fields",
+                                api::field_list(*errors)));
+    return fail(api::invalid_fields(*errors, correlation_id), "invalid");
   }
   if (draining_) {
     HttpResponse r = error_response(

@@ -8,8 +8,8 @@
 #include <future>
 #include <set>
 
+#include "llorch_process.hpp"
 #include "net/http_server.hpp"
-#include "worker_process.hpp"
 
 namespace llorch::testing {
 namespace {

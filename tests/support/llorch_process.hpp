@@ -1,11 +1,13 @@
-// Test helpers: a real `llorch worker` child process (always stopped, also when a test fails) and
-// an SSE client.
+// Test helpers: a real `llorch` child process (always stopped, also when a test fails), its
+// narration read from stdout, and an SSE client.
 #pragma once
 
 #include <boost/process.hpp>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,24 +20,36 @@ namespace llorch::testing {
 
 std::string model_path();
 
-class WorkerProcess {
+// `llorch <argv>` with stdout read line by line (narration forced to JSON lines).
+class LlorchProcess {
  public:
-  // Starts `llorch worker --port 0 <args>` and waits until it has bound (or exited).
-  explicit WorkerProcess(std::vector<std::string> args,
-                         std::vector<std::pair<std::string, std::string>> env = {});
-  ~WorkerProcess();  // SIGTERM, then SIGKILL after 5 s
+  // Starts it and, when `wait_for_bind`, waits until it has narrated server_bind (or exited, or
+  // 20 s passed). `env` may override LLORCH_LOG_FORMAT=json.
+  explicit LlorchProcess(std::vector<std::string> argv,
+                         std::vector<std::pair<std::string, std::string>> env = {},
+                         bool wait_for_bind = true);
+  ~LlorchProcess();  // SIGTERM, then SIGKILL after 5 s
+  LlorchProcess(const LlorchProcess&) = delete;
+  LlorchProcess& operator=(const LlorchProcess&) = delete;
 
+  // http://address of its first server_bind event ("" when it never bound).
   std::string url() const { return url_; }
+  int pid() const { return child_.id(); }
   bool running();
   void signal(int sig);
   // Waits for the process to exit; returns its exit code (or -1 on timeout).
   int wait_exit(std::chrono::milliseconds timeout);
 
-  // Every stdout line so far, parsed with the narration parser.
+  // Every stdout line so far, verbatim and parsed with the narration parser.
+  std::vector<std::string> raw_lines();
   std::vector<narration::ParsedLine> lines();
   std::vector<narration::Event> events();
   // Waits until an event with this action appears (true) or the timeout passes (false).
   bool wait_for_action(const std::string& action, std::chrono::milliseconds timeout);
+  // Waits until `accept` holds for some event; returns it.
+  std::optional<narration::Event> wait_for_event(
+      const std::function<bool(const narration::Event&)>& accept,
+      std::chrono::milliseconds timeout);
 
  private:
   boost::process::ipstream out_;
@@ -47,6 +61,13 @@ class WorkerProcess {
   std::string url_;
   int exit_code_ = -1;
   bool exited_ = false;
+};
+
+// `llorch worker --port 0 <args>`.
+class WorkerProcess : public LlorchProcess {
+ public:
+  explicit WorkerProcess(std::vector<std::string> args,
+                         std::vector<std::pair<std::string, std::string>> env = {});
 };
 
 struct StreamResult {

@@ -1,4 +1,4 @@
-#include "worker_process.hpp"
+#include "llorch_process.hpp"
 
 #include <signal.h>
 
@@ -13,13 +13,26 @@ std::string model_path() {
   return std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";
 }
 
-WorkerProcess::WorkerProcess(std::vector<std::string> args,
-                             std::vector<std::pair<std::string, std::string>> env) {
+namespace {
+
+std::vector<std::string> worker_argv(std::vector<std::string> args) {
   std::vector<std::string> argv{"worker"};
   bool has_port = false;
   for (const auto& a : args) has_port = has_port || a == "--port";
   if (!has_port) argv.insert(argv.end(), {"--port", "0"});
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace
+
+WorkerProcess::WorkerProcess(std::vector<std::string> args,
+                             std::vector<std::pair<std::string, std::string>> env)
+    : LlorchProcess(worker_argv(std::move(args)), std::move(env)) {}
+
+LlorchProcess::LlorchProcess(std::vector<std::string> argv,
+                             std::vector<std::pair<std::string, std::string>> env,
+                             bool wait_for_bind) {
   auto environment = boost::this_process::environment();
   environment["LLORCH_LOG_FORMAT"] = "json";
   for (const auto& [k, v] : env) environment[k] = v;
@@ -31,7 +44,7 @@ WorkerProcess::WorkerProcess(std::vector<std::string> args,
       raw_.push_back(line);
       const auto parsed = narration::parse_line(line);
       if (const auto* e = std::get_if<narration::Event>(&parsed);
-          e && e->action == "server_bind" && e->address) {
+          e && e->action == "server_bind" && e->address && url_.empty()) {
         url_ = "http://" + *e->address;
       }
       changed_.notify_all();
@@ -40,11 +53,12 @@ WorkerProcess::WorkerProcess(std::vector<std::string> args,
     exited_ = true;
     changed_.notify_all();
   });
+  if (!wait_for_bind) return;
   std::unique_lock lock(mutex_);
   changed_.wait_for(lock, std::chrono::seconds(20), [&] { return !url_.empty() || exited_; });
 }
 
-WorkerProcess::~WorkerProcess() {
+LlorchProcess::~LlorchProcess() {
   if (child_.running()) {
     ::kill(child_.id(), SIGTERM);
     if (wait_exit(std::chrono::milliseconds(5000)) == -1 && child_.running()) child_.terminate();
@@ -56,15 +70,15 @@ WorkerProcess::~WorkerProcess() {
   if (reader_.joinable()) reader_.join();
 }
 
-bool WorkerProcess::running() {
+bool LlorchProcess::running() {
   return child_.running();
 }
 
-void WorkerProcess::signal(int sig) {
+void LlorchProcess::signal(int sig) {
   ::kill(child_.id(), sig);
 }
 
-int WorkerProcess::wait_exit(std::chrono::milliseconds timeout) {
+int LlorchProcess::wait_exit(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     std::error_code ec;
@@ -77,14 +91,19 @@ int WorkerProcess::wait_exit(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-std::vector<narration::ParsedLine> WorkerProcess::lines() {
+std::vector<std::string> LlorchProcess::raw_lines() {
+  std::lock_guard lock(mutex_);
+  return raw_;
+}
+
+std::vector<narration::ParsedLine> LlorchProcess::lines() {
   std::lock_guard lock(mutex_);
   std::vector<narration::ParsedLine> out;
   for (const auto& line : raw_) out.push_back(narration::parse_line(line));
   return out;
 }
 
-std::vector<narration::Event> WorkerProcess::events() {
+std::vector<narration::Event> LlorchProcess::events() {
   std::vector<narration::Event> out;
   for (auto& line : lines()) {
     if (auto* e = std::get_if<narration::Event>(&line)) out.push_back(std::move(*e));
@@ -92,7 +111,7 @@ std::vector<narration::Event> WorkerProcess::events() {
   return out;
 }
 
-bool WorkerProcess::wait_for_action(const std::string& action, std::chrono::milliseconds timeout) {
+bool LlorchProcess::wait_for_action(const std::string& action, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     for (const auto& e : events()) {
@@ -101,6 +120,18 @@ bool WorkerProcess::wait_for_action(const std::string& action, std::chrono::mill
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+std::optional<narration::Event> LlorchProcess::wait_for_event(
+    const std::function<bool(const narration::Event&)>& accept, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& e : events()) {
+      if (accept(e)) return std::move(e);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
 }
 
 void record_received(const std::string& kind, const nlohmann::json& value) {

@@ -1,0 +1,34 @@
+// GET /v1/narration: every narration line the pool manager logs (its own and its workers'),
+// fanned out to any number of operators as an SSE stream.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "narration/channel.hpp"
+#include "narration/sink.hpp"
+#include "net/http_types.hpp"
+
+namespace llorch::pool {
+
+// A narration sink that copies each event into every subscriber's channel. A subscriber that
+// reads too slowly loses narration (counted, and reported in its stream), never stalls the pool.
+class NarrationFeed : public narration::Sink {
+ public:
+  void write(const narration::Event& event) override;
+
+  // A new subscriber's stream: `event: narration` frames whose data is the full narration record.
+  std::shared_ptr<net::FrameSource> subscribe();
+  // Ends every stream (shutdown).
+  void close_all();
+  std::size_t subscribers() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::weak_ptr<narration::EventChannel>> channels_;
+  bool closed_ = false;
+};
+
+}  // namespace llorch::pool
