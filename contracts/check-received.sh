@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the worker integration tests with a fresh record of everything they receive, then validates
-# that record against contracts/openapi.yaml. Usage: check-received.sh INTEGRATION_TEST_BINARY
+# Runs integration tests with a fresh record of everything they receive, then validates that
+# record against contracts/openapi.yaml. Usage: check-received.sh TEST_BINARY…
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 record="$(mktemp --suffix=.jsonl)"
 trap 'rm -f "$record"' EXIT
-LLORCH_EVENTS_LOG="$record" "$1" --gtest_brief=1
+for binary in "$@"; do
+  LLORCH_EVENTS_LOG="$record" "$binary" --gtest_brief=1
+done
 node "$here/validate-received.mjs" "$record"

@@ -1,5 +1,6 @@
-// Validates what the worker integration tests received — every stream event, every error body,
-// the ready callback — against contracts/openapi.yaml, and holds the Actor/Action enums equal to
+// Validates what the integration tests received — every stream event, error body and ready
+// callback of the worker tests; every worker list, health body, narration record and orchestrator
+// message of the pool tests — against contracts/openapi.yaml, and holds the Actor/Action enums equal to
 // src/narration/vocabulary.hpp. Usage: node validate-received.mjs RECEIVED.jsonl
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -15,6 +16,12 @@ const validators = {
   event: ajv.getSchema("openapi#/components/schemas/StreamEvent"),
   error: ajv.getSchema("openapi#/components/schemas/ErrorBody"),
   ready_callback: ajv.getSchema("openapi#/components/schemas/WorkerReady"),
+  worker: ajv.getSchema("openapi#/components/schemas/Worker"),
+  worker_list: ajv.getSchema("openapi#/components/schemas/WorkerList"),
+  pool_health: ajv.getSchema("openapi#/components/schemas/PoolHealth"),
+  narration_record: ajv.getSchema("openapi#/components/schemas/NarrationRecord"),
+  pool_registration: ajv.getSchema("openapi#/components/schemas/PoolRegistration"),
+  pool_heartbeat: ajv.getSchema("openapi#/components/schemas/PoolHeartbeat"),
 };
 
 let failures = 0;

@@ -122,6 +122,14 @@ bool wait_gone(int pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
+// Every narration line the process printed, for the contract test.
+void record_narration_lines(LlorchProcess& process) {
+  for (const auto& line : process.raw_lines()) {
+    if (std::holds_alternative<narration::Event>(narration::parse_line(line)))
+      record_received("narration_record", json::parse(line));
+  }
+}
+
 std::vector<narration::Event> events_with(LlorchProcess& process, const std::string& action) {
   std::vector<narration::Event> out;
   for (auto& e : process.events())
@@ -167,6 +175,7 @@ TEST(PoolManager, TwoWorkersReachReadyAndTheirLinesAreRelayedTagged) {
   EXPECT_EQ(health["workers_ready"], 2);
   const std::string metrics = call("GET", pool.url() + "/metrics").body;
   EXPECT_NE(metrics.find("llorch_pool_workers{state=\"ready\"} 2"), std::string::npos) << metrics;
+  record_narration_lines(pool);
 }
 
 TEST(PoolManager, ConsoleFormatNamesTheWorkerOnEachLine) {
@@ -227,6 +236,7 @@ TEST(PoolManager, WorkerThatExitsAtOnceIsACrashLoop) {
   EXPECT_NE(w["last_error"].get<std::string>().find("crash loop: 3 crashes"), std::string::npos)
       << w.dump();
   EXPECT_NE(w["last_error"].get<std::string>().find("exit code 1"), std::string::npos);
+  record_narration_lines(pool);
 }
 
 TEST(PoolManager, ReadyCallbackWithAWrongTokenIs401AndNarrated) {
@@ -277,6 +287,7 @@ TEST(PoolManager, SigtermStopsEveryWorkerAndExitsZero) {
   std::size_t stopped = 0;
   for (const auto& e : events_with(pool, "worker_state_change")) stopped += e.state == "stopped";
   EXPECT_EQ(stopped, 2u);
+  record_narration_lines(pool);
 }
 
 TEST(PoolManager, KilledPoolManagerLeavesNoOrphans) {
