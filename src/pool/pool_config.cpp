@@ -3,10 +3,14 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "worker/worker_config.hpp"
 
@@ -109,15 +113,25 @@ std::vector<FieldError> check_worker_spec(const WorkerSpec& spec, const std::str
 }
 
 void load_pool_config(const fs::path& path, PoolConfig& config) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw ConfigError(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  parse_pool_config(text.str(), path.string(), fs::absolute(path).parent_path(), config);
+}
+
+void parse_pool_config(std::string_view toml_text, const std::string& source, const fs::path& base,
+                       PoolConfig& config) {
   toml::table root;
   try {
-    root = toml::parse_file(path.string());
+    root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", path.string(), e.source().begin.line,
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source, e.source().begin.line,
                                   e.source().begin.column, e.description()));
   }
   std::vector<FieldError> errors;
-  const fs::path base = fs::absolute(path).parent_path();
 
   const auto integer = [&](const toml::node& node, const std::string& key, std::int64_t min,
                            std::int64_t max, auto apply) {
@@ -251,8 +265,8 @@ void load_pool_config(const fs::path& path, PoolConfig& config) {
       .run();
 
   if (!errors.empty()) {
-    std::string message = fmt::format("{}: {} problem{}:", path.string(), errors.size(),
-                                      errors.size() == 1 ? "" : "s");
+    std::string message =
+        fmt::format("{}: {} problem{}:", source, errors.size(), errors.size() == 1 ? "" : "s");
     for (const auto& e : errors) message += fmt::format("\n  {}: {}", e.field, e.message);
     throw ConfigError(message);
   }

@@ -62,6 +62,10 @@ class ConfigError : public std::runtime_error {
 // never silently becomes a default.
 void load_pool_config(const std::filesystem::path& path, PoolConfig& config);
 
+// The same for TOML text: `source` names it in messages, `base` resolves relative model paths.
+void parse_pool_config(std::string_view toml_text, const std::string& source,
+                       const std::filesystem::path& base, PoolConfig& config);
+
 // "A-B" (both inclusive, 1024–65535) or a single port.
 PortRange parse_port_range(const std::string& text);
 
