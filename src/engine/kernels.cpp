@@ -1,8 +1,12 @@
 #include "engine/kernels.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
+#include "engine/quant.hpp"
+#include "engine/simd_kernels.hpp"
 #include "engine/thread_pool.hpp"
 
 namespace llorch::engine {
@@ -56,6 +60,18 @@ float dot_q4_0(const std::byte* row, const float* x, std::size_t n) noexcept {
   return sum;
 }
 
+// K-quants: one super-block at a time through the reference dequantizer.
+float dot_k_quant(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
+  const std::size_t block_bytes = traits(type).block_bytes;
+  float values[kSuperBlock];
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
+    dequantize_row(type, row + b * block_bytes, values, kSuperBlock);
+    sum += dot_f32(values, x, kSuperBlock);
+  }
+  return sum;
+}
+
 }  // namespace
 
 float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
@@ -70,13 +86,38 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
       return dot_q8_0(row, x, n);
     case TensorType::q4_0:
       return dot_q4_0(row, x, n);
+    case TensorType::q4_k:
+    case TensorType::q6_k:
+      return dot_k_quant(type, row, x, n);
   }
   return 0.0f;
 }
 
+KernelPath kernel_path_from(const char* value) noexcept {
+  return value != nullptr && std::string_view(value) == "reference" ? KernelPath::reference
+                                                                    : KernelPath::simd;
+}
+
+KernelPath kernel_path() noexcept {
+  static const KernelPath path = kernel_path_from(std::getenv("LLORCH_KERNELS"));
+  return path;
+}
+
 void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool) {
+  // Activations are quantized once per product, not once per row.
+  thread_local QuantizedActivations quantized;
+  const bool simd = kernel_path() == KernelPath::simd;
+  const bool integer = simd && uses_quantized_activations(w.type);
+  if (integer) quantized.quantize(x, w.cols);
+  const QuantizedActivations& qx = quantized;
   const auto rows = [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) y[r] = dot_row(w.type, w.row(r), x, w.cols);
+    if (integer) {
+      for (std::size_t r = begin; r < end; ++r) y[r] = simd_dot_quantized(w.type, w.row(r), qx);
+    } else if (simd) {
+      for (std::size_t r = begin; r < end; ++r) y[r] = simd_dot(w.type, w.row(r), x, w.cols);
+    } else {
+      for (std::size_t r = begin; r < end; ++r) y[r] = dot_row(w.type, w.row(r), x, w.cols);
+    }
   };
   if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= 16384) {
     pool->parallel_for(w.rows, rows);

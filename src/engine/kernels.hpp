@@ -14,6 +14,13 @@ class ThreadPool;
 // Dot product of one stored row (`n` values of `type`) with the F32 vector `x`.
 float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept;
 
+// Which dot products matvec uses: the SIMD kernels (activations quantized to int8 for quantized
+// weights), or the reference ones above (F32 activations). LLORCH_KERNELS=reference selects the
+// latter, so that every correctness test can run on both.
+enum class KernelPath { simd, reference };
+KernelPath kernel_path_from(const char* value) noexcept;
+KernelPath kernel_path() noexcept;  // from LLORCH_KERNELS, read once
+
 // y[r] = dot(w.row(r), x) for every row; rows are split over the pool's threads when given.
 void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool = nullptr);
 

@@ -277,21 +277,7 @@ void requantize(Model& model, TensorType type) {
     Tensor converted{type, buffer->data(), t.rows, t.cols};
     for (std::size_t r = 0; r < t.rows; ++r) {
       dequantize_row(t.type, t.row(r), row.data(), t.cols);
-      auto* out = const_cast<std::byte*>(converted.row(r));
-      switch (type) {
-        case TensorType::q8_0:
-          quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(out), t.cols);
-          break;
-        case TensorType::q4_0:
-          quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(out), t.cols);
-          break;
-        case TensorType::f16:
-          quantize_row_f16(row.data(), reinterpret_cast<std::uint16_t*>(out), t.cols);
-          break;
-        case TensorType::f32:
-          std::memcpy(out, row.data(), t.cols * 4);
-          break;
-      }
+      quantize_row(type, row.data(), const_cast<std::byte*>(converted.row(r)), t.cols);
     }
     model.storage.push_back(buffer);
     t = converted;

@@ -44,6 +44,115 @@ void quantize_row_f16(const float* x, std::uint16_t* out, std::size_t n) noexcep
   for (std::size_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 
+void quantize_row_q4_k(const float* x, BlockQ4_K* out, std::size_t n) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
+    // Per sub-block: value ≈ scale * q - min with q in 0..15, min >= 0.
+    float scale[8];
+    float min[8];
+    for (int j = 0; j < 8; ++j) {
+      const float* v = x + 32 * j;
+      const auto [lo, hi] = std::minmax_element(v, v + 32);
+      min[j] = std::max(0.0f, -*lo);
+      scale[j] = (*hi + min[j]) / 15.0f;
+    }
+    const float max_scale = *std::max_element(scale, scale + 8);
+    const float max_min = *std::max_element(min, min + 8);
+    const float d = max_scale / 63.0f;
+    const float dmin = max_min / 63.0f;
+    out[b].d = f32_to_f16(d);
+    out[b].dmin = f32_to_f16(dmin);
+    // The scales as stored (6 bits), then the values against what the file will say.
+    std::uint8_t sc[8];
+    std::uint8_t mn[8];
+    for (int j = 0; j < 8; ++j) {
+      sc[j] = static_cast<std::uint8_t>(
+          std::clamp(d > 0.0f ? static_cast<int>(std::lround(scale[j] / d)) : 0, 0, 63));
+      mn[j] = static_cast<std::uint8_t>(
+          std::clamp(dmin > 0.0f ? static_cast<int>(std::lround(min[j] / dmin)) : 0, 0, 63));
+    }
+    std::memset(out[b].scales, 0, sizeof out[b].scales);
+    for (int j = 0; j < 4; ++j) {
+      out[b].scales[j] = static_cast<std::uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+      out[b].scales[j + 4] = static_cast<std::uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+      out[b].scales[j + 8] =
+          static_cast<std::uint8_t>((sc[j + 4] & 0x0F) | ((mn[j + 4] & 0x0F) << 4));
+    }
+    const float stored_d = f16_to_f32(out[b].d);
+    const float stored_dmin = f16_to_f32(out[b].dmin);
+    std::uint8_t q[256];
+    for (int j = 0; j < 8; ++j) {
+      const float step = stored_d * sc[j];
+      const float offset = stored_dmin * mn[j];
+      for (int i = 0; i < 32; ++i) {
+        const int v =
+            step > 0.0f ? static_cast<int>(std::lround((x[32 * j + i] + offset) / step)) : 0;
+        q[32 * j + i] = static_cast<std::uint8_t>(std::clamp(v, 0, 15));
+      }
+    }
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      for (int l = 0; l < 32; ++l) {
+        out[b].qs[32 * chunk + l] =
+            static_cast<std::uint8_t>(q[64 * chunk + l] | (q[64 * chunk + 32 + l] << 4));
+      }
+    }
+  }
+}
+
+void quantize_row_q6_k(const float* x, BlockQ6_K* out, std::size_t n) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
+    // Per 16 values: value ≈ scale * q with q in -32..31.
+    float scale[16];
+    for (int j = 0; j < 16; ++j) {
+      float amax = 0.0f;
+      for (int i = 0; i < 16; ++i) amax = std::max(amax, std::fabs(x[16 * j + i]));
+      scale[j] = amax / 32.0f;
+    }
+    const float max_scale = *std::max_element(scale, scale + 16);
+    const float d = max_scale / 127.0f;
+    out[b].d = f32_to_f16(d);
+    const float stored_d = f16_to_f32(out[b].d);
+    std::uint8_t q[256];  // q + 32, 0..63
+    for (int j = 0; j < 16; ++j) {
+      out[b].scales[j] = static_cast<std::int8_t>(
+          std::clamp(d > 0.0f ? static_cast<int>(std::lround(scale[j] / d)) : 0, -127, 127));
+      const float step = stored_d * out[b].scales[j];
+      for (int i = 0; i < 16; ++i) {
+        const int v = step != 0.0f ? static_cast<int>(std::lround(x[16 * j + i] / step)) : 0;
+        q[16 * j + i] = static_cast<std::uint8_t>(std::clamp(v, -32, 31) + 32);
+      }
+    }
+    for (int half = 0; half < 2; ++half) {
+      std::uint8_t* ql = out[b].ql + 64 * half;
+      std::uint8_t* qh = out[b].qh + 32 * half;
+      const std::uint8_t* v = q + 128 * half;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = static_cast<std::uint8_t>((v[l] & 0x0F) | ((v[l + 64] & 0x0F) << 4));
+        ql[l + 32] = static_cast<std::uint8_t>((v[l + 32] & 0x0F) | ((v[l + 96] & 0x0F) << 4));
+        qh[l] = static_cast<std::uint8_t>((v[l] >> 4) | ((v[l + 32] >> 4) << 2) |
+                                          ((v[l + 64] >> 4) << 4) | ((v[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n) noexcept {
+  switch (type) {
+    case TensorType::f32:
+      std::memcpy(out, x, n * sizeof(float));
+      return;
+    case TensorType::f16:
+      return quantize_row_f16(x, reinterpret_cast<std::uint16_t*>(out), n);
+    case TensorType::q8_0:
+      return quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), n);
+    case TensorType::q4_0:
+      return quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), n);
+    case TensorType::q4_k:
+      return quantize_row_q4_k(x, reinterpret_cast<BlockQ4_K*>(out), n);
+    case TensorType::q6_k:
+      return quantize_row_q6_k(x, reinterpret_cast<BlockQ6_K*>(out), n);
+  }
+}
+
 void dequantize_row(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept {
   switch (type) {
     case TensorType::f32:
@@ -72,6 +181,52 @@ void dequantize_row(TensorType type, const std::byte* row, float* out, std::size
         for (int j = 0; j < 16; ++j) {
           out[b * 32 + j] = d * static_cast<float>((block.qs[j] & 0x0F) - 8);
           out[b * 32 + j + 16] = d * static_cast<float>((block.qs[j] >> 4) - 8);
+        }
+      }
+      return;
+    case TensorType::q4_k:
+      for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+        BlockQ4_K block;
+        std::memcpy(&block, row + b * sizeof block, sizeof block);
+        const float d = f16_to_f32(block.d);
+        const float dmin = f16_to_f32(block.dmin);
+        std::uint8_t sc[8];
+        std::uint8_t mn[8];
+        unpack_q4_k_scales(block.scales, sc, mn);
+        float* y = out + b * kSuperBlock;
+        for (int chunk = 0; chunk < 4; ++chunk) {
+          const std::uint8_t* q = block.qs + 32 * chunk;
+          const int j = 2 * chunk;
+          for (int l = 0; l < 32; ++l) {
+            y[64 * chunk + l] = d * sc[j] * static_cast<float>(q[l] & 0x0F) - dmin * mn[j];
+            y[64 * chunk + 32 + l] =
+                d * sc[j + 1] * static_cast<float>(q[l] >> 4) - dmin * mn[j + 1];
+          }
+        }
+      }
+      return;
+    case TensorType::q6_k:
+      for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+        BlockQ6_K block;
+        std::memcpy(&block, row + b * sizeof block, sizeof block);
+        const float d = f16_to_f32(block.d);
+        float* y = out + b * kSuperBlock;
+        for (int half = 0; half < 2; ++half) {
+          const std::uint8_t* ql = block.ql + 64 * half;
+          const std::uint8_t* qh = block.qh + 32 * half;
+          const std::int8_t* sc = block.scales + 8 * half;
+          float* v = y + 128 * half;
+          for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            v[l] = d * sc[is] * static_cast<float>(q1);
+            v[l + 32] = d * sc[is + 2] * static_cast<float>(q2);
+            v[l + 64] = d * sc[is + 4] * static_cast<float>(q3);
+            v[l + 96] = d * sc[is + 6] * static_cast<float>(q4);
+          }
         }
       }
       return;

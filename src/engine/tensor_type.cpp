@@ -12,6 +12,8 @@ constexpr TypeTraits kF32{"f32", 1, 4};
 constexpr TypeTraits kF16{"f16", 1, 2};
 constexpr TypeTraits kQ4_0{"q4_0", 32, sizeof(BlockQ4_0)};
 constexpr TypeTraits kQ8_0{"q8_0", 32, sizeof(BlockQ8_0)};
+constexpr TypeTraits kQ4_K{"q4_k", kSuperBlock, sizeof(BlockQ4_K)};
+constexpr TypeTraits kQ6_K{"q6_k", kSuperBlock, sizeof(BlockQ6_K)};
 
 // ggml's type names by id; ids that were removed are empty.
 constexpr std::array<std::string_view, 40> kGgmlNames{
@@ -58,6 +60,10 @@ std::optional<TensorType> tensor_type_from_id(std::uint32_t id) noexcept {
       return TensorType::q4_0;
     case 8:
       return TensorType::q8_0;
+    case 12:
+      return TensorType::q4_k;
+    case 14:
+      return TensorType::q6_k;
     default:
       return std::nullopt;
   }
@@ -76,10 +82,29 @@ const TypeTraits& traits(TensorType type) noexcept {
       return kQ4_0;
     case TensorType::q8_0:
       return kQ8_0;
+    case TensorType::q4_k:
+      return kQ4_K;
+    case TensorType::q6_k:
+      return kQ6_K;
     case TensorType::f32:
       break;
   }
   return kF32;
+}
+
+void unpack_q4_k_scales(const std::uint8_t packed[12], std::uint8_t scale[8],
+                        std::uint8_t min[8]) noexcept {
+  // Sub-blocks 0-3 keep their 6 bits in the low bits of bytes 0-3 (scales) and 4-7 (mins);
+  // sub-blocks 4-7 have their low 4 bits in bytes 8-11 and their top 2 bits in the top bits of
+  // bytes 0-3 and 4-7.
+  for (int j = 0; j < 4; ++j) {
+    scale[j] = packed[j] & 63;
+    min[j] = packed[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    scale[j] = static_cast<std::uint8_t>((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4));
+    min[j] = static_cast<std::uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+  }
 }
 
 float f16_to_f32(std::uint16_t half) noexcept {

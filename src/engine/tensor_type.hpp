@@ -14,6 +14,8 @@ enum class TensorType : std::uint32_t {
   f16 = 1,
   q4_0 = 2,
   q8_0 = 8,
+  q4_k = 12,
+  q6_k = 14,
 };
 
 struct TypeTraits {
@@ -42,6 +44,34 @@ struct BlockQ4_0 {
   std::uint8_t qs[16];
 };
 static_assert(sizeof(BlockQ4_0) == 18);
+
+// K-quants: super-blocks of 256 values (QK_K), as ggml defines them.
+inline constexpr std::size_t kSuperBlock = 256;
+
+// Q4_K: 8 sub-blocks of 32 values; value = d * scale_j * q - dmin * min_j with 4-bit q, and 6-bit
+// scale_j and min_j packed in `scales` (see unpack_q4_k_scales). In each 64 values, byte l of
+// the 32 holds value l in its low nibble and value 32+l in its high nibble (144 bytes).
+struct BlockQ4_K {
+  std::uint16_t d;
+  std::uint16_t dmin;
+  std::uint8_t scales[12];
+  std::uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+
+// Q6_K: 16 sub-blocks of 16 values; value = d * scales[j] * (q - 32) with 6-bit q: the low 4 bits
+// in ql, the high 2 in qh (the layout of dequantize_q6_k) (210 bytes).
+struct BlockQ6_K {
+  std::uint8_t ql[128];
+  std::uint8_t qh[64];
+  std::int8_t scales[16];
+  std::uint16_t d;
+};
+static_assert(sizeof(BlockQ6_K) == 210);
+
+// The 8 scales and 8 mins of a Q4_K block, 6 bits each.
+void unpack_q4_k_scales(const std::uint8_t packed[12], std::uint8_t scale[8],
+                        std::uint8_t min[8]) noexcept;
 
 float f16_to_f32(std::uint16_t half) noexcept;
 std::uint16_t f32_to_f16(float value) noexcept;  // round to nearest even

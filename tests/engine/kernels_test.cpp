@@ -100,20 +100,7 @@ TEST_P(DotProduct, MatchesF32ArithmeticOnTheDecodedRow) {
     const auto w = random_values(n, static_cast<std::uint32_t>(rng()), 0.2f);
     const auto x = random_values(n, static_cast<std::uint32_t>(rng()));
     std::vector<std::byte> row(n / t.block_elements * t.block_bytes);
-    switch (type) {
-      case TensorType::f32:
-        std::memcpy(row.data(), w.data(), n * 4);
-        break;
-      case TensorType::f16:
-        quantize_row_f16(w.data(), reinterpret_cast<std::uint16_t*>(row.data()), n);
-        break;
-      case TensorType::q8_0:
-        quantize_row_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(row.data()), n);
-        break;
-      case TensorType::q4_0:
-        quantize_row_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(row.data()), n);
-        break;
-    }
+    quantize_row(type, w.data(), row.data(), n);
     std::vector<float> decoded(n);
     dequantize_row(type, row.data(), decoded.data(), n);
     const double exact = dot_reference(decoded, x);
@@ -122,16 +109,17 @@ TEST_P(DotProduct, MatchesF32ArithmeticOnTheDecodedRow) {
     for (std::size_t i = 0; i < n; ++i) magnitude += std::abs(double{decoded[i]} * double{x[i]});
     ASSERT_NEAR(got, exact, 1e-5 * magnitude + 1e-6) << "n=" << n;
     // And against the unquantized weights, within what the format loses.
-    const double tolerance = type == TensorType::q4_0   ? 0.15
-                             : type == TensorType::q8_0 ? 0.02
-                                                        : 1e-3;
+    const double tolerance = type == TensorType::q4_0 || type == TensorType::q4_k ? 0.15
+                             : type == TensorType::q6_k                         ? 0.06
+                             : type == TensorType::q8_0                         ? 0.02
+                                                                                : 1e-3;
     ASSERT_NEAR(got, dot_reference(w, x), tolerance * magnitude + 1e-6) << "n=" << n;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, DotProduct,
                          ::testing::Values(TensorType::f32, TensorType::f16, TensorType::q8_0,
-                                           TensorType::q4_0),
+                                           TensorType::q4_0, TensorType::q4_k, TensorType::q6_k),
                          [](const auto& param_info) {
                            return std::string(traits(param_info.param).name);
                          });

@@ -1,0 +1,404 @@
+// Highway compiles this file once per target (foreach_target.h) and picks one at run time. Only
+// AVX2 gets hand-placed integer code (maddubs: 32 int8 products per instruction); every other
+// target computes the same integer sums with the portable code below. Never -march=native.
+#ifndef HWY_DISABLED_TARGETS
+// SSSE3/SSE4 machines run the portable code; AVX-512 machines run the AVX2 code.
+#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_AVX3 | HWY_AVX3_DL)
+#endif
+
+#include "engine/simd_kernels.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "engine/simd_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+// Target-independent pieces: defined once.
+#ifndef LLORCH_SIMD_KERNELS_ONCE
+#define LLORCH_SIMD_KERNELS_ONCE
+namespace llorch::engine::detail {
+
+inline float dot_q8_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / 32; ++b) {
+    BlockQ8_0 block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    std::int32_t s = 0;
+    for (int j = 0; j < 32; ++j) s += block.qs[j] * x.q[32 * b + j];
+    sum += f16_to_f32(block.d) * x.d[b] * static_cast<float>(s);
+  }
+  return sum;
+}
+
+inline float dot_q4_0_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / 32; ++b) {
+    BlockQ4_0 block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    std::int32_t s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += (block.qs[j] & 0x0F) * x.q[32 * b + j] + (block.qs[j] >> 4) * x.q[32 * b + 16 + j];
+    }
+    s -= 8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]);
+    sum += f16_to_f32(block.d) * x.d[b] * static_cast<float>(s);
+  }
+  return sum;
+}
+
+inline float dot_q4_k_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    BlockQ4_K block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    std::uint8_t sc[8];
+    std::uint8_t mn[8];
+    unpack_q4_k_scales(block.scales, sc, mn);
+    const float d = f16_to_f32(block.d);
+    const float dmin = f16_to_f32(block.dmin);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const std::uint8_t* q = block.qs + 32 * chunk;
+      for (int half = 0; half < 2; ++half) {
+        const std::size_t xb = b * 8 + 2 * chunk + half;  // activation block of these 32 values
+        const std::int8_t* xq = x.q.data() + 32 * xb;
+        std::int32_t s = 0;
+        for (int l = 0; l < 32; ++l) s += (half == 0 ? q[l] & 0x0F : q[l] >> 4) * xq[l];
+        const int j = 2 * chunk + half;
+        const std::int32_t xsum = x.sums16[2 * xb] + x.sums16[2 * xb + 1];
+        sum +=
+            x.d[xb] * (d * sc[j] * static_cast<float>(s) - dmin * mn[j] * static_cast<float>(xsum));
+      }
+    }
+  }
+  return sum;
+}
+
+inline float dot_q6_k_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    BlockQ6_K block;
+    std::memcpy(&block, row + b * sizeof block, sizeof block);
+    const float d = f16_to_f32(block.d);
+    for (int half = 0; half < 2; ++half) {
+      const std::uint8_t* ql = block.ql + 64 * half;
+      const std::uint8_t* qh = block.qh + 32 * half;
+      // The four runs of 32 values of this half, as unsigned 6-bit q (value = q - 32).
+      std::uint8_t q[128];
+      for (int l = 0; l < 32; ++l) {
+        q[l] = static_cast<std::uint8_t>((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4));
+        q[l + 32] = static_cast<std::uint8_t>((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4));
+        q[l + 64] = static_cast<std::uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+        q[l + 96] = static_cast<std::uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+      }
+      for (int g = 0; g < 8; ++g) {                    // groups of 16 values, one scale each
+        const std::size_t xg = b * 16 + 8 * half + g;  // activation group of 16
+        const std::int8_t* xq = x.q.data() + 16 * xg;
+        std::int32_t s = 0;
+        for (int l = 0; l < 16; ++l) s += q[16 * g + l] * xq[l];
+        s -= 32 * x.sums16[xg];
+        sum += x.d[xg / 2] * d * block.scales[8 * half + g] * static_cast<float>(s);
+      }
+    }
+  }
+  return sum;
+}
+
+}  // namespace llorch::engine::detail
+#endif  // LLORCH_SIMD_KERNELS_ONCE
+
+HWY_BEFORE_NAMESPACE();
+namespace llorch::engine::HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+float DotF32(const float* a, const float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, x + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + lanes), hn::LoadU(d, x + i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes)
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, x + i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += a[i] * x[i];
+  return sum;
+}
+
+float DotF16(const std::byte* row, const float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(row);
+  auto acc = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    acc = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, h + i)), hn::LoadU(d, x + i), acc);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; i < n; ++i) {
+    std::uint16_t bits;
+    std::memcpy(&bits, row + 2 * i, 2);
+    sum += f16_to_f32(bits) * x[i];
+  }
+  return sum;
+}
+
+#if HWY_TARGET == HWY_AVX2
+
+// 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
+HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+HWY_INLINE float HorizontalSum(__m256 v) {
+  const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
+  return _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
+}
+
+HWY_INLINE float Half(std::uint16_t bits) {
+  return _cvtsh_ss(bits);
+}
+
+float DotQ8(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  const std::size_t blocks = x.n / 32;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ8_0*>(row + b * sizeof(BlockQ8_0));
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
+    // maddubs wants one unsigned operand: |w| with w's sign moved onto v.
+    const __m256i products = DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(v, w));
+    std::uint16_t dw;
+    std::memcpy(&dw, &block->d, 2);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(Half(dw) * x.d[b]), acc);
+  }
+  return HorizontalSum(acc);
+}
+
+float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  float correction = 0.0f;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const std::size_t blocks = x.n / 32;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ4_0*>(row + b * sizeof(BlockQ4_0));
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs));
+    // Values 0-15 from the low nibbles, 16-31 from the high ones: unsigned 0..15.
+    const __m256i w =
+        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_nibbles);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
+    std::uint16_t dw;
+    std::memcpy(&dw, &block->d, 2);
+    const float scale = Half(dw) * x.d[b];
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(w, v)), _mm256_set1_ps(scale), acc);
+    // The stored nibble is the value + 8.
+    correction += scale * static_cast<float>(8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]));
+  }
+  return HorizontalSum(acc) - correction;
+}
+
+float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  float minimums = 0.0f;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ4_K*>(row + b * sizeof(BlockQ4_K));
+    std::uint8_t sc[8];
+    std::uint8_t mn[8];
+    unpack_q4_k_scales(block->scales, sc, mn);
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    const float d = Half(bits);
+    std::memcpy(&bits, &block->dmin, 2);
+    const float dmin = Half(bits);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
+      const std::size_t xb = b * 8 + 2 * chunk;
+      const __m256i lo = _mm256_and_si256(packed, low_nibbles);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * xb));
+      const __m256i v1 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * (xb + 1)));
+      const int j = 2 * chunk;
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(lo, v0)),
+                            _mm256_set1_ps(d * sc[j] * x.d[xb]), acc);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(hi, v1)),
+                            _mm256_set1_ps(d * sc[j + 1] * x.d[xb + 1]), acc);
+      minimums +=
+          dmin * (mn[j] * x.d[xb] * static_cast<float>(x.sums16[2 * xb] + x.sums16[2 * xb + 1]) +
+                  mn[j + 1] * x.d[xb + 1] *
+                      static_cast<float>(x.sums16[2 * xb + 2] + x.sums16[2 * xb + 3]));
+    }
+  }
+  return HorizontalSum(acc) - minimums;
+}
+
+float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ6_K*>(row + b * sizeof(BlockQ6_K));
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    const float d = Half(bits);
+    for (int half = 0; half < 2; ++half) {
+      const std::uint8_t* ql = block->ql + 64 * half;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qh + 32 * half));
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, low_nibbles),
+                          _mm256_slli_epi16(_mm256_and_si256(h, two_bits), 4)),
+          _mm256_or_si256(
+              _mm256_and_si256(l1, low_nibbles),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits), 4)),
+          _mm256_or_si256(
+              _mm256_and_si256(_mm256_srli_epi16(l0, 4), low_nibbles),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two_bits), 4)),
+          _mm256_or_si256(
+              _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_nibbles),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two_bits), 4)),
+      };
+      const std::int8_t* sc = block->scales + 8 * half;
+      for (int run = 0; run < 4; ++run) {
+        const std::size_t xb = b * 8 + 4 * half + run;  // activation block of these 32 values
+        const __m256i v =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * xb));
+        // Each 16 values have their own scale: weight the pair sums before adding them up.
+        const __m256i scales =
+            _mm256_set_m128i(_mm_set1_epi16(sc[2 * run + 1]), _mm_set1_epi16(sc[2 * run]));
+        const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], v), scales);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d * x.d[xb]), acc);
+        offsets += d * x.d[xb] * 32.0f *
+                   static_cast<float>(sc[2 * run] * x.sums16[2 * xb] +
+                                      sc[2 * run + 1] * x.sums16[2 * xb + 1]);
+      }
+    }
+  }
+  return HorizontalSum(acc) - offsets;
+}
+
+#else  // portable targets: the same integer sums in plain C++
+
+float DotQ8(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q8_scalar(row, x);
+}
+float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q4_0_scalar(row, x);
+}
+float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q4_k_scalar(row, x);
+}
+float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q6_k_scalar(row, x);
+}
+
+#endif
+
+const char* TargetName() {
+  return hwy::TargetName(HWY_TARGET);
+}
+
+}  // namespace llorch::engine::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace llorch::engine {
+
+HWY_EXPORT(DotF32);
+HWY_EXPORT(DotF16);
+HWY_EXPORT(DotQ8);
+HWY_EXPORT(DotQ4_0);
+HWY_EXPORT(DotQ4_K);
+HWY_EXPORT(DotQ6_K);
+HWY_EXPORT(TargetName);
+
+void QuantizedActivations::quantize(const float* x, std::size_t count) {
+  n = count;
+  q.resize(count);
+  d.resize(count / 32);
+  sums16.resize(count / 16);
+  for (std::size_t b = 0; b < count / 32; ++b, x += 32) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float scale = amax / 127.0f;
+    const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
+    d[b] = scale;
+    for (int g = 0; g < 2; ++g) {
+      std::int32_t sum = 0;
+      for (int j = 16 * g; j < 16 * g + 16; ++j) {
+        const auto v = static_cast<std::int8_t>(std::lrint(x[j] * inverse));
+        q[32 * b + j] = v;
+        sum += v;
+      }
+      sums16[2 * b + g] = sum;
+    }
+  }
+}
+
+bool uses_quantized_activations(TensorType type) noexcept {
+  return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_k ||
+         type == TensorType::q6_k;
+}
+
+float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
+  if (type == TensorType::f16) return HWY_DYNAMIC_DISPATCH(DotF16)(row, x, n);
+  return HWY_DYNAMIC_DISPATCH(DotF32)(reinterpret_cast<const float*>(row), x, n);
+}
+
+float simd_dot_quantized(TensorType type, const std::byte* row,
+                         const QuantizedActivations& x) noexcept {
+  switch (type) {
+    case TensorType::q8_0:
+      return HWY_DYNAMIC_DISPATCH(DotQ8)(row, x);
+    case TensorType::q4_0:
+      return HWY_DYNAMIC_DISPATCH(DotQ4_0)(row, x);
+    case TensorType::q4_k:
+      return HWY_DYNAMIC_DISPATCH(DotQ4_K)(row, x);
+    case TensorType::q6_k:
+      return HWY_DYNAMIC_DISPATCH(DotQ6_K)(row, x);
+    case TensorType::f32:
+    case TensorType::f16:
+      break;
+  }
+  return 0.0f;
+}
+
+float scalar_dot_quantized(TensorType type, const std::byte* row,
+                           const QuantizedActivations& x) noexcept {
+  switch (type) {
+    case TensorType::q8_0:
+      return detail::dot_q8_scalar(row, x);
+    case TensorType::q4_0:
+      return detail::dot_q4_0_scalar(row, x);
+    case TensorType::q4_k:
+      return detail::dot_q4_k_scalar(row, x);
+    case TensorType::q6_k:
+      return detail::dot_q6_k_scalar(row, x);
+    case TensorType::f32:
+    case TensorType::f16:
+      break;
+  }
+  return 0.0f;
+}
+
+std::string_view simd_target_name() {
+  return HWY_DYNAMIC_DISPATCH(TargetName)();
+}
+
+}  // namespace llorch::engine
+#endif  // HWY_ONCE

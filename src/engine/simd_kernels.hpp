@@ -1,0 +1,45 @@
+// The fast kernels: dot products of stored rows with activations, in SIMD through Highway with
+// runtime dispatch (AVX2+FMA+F16C where the CPU has it; portable scalar code everywhere else).
+// Quantized weights meet activations quantized on the fly to int8, as the best CPU engines do:
+// the products are exact integer sums, scaled once per block.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "engine/tensor_type.hpp"
+
+namespace llorch::engine {
+
+// A vector quantized in blocks of 32 values: int8 values with one float scale per block (as Q8_0,
+// but with a float scale) and the sum of every 16 values, which the kernels use to apply the
+// weights' zero points and minimums once per block instead of once per value.
+struct QuantizedActivations {
+  std::vector<std::int8_t> q;
+  std::vector<float> d;              // one per 32 values
+  std::vector<std::int32_t> sums16;  // one per 16 values
+  std::size_t n = 0;
+
+  // `n` must be a multiple of 32.
+  void quantize(const float* x, std::size_t n);
+};
+
+// Whether `type` is computed against QuantizedActivations (else against F32 activations).
+bool uses_quantized_activations(TensorType type) noexcept;
+
+// Dot products of one stored row with the activations (x.n values for the quantized one, which
+// needs a type for which uses_quantized_activations() holds).
+float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept;
+float simd_dot_quantized(TensorType type, const std::byte* row,
+                         const QuantizedActivations& x) noexcept;
+
+// The same, in plain C++ on any CPU (the reference the SIMD code is tested against).
+float scalar_dot_quantized(TensorType type, const std::byte* row,
+                           const QuantizedActivations& x) noexcept;
+
+// The instruction set the dispatcher chose ("AVX2", "EMU128", …), for bench output.
+std::string_view simd_target_name();
+
+}  // namespace llorch::engine
