@@ -22,7 +22,9 @@ Command add_bench_command(CLI::App& app);
 Command add_worker_command(CLI::App& app);
 // `llorch pool-manager`: workers spawned, supervised and narrated.
 Command add_pool_manager_command(CLI::App& app);
-// `llorch model info`: what a model file holds.
+// `llorch model info`: what a model file holds; `llorch model synth`: a synthetic model.
 Command add_model_command(CLI::App& app);
+// Registers `synth` under `model`; the returned function runs it when it was parsed.
+std::function<int()> add_model_synth_subcommand(CLI::App& model);
 
 }  // namespace llorch::cli

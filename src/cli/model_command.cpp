@@ -62,7 +62,11 @@ Command add_model_command(CLI::App& app) {
   info->add_option("path", o->path, "Model file: GGUF, or a llama2.c checkpoint")->required();
   info->add_option("--tokenizer", o->tokenizer, "Tokenizer file for a llama2.c checkpoint");
   info->add_flag("--metadata", *all, "Also list every metadata key");
-  return {command, [o, all] { return run_reporting_errors([&] { return run_info(*o, *all); }); }};
+  auto synth = add_model_synth_subcommand(*command);
+  return {command, [o, all, synth, info] {
+            if (!info->parsed()) return synth();
+            return run_reporting_errors([&] { return run_info(*o, *all); });
+          }};
 }
 
 }  // namespace llorch::cli

@@ -9,6 +9,7 @@
 #include "engine/simd_kernels.hpp"
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #undef HWY_TARGET_INCLUDE
@@ -170,42 +171,93 @@ HWY_INLINE float Half(std::uint16_t bits) {
   return _cvtsh_ss(bits);
 }
 
-float DotQ8(const std::byte* row, const QuantizedActivations& x) {
-  __m256 acc = _mm256_setzero_ps();
+// |w| with w's sign moved onto v: maddubs wants one unsigned operand.
+HWY_INLINE __m256i DotI8I8(__m256i w, __m256i v) {
+  return DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(v, w));
+}
+
+HWY_INLINE __m256i LoadQ8(const std::byte* row, std::size_t b) {
+  return _mm256_loadu_si256(
+      reinterpret_cast<const __m256i*>(row + b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs)));
+}
+
+// Values 0-15 from the low nibbles, 16-31 from the high ones: unsigned 0..15 (the value + 8).
+HWY_INLINE __m256i LoadQ4_0(const std::byte* row, std::size_t b) {
+  const __m128i packed = _mm_loadu_si128(
+      reinterpret_cast<const __m128i*>(row + b * sizeof(BlockQ4_0) + offsetof(BlockQ4_0, qs)));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                          _mm256_set1_epi8(0x0F));
+}
+
+template <typename Block>
+HWY_INLINE float BlockScale(const std::byte* row, std::size_t b, const QuantizedActivations& x) {
+  std::uint16_t bits;
+  std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
+  return Half(bits) * x.d[b];
+}
+
+HWY_INLINE __m256i LoadX(const QuantizedActivations& x, std::size_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
+}
+
+// Two blocks per step into two accumulators: the FMA latency chains run side by side.
+template <typename Block, __m256i (*Load)(const std::byte*, std::size_t)>
+HWY_INLINE float DotSigned(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
   const std::size_t blocks = x.n / 32;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const auto* block = reinterpret_cast<const BlockQ8_0*>(row + b * sizeof(BlockQ8_0));
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
-    // maddubs wants one unsigned operand: |w| with w's sign moved onto v.
-    const __m256i products = DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(v, w));
-    std::uint16_t dw;
-    std::memcpy(&dw, &block->d, 2);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), _mm256_set1_ps(Half(dw) * x.d[b]), acc);
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    // Rows follow each other in memory: this runs into the next row, which is read next.
+    _mm_prefetch(reinterpret_cast<const char*>(row + (b + 32) * sizeof(Block)), _MM_HINT_T0);
+    const __m256i p0 = DotI8I8(Load(row, b), LoadX(x, b));
+    const __m256i p1 = DotI8I8(Load(row, b + 1), LoadX(x, b + 1));
+    acc0 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(BlockScale<Block>(row, b, x)), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(BlockScale<Block>(row, b + 1, x)),
+                           acc1);
   }
-  return HorizontalSum(acc);
+  if (b < blocks) {
+    const __m256i p = DotI8I8(Load(row, b), LoadX(x, b));
+    acc0 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(BlockScale<Block>(row, b, x)), acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+float DotQ8(const std::byte* row, const QuantizedActivations& x) {
+  return DotSigned<BlockQ8_0, LoadQ8>(row, x);
+}
+
+// Σ (w - 8) x = Σ w x - Σ 8 x: the second sum, per pair of values, comes precomputed with the
+// activations, so the zero point costs one subtraction per block.
+HWY_INLINE __m256i DotQ4_0Block(const std::byte* row, std::size_t b,
+                                const QuantizedActivations& x) {
+  const __m256i products = _mm256_maddubs_epi16(LoadQ4_0(row, b), LoadX(x, b));
+  const __m256i offsets =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.pair_offsets8.data() + 16 * b));
+  return _mm256_madd_epi16(_mm256_sub_epi16(products, offsets), _mm256_set1_epi16(1));
 }
 
 float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
-  __m256 acc = _mm256_setzero_ps();
-  float correction = 0.0f;
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
   const std::size_t blocks = x.n / 32;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const auto* block = reinterpret_cast<const BlockQ4_0*>(row + b * sizeof(BlockQ4_0));
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs));
-    // Values 0-15 from the low nibbles, 16-31 from the high ones: unsigned 0..15.
-    const __m256i w =
-        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_nibbles);
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
-    std::uint16_t dw;
-    std::memcpy(&dw, &block->d, 2);
-    const float scale = Half(dw) * x.d[b];
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(w, v)), _mm256_set1_ps(scale), acc);
-    // The stored nibble is the value + 8.
-    correction += scale * static_cast<float>(8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]));
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + (b + 32) * sizeof(BlockQ4_0)), _MM_HINT_T0);
+    const __m256i p0 = DotQ4_0Block(row, b, x);
+    const __m256i p1 = DotQ4_0Block(row, b + 1, x);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b, x)),
+                           acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1),
+                           _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b + 1, x)), acc1);
   }
-  return HorizontalSum(acc) - correction;
+  if (b < blocks) {
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4_0Block(row, b, x)),
+                           _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b, x)), acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
@@ -223,6 +275,7 @@ float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
     std::memcpy(&bits, &block->dmin, 2);
     const float dmin = Half(bits);
     for (int chunk = 0; chunk < 4; ++chunk) {
+      _mm_prefetch(reinterpret_cast<const char*>(block + 4) + 64 * chunk, _MM_HINT_T0);
       const __m256i packed =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
       const std::size_t xb = b * 8 + 2 * chunk;
@@ -256,6 +309,10 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
     std::memcpy(&bits, &block->d, 2);
     const float d = Half(bits);
     for (int half = 0; half < 2; ++half) {
+      for (int line = 0; line < 2; ++line) {
+        _mm_prefetch(reinterpret_cast<const char*>(block + 3) + 128 * half + 64 * line,
+                     _MM_HINT_T0);
+      }
       const std::uint8_t* ql = block->ql + 64 * half;
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
@@ -332,6 +389,7 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
   q.resize(count);
   d.resize(count / 32);
   sums16.resize(count / 16);
+  pair_offsets8.resize(count / 2);
   for (std::size_t b = 0; b < count / 32; ++b, x += 32) {
     float amax = 0.0f;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
@@ -348,6 +406,8 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
       sums16[2 * b + g] = sum;
     }
   }
+  for (std::size_t i = 0; i < count / 2; ++i)
+    pair_offsets8[i] = static_cast<std::int16_t>(8 * (q[2 * i] + q[2 * i + 1]));
 }
 
 bool uses_quantized_activations(TensorType type) noexcept {

@@ -20,6 +20,9 @@ struct QuantizedActivations {
   std::vector<std::int8_t> q;
   std::vector<float> d;              // one per 32 values
   std::vector<std::int32_t> sums16;  // one per 16 values
+  // 8 * (q[2i] + q[2i+1]) for every pair: what a zero point of 8 (Q4_0) takes off the pair sums
+  // of an unsigned-by-signed product, ready to subtract in one instruction.
+  std::vector<std::int16_t> pair_offsets8;
   std::size_t n = 0;
 
   // `n` must be a multiple of 32.

@@ -1,6 +1,22 @@
 #include "engine/thread_pool.hpp"
 
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LLORCH_CPU_RELAX() _mm_pause()
+#else
+#define LLORCH_CPU_RELAX() std::this_thread::yield()
+#endif
+
 namespace llorch::engine {
+
+namespace {
+
+// How long a waiting thread spins before it sleeps (or yields, for the caller).
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+}  // namespace
 
 ThreadPool::ThreadPool(std::size_t threads) {
   for (std::size_t i = 1; i < std::max<std::size_t>(threads, 1); ++i) {
@@ -24,27 +40,39 @@ void ThreadPool::parallel_for(std::size_t n,
     return;
   }
   {
+    // Under the mutex, so that a worker about to sleep cannot miss the new generation.
     std::lock_guard lock(mutex_);
     body_ = &body;
     n_ = n;
-    pending_ = workers_.size();
-    ++generation_;
+    pending_.store(workers_.size(), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_.notify_all();
   const std::size_t chunk = (n + size() - 1) / size();
   body(0, std::min(n, chunk));
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
-  body_ = nullptr;
+  const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+  while (pending_.load(std::memory_order_acquire) != 0) {
+    if (std::chrono::steady_clock::now() < spin_until) {
+      LLORCH_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::work(std::size_t index) {
   std::size_t seen = 0;
   for (;;) {
+    // Spin first: the next loop usually comes within microseconds.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    while (generation_.load(std::memory_order_acquire) == seen && !stopping_ &&
+           std::chrono::steady_clock::now() < spin_until) {
+      LLORCH_CPU_RELAX();
+    }
     std::unique_lock lock(mutex_);
-    start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+    start_.wait(lock, [&] { return stopping_ || generation_.load() != seen; });
     if (stopping_) return;
-    seen = generation_;
+    seen = generation_.load();
     const auto* body = body_;
     const std::size_t n = n_;
     lock.unlock();
@@ -53,9 +81,7 @@ void ThreadPool::work(std::size_t index) {
     const std::size_t begin = std::min(n, index * chunk);
     const std::size_t end = std::min(n, begin + chunk);
     if (begin < end) (*body)(begin, end);
-
-    lock.lock();
-    if (--pending_ == 0) done_.notify_one();
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
