@@ -22,6 +22,7 @@ struct BenchOptions {
   std::size_t prompt = 512;
   std::size_t generate = 128;
   std::size_t threads = 0;
+  std::size_t batch = 64;  // prompt tokens per forward pass, as the generator runs a prompt
   int repetitions = 5;
   double bandwidth_gbps = 0;  // 0: this machine kind's measured figure for the thread count
   bool json = false;
@@ -41,10 +42,16 @@ Figure summarize(std::vector<double> rates) {
 }
 
 // Tokens per second of `count` forward steps from position `start`, feeding `tokens` in order.
+// Tokens/s of `count` steps of one token each (generation), or of the same tokens in batches of
+// `batch` (prompt processing, as the generator runs a prompt).
 double run_steps(engine::LlamaState& state, const std::vector<engine::TokenId>& tokens,
-                 std::size_t start, std::size_t count) {
+                 std::size_t start, std::size_t count, std::size_t batch = 1) {
   const auto begin = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < count; ++i) (void)state.forward(tokens[start + i], start + i);
+  for (std::size_t i = 0; i < count; i += batch) {
+    const std::size_t n = std::min(batch, count - i);
+    (void)state.forward_batch(std::span<const engine::TokenId>(tokens).subspan(start + i, n),
+                              start + i);
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return static_cast<double>(count) / seconds;
@@ -68,7 +75,7 @@ int run_bench(BenchOptions o) {
   std::vector<double> pp, tg;
   for (int r = 0; r < o.repetitions; ++r) {
     state.reset();
-    if (o.prompt > 0) pp.push_back(run_steps(state, tokens, 0, o.prompt));
+    if (o.prompt > 0) pp.push_back(run_steps(state, tokens, 0, o.prompt, o.batch));
     state.reset();
     if (o.generate > 0) tg.push_back(run_steps(state, tokens, 0, o.generate));
   }
@@ -130,6 +137,9 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
   command->add_option("-t,--threads", o->threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 256));
+  command->add_option("-b,--batch", o->batch, "Prompt tokens per batch (1: token by token)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   command->add_option("-r,--repetitions", o->repetitions, "Repetitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

@@ -1,5 +1,6 @@
-// The Llama forward pass, one token at a time, with a KV cache (llama2.c's run.c, generalised to
-// every weight type and to RoPE/GQA settings from the model's metadata).
+// The Llama forward pass, one token at a time or a batch of prompt tokens, with a KV cache
+// (llama2.c's run.c, generalised to every weight type and to RoPE/GQA settings from the model's
+// metadata).
 #pragma once
 
 #include <memory>
@@ -21,13 +22,19 @@ class LlamaState {
   // the logits over the vocabulary. Throws std::out_of_range past the context length.
   std::span<const float> forward(TokenId token, std::size_t pos);
 
+  // Runs `tokens` at positions pos, pos+1, … as one batch — every weight matrix is read once for
+  // all of them — and returns the logits of the last one. The prompt goes through this.
+  std::span<const float> forward_batch(std::span<const TokenId> tokens, std::size_t pos);
+
   // Forgets every position (the KV cache is overwritten from position 0 on).
   void reset() noexcept { next_pos_ = 0; }
   std::size_t position() const noexcept { return next_pos_; }
   const Model& model() const noexcept { return *model_; }
 
  private:
-  void attention(std::size_t layer, std::size_t pos);
+  // One position's attention over the cache up to `pos`: `query` [dim] in, `result` [dim] out.
+  void attention(std::size_t layer, std::size_t pos, const float* query, float* result);
+  void rope(float* q, float* k, std::size_t pos) const noexcept;
 
   std::shared_ptr<const Model> model_;
   ThreadPool pool_;
@@ -35,6 +42,9 @@ class LlamaState {
   // key_cache, value_cache: [layers, context, kv_dim]; logits: [vocab]; rope_freq: [rope_dims/2].
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, att_, logits_, rope_freq_;
   std::vector<float> key_cache_, value_cache_;
+  // forward_batch's activations, one row per token (grown on demand).
+  std::vector<float> batch_x_, batch_xb_, batch_q_, batch_k_, batch_v_, batch_h_, batch_h2_,
+      batch_out_;
   std::size_t next_pos_ = 0;
 };
 

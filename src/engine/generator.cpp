@@ -125,23 +125,28 @@ GenerationResult Generator::generate(const GenerationRequest& request,
   auto last_progress = prompt_start;
   std::span<const float> logits;
   const std::size_t prompt_size = result.prompt_tokens.size();
-  for (std::size_t pos = 0; pos < prompt_size; ++pos) {
+  // In batches: each weight matrix is read once per batch, not once per token; a batch is small
+  // enough that cancellation and progress are still noticed within a fraction of a second.
+  constexpr std::size_t kPromptBatch = 64;
+  for (std::size_t pos = 0; pos < prompt_size;) {
     if (cancelled_now()) {
       result.stop_reason = StopReason::cancelled;
       result.prompt_ms = elapsed_ms(prompt_start);
       narrate_cancelled(result);
       return result;
     }
-    logits = state_.forward(result.prompt_tokens[pos], pos);
+    const std::size_t count = std::min(kPromptBatch, prompt_size - pos);
+    logits = state_.forward_batch(
+        std::span<const TokenId>(result.prompt_tokens).subspan(pos, count), pos);
+    pos += count;
     if (std::chrono::steady_clock::now() - last_progress >= std::chrono::seconds(1) &&
-        pos + 1 < prompt_size) {
+        pos < prompt_size) {
       last_progress = std::chrono::steady_clock::now();
-      const double fraction = static_cast<double>(pos + 1) / static_cast<double>(prompt_size);
+      const double fraction = static_cast<double>(pos) / static_cast<double>(prompt_size);
       n::info(n::actor::inference_engine, n::action::prompt_progress)
-          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos + 1, prompt_size,
-                 fraction * 100)
+          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos, prompt_size, fraction * 100)
           .cute("Reading the prompt… {:.0f}% through! 📖", fraction * 100)
-          .tokens_in(static_cast<std::int64_t>(pos + 1))
+          .tokens_in(static_cast<std::int64_t>(pos))
           .progress(fraction)
           .emit();
     }

@@ -1,5 +1,6 @@
 #include "engine/kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -120,6 +121,72 @@ void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool) {
     }
   };
   if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= 16384) {
+    pool->parallel_for(w.rows, rows);
+  } else {
+    rows(0, w.rows);
+  }
+}
+
+void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* pool) {
+  thread_local QuantizedActivations quantized;
+  const bool simd = kernel_path() == KernelPath::simd;
+  bool any_integer = false;
+  std::size_t total = 0;
+  for (const auto& job : jobs) {
+    any_integer = any_integer || (simd && uses_quantized_activations(job.w->type));
+    total += job.w->rows;
+  }
+  if (jobs.empty()) return;
+  if (any_integer) quantized.quantize(x, jobs[0].w->cols);
+  const QuantizedActivations& qx = quantized;
+  const auto rows = [&](std::size_t begin, std::size_t end) {
+    std::size_t offset = 0;
+    for (const auto& job : jobs) {
+      const Tensor& w = *job.w;
+      const std::size_t from = std::max(begin, offset);
+      const std::size_t to = std::min(end, offset + w.rows);
+      const bool integer = simd && uses_quantized_activations(w.type);
+      for (std::size_t i = from; i < to; ++i) {
+        const std::size_t r = i - offset;
+        job.y[r] = integer ? simd_dot_quantized(w.type, w.row(r), qx)
+                   : simd  ? simd_dot(w.type, w.row(r), x, w.cols)
+                           : dot_row(w.type, w.row(r), x, w.cols);
+      }
+      offset += w.rows;
+    }
+  };
+  if (pool != nullptr && pool->size() > 1 && total * jobs[0].w->cols >= 16384) {
+    pool->parallel_for(total, rows);
+  } else {
+    rows(0, total);
+  }
+}
+
+void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, ThreadPool* pool) {
+  const bool simd = kernel_path() == KernelPath::simd;
+  const bool integer = simd && uses_quantized_activations(w.type);
+  thread_local std::vector<QuantizedActivations> quantized;
+  if (integer) {
+    if (quantized.size() < tokens) quantized.resize(tokens);
+    for (std::size_t t = 0; t < tokens; ++t) quantized[t].quantize(x + t * w.cols, w.cols);
+  }
+  const QuantizedActivations* qx = quantized.data();
+  const auto rows = [&](std::size_t begin, std::size_t end) {
+    if (integer) {
+      simd_matmul_quantized(w.type, w.row(begin), w.row_bytes(), end - begin, qx, tokens, y + begin,
+                            w.rows);
+      return;
+    }
+    for (std::size_t r = begin; r < end; ++r) {
+      const std::byte* row = w.row(r);
+      for (std::size_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * w.cols;
+        y[t * w.rows + r] =
+            simd ? simd_dot(w.type, row, xt, w.cols) : dot_row(w.type, row, xt, w.cols);
+      }
+    }
+  };
+  if (pool != nullptr && pool->size() > 1 && w.rows * w.cols * tokens >= 16384) {
     pool->parallel_for(w.rows, rows);
   } else {
     rows(0, w.rows);

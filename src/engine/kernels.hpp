@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 #include "engine/model.hpp"
 
@@ -23,6 +24,20 @@ KernelPath kernel_path() noexcept;  // from LLORCH_KERNELS, read once
 
 // y[r] = dot(w.row(r), x) for every row; rows are split over the pool's threads when given.
 void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool = nullptr);
+
+// Several products of the same input (Q, K and V; gate and up): the input is quantized once and
+// all rows are split over the pool in one go, so the threads meet once instead of once each.
+struct MatvecJob {
+  const Tensor* w;
+  float* y;
+};
+void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* pool = nullptr);
+
+// Y = X · Wᵀ for a batch: x holds `tokens` rows of w.cols values, y gets `tokens` rows of
+// w.rows values. Each weight row is read from memory once and used for every token (prompt
+// processing is compute-bound, not bandwidth-bound, this way). Rows are split over the pool.
+void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y,
+            ThreadPool* pool = nullptr);
 
 // out = x / rms(x) * weight (weight is F32), as Llama's RMSNorm.
 void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) noexcept;

@@ -260,6 +260,77 @@ float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
+// The batched prompt's kernels: one weight row against four token vectors at a time. The row's
+// block is decoded once and stays in registers for the four products.
+constexpr std::size_t kTile = 4;
+
+// One weight row against kTile token vectors; the row's block is decoded once per step.
+template <typename Block, typename Decode, typename Product>
+HWY_INLINE void DotTile(const std::byte* row, const QuantizedActivations* xs, float* out,
+                        std::size_t stride, Decode decode, Product product) {
+  const std::size_t blocks = xs[0].n / 32;
+  __m256 acc[kTile];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const __m256i w = decode(row, b);
+    std::uint16_t bits;
+    std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
+    const __m256 dw = _mm256_set1_ps(Half(bits));
+    for (std::size_t k = 0; k < kTile; ++k) {
+      const QuantizedActivations& x = xs[k];
+      const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&x.d[b]));
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(w, x, b)), scale, acc[k]);
+    }
+  }
+  for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]);
+}
+
+// A range of weight rows against every token vector, blocked so that a few rows (in L1) meet a
+// tile of tokens (in L1) at a time: activations are read once per row block, not once per row.
+template <typename Block, typename Decode, typename Product>
+HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                            const QuantizedActivations* xs, std::size_t count, float* out,
+                            std::size_t stride, Decode decode, Product product,
+                            float (*single)(const std::byte*, const QuantizedActivations&)) {
+  constexpr std::size_t kRowBlock = 32;
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    std::size_t t = 0;
+    for (; t + kTile <= count; t += kTile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        DotTile<Block>(rows + r * row_bytes, xs + t, out + t * stride + r, stride, decode, product);
+      }
+    }
+    for (; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulTiles<BlockQ4_0>(
+      rows, row_bytes, row_count, xs, count, out, stride, LoadQ4_0,
+      [](__m256i w, const QuantizedActivations& x, std::size_t b) {
+        const __m256i products = _mm256_maddubs_epi16(w, LoadX(x, b));
+        const __m256i offsets =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.pair_offsets8.data() + 16 * b));
+        return _mm256_madd_epi16(_mm256_sub_epi16(products, offsets), _mm256_set1_epi16(1));
+      },
+      DotQ4_0);
+}
+
+void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+              const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulTiles<BlockQ8_0>(
+      rows, row_bytes, row_count, xs, count, out, stride, LoadQ8,
+      [](__m256i w, const QuantizedActivations& x, std::size_t b) {
+        return DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(LoadX(x, b), w));
+      },
+      DotQ8);
+}
+
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
   __m256 acc = _mm256_setzero_ps();
   float minimums = 0.0f;
@@ -363,6 +434,18 @@ float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
 float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q6_k_scalar(row, x);
 }
+void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = detail::dot_q4_0_scalar(rows + r * row_bytes, xs[t]);
+}
+void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+              const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = detail::dot_q8_scalar(rows + r * row_bytes, xs[t]);
+}
 
 #endif
 
@@ -382,6 +465,8 @@ HWY_EXPORT(DotQ8);
 HWY_EXPORT(DotQ4_0);
 HWY_EXPORT(DotQ4_K);
 HWY_EXPORT(DotQ6_K);
+HWY_EXPORT(MatmulQ4_0);
+HWY_EXPORT(MatmulQ8);
 HWY_EXPORT(TargetName);
 
 void QuantizedActivations::quantize(const float* x, std::size_t count) {
@@ -436,6 +521,21 @@ float simd_dot_quantized(TensorType type, const std::byte* row,
       break;
   }
   return 0.0f;
+}
+
+void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                           std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
+                           float* out, std::size_t stride) noexcept {
+  switch (type) {
+    case TensorType::q4_0:
+      return HWY_DYNAMIC_DISPATCH(MatmulQ4_0)(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q8_0:
+      return HWY_DYNAMIC_DISPATCH(MatmulQ8)(rows, row_bytes, row_count, xs, count, out, stride);
+    default:
+      for (std::size_t r = 0; r < row_count; ++r)
+        for (std::size_t t = 0; t < count; ++t)
+          out[t * stride + r] = simd_dot_quantized(type, rows + r * row_bytes, xs[t]);
+  }
 }
 
 float scalar_dot_quantized(TensorType type, const std::byte* row,

@@ -38,6 +38,13 @@ float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_
 float simd_dot_quantized(TensorType type, const std::byte* row,
                          const QuantizedActivations& x) noexcept;
 
+// Rows [0, row_count) of a matrix (row_bytes apart) against `count` activation vectors:
+// out[t * stride + r] = dot(row r, xs[t]). Blocked so that each row's blocks are decoded once for
+// several vectors and the vectors are read once for several rows (the batched prompt's kernel).
+void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                           std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
+                           float* out, std::size_t stride) noexcept;
+
 // The same, in plain C++ on any CPU (the reference the SIMD code is tested against).
 float scalar_dot_quantized(TensorType type, const std::byte* row,
                            const QuantizedActivations& x) noexcept;
