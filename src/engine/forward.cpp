@@ -6,6 +6,7 @@
 
 #include "engine/kernels.hpp"
 #include "engine/quant.hpp"
+#include "engine/simd_kernels.hpp"
 
 namespace llorch::engine {
 
@@ -57,7 +58,7 @@ std::span<const float> LlamaState::forward(TokenId token, std::size_t pos) {
     std::memcpy(key_cache_.data() + cache_row, k_.data(), c.kv_dim() * sizeof(float));
     std::memcpy(value_cache_.data() + cache_row, v_.data(), c.kv_dim() * sizeof(float));
 
-    attention(l, pos, q_.data(), xb_.data());
+    attention(l, pos, q_.data(), xb_.data(), att_.data());
     matvec(w.wo, xb_.data(), xb2_.data(), &pool_);
     for (std::size_t i = 0; i < c.dim; ++i) x_[i] += xb2_[i];
 
@@ -132,6 +133,7 @@ std::span<const float> LlamaState::forward_batch(std::span<const TokenId> tokens
   batch_h_.resize(n * hidden);
   batch_h2_.resize(n * hidden);
   batch_out_.resize(n * dim);
+  batch_scores_.resize(n * c.context_length);
   for (std::size_t t = 0; t < n; ++t) {
     dequantize_row(m.token_embedding.type,
                    m.token_embedding.row(static_cast<std::size_t>(tokens[t])),
@@ -156,8 +158,13 @@ std::span<const float> LlamaState::forward_batch(std::span<const TokenId> tokens
       std::memcpy(value_cache_.data() + cache_row, batch_v_.data() + t * kv_dim,
                   kv_dim * sizeof(float));
     }
-    for (std::size_t t = 0; t < n; ++t)
-      attention(l, pos + t, batch_q_.data() + t * dim, batch_xb_.data() + t * dim);
+    // Positions are independent once the cache holds the batch: split them over the pool.
+    pool_.parallel_for(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t = begin; t < end; ++t) {
+        attention(l, pos + t, batch_q_.data() + t * dim, batch_xb_.data() + t * dim,
+                  batch_scores_.data() + t * c.context_length);
+      }
+    });
     matmul(w.wo, batch_xb_.data(), n, batch_out_.data(), &pool_);
     for (std::size_t i = 0; i < n * dim; ++i) batch_x_[i] += batch_out_[i];
 
@@ -182,7 +189,8 @@ std::span<const float> LlamaState::forward_batch(std::span<const TokenId> tokens
   return logits_;
 }
 
-void LlamaState::attention(std::size_t layer, std::size_t pos, const float* query, float* result) {
+void LlamaState::attention(std::size_t layer, std::size_t pos, const float* query, float* result,
+                           float* scores) const {
   const LlamaConfig& c = model_->config;
   const std::size_t hd = c.head_dim();
   const std::size_t kv_dim = c.kv_dim();
@@ -193,13 +201,11 @@ void LlamaState::attention(std::size_t layer, std::size_t pos, const float* quer
 
   for (std::size_t h = 0; h < c.n_heads; ++h) {
     const float* q = query + h * hd;
-    float* att = att_.data() + h * c.context_length;
+    float* att = scores;  // reused head after head
     const std::size_t kv_offset = (h / group) * hd;
     for (std::size_t t = 0; t <= pos; ++t) {
       const float* k = keys + t * kv_dim + kv_offset;
-      float score = 0.0f;
-      for (std::size_t i = 0; i < hd; ++i) score += q[i] * k[i];
-      att[t] = score * scale;
+      att[t] = simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(k), q, hd) * scale;
     }
     softmax(att, pos + 1);
     float* out = result + h * hd;

@@ -32,8 +32,10 @@ class LlamaState {
   const Model& model() const noexcept { return *model_; }
 
  private:
-  // One position's attention over the cache up to `pos`: `query` [dim] in, `result` [dim] out.
-  void attention(std::size_t layer, std::size_t pos, const float* query, float* result);
+  // One position's attention over the cache up to `pos`: `query` [dim] in, `result` [dim] out,
+  // `scores` [context] scratch. Reads only the cache, so positions can run on several threads.
+  void attention(std::size_t layer, std::size_t pos, const float* query, float* result,
+                 float* scores) const;
   void rope(float* q, float* k, std::size_t pos) const noexcept;
 
   std::shared_ptr<const Model> model_;
@@ -44,7 +46,7 @@ class LlamaState {
   std::vector<float> key_cache_, value_cache_;
   // forward_batch's activations, one row per token (grown on demand).
   std::vector<float> batch_x_, batch_xb_, batch_q_, batch_k_, batch_v_, batch_h_, batch_h2_,
-      batch_out_;
+      batch_out_, batch_scores_;
   std::size_t next_pos_ = 0;
 };
 

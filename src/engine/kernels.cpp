@@ -168,7 +168,17 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
   thread_local std::vector<QuantizedActivations> quantized;
   if (integer) {
     if (quantized.size() < tokens) quantized.resize(tokens);
-    for (std::size_t t = 0; t < tokens; ++t) quantized[t].quantize(x + t * w.cols, w.cols);
+    // The caller's buffers, named outside the lambda: inside, `quantized` would be the pool
+    // thread's own thread_local.
+    QuantizedActivations* targets = quantized.data();
+    const auto quantize = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t = begin; t < end; ++t) targets[t].quantize(x + t * w.cols, w.cols);
+    };
+    if (pool != nullptr && tokens >= 8) {
+      pool->parallel_for(tokens, quantize);
+    } else {
+      quantize(0, tokens);
+    }
   }
   const QuantizedActivations* qx = quantized.data();
   const auto rows = [&](std::size_t begin, std::size_t end) {

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "engine/simd_kernels.cpp"
@@ -190,6 +192,13 @@ HWY_INLINE __m256i LoadQ4_0(const std::byte* row, std::size_t b) {
 }
 
 template <typename Block>
+HWY_INLINE float BlockScale(const std::byte* row, std::size_t b) {
+  std::uint16_t bits;
+  std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
+  return Half(bits);
+}
+
+template <typename Block>
 HWY_INLINE float BlockScale(const std::byte* row, std::size_t b, const QuantizedActivations& x) {
   std::uint16_t bits;
   std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
@@ -262,46 +271,79 @@ float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
 
 // The batched prompt's kernels: one weight row against four token vectors at a time. The row's
 // block is decoded once and stays in registers for the four products.
-constexpr std::size_t kTile = 4;
+constexpr std::size_t kTile = 8;
 
-// One weight row against kTile token vectors; the row's block is decoded once per step.
-template <typename Block, typename Decode, typename Product>
-HWY_INLINE void DotTile(const std::byte* row, const QuantizedActivations* xs, float* out,
-                        std::size_t stride, Decode decode, Product product) {
+// One weight row against kTile token vectors. Q4_0 leaves its zero point (8) out of the integer
+// products and takes it off once per block for all the tile's tokens: `zero_points` holds, block
+// after block, their 8 · Σx · d_x (block_offsets8). Q8_0 is signed: |w| meets x with w's sign.
+template <typename Block>
+HWY_INLINE void RowTile(const std::byte* row, const float* scales, const QuantizedActivations* xs,
+                        const float* zero_points, float* out, std::size_t stride) {
+  static_assert(kTile == 8, "one vector of zero points per block");
+  constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
   const std::size_t blocks = xs[0].n / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[kTile];
+  __m256 zero = _mm256_setzero_ps();
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (std::size_t b = 0; b < blocks; ++b) {
-    const __m256i w = decode(row, b);
-    std::uint16_t bits;
-    std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
-    const __m256 dw = _mm256_set1_ps(Half(bits));
+    const __m256 dw = _mm256_broadcast_ss(scales + b);
+    __m256i w;
+    if constexpr (kQ4) {
+      w = LoadQ4_0(row, b);
+      zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(zero_points + b * kTile), zero);
+    } else {
+      w = LoadQ8(row, b);
+    }
+    const __m256i magnitude = kQ4 ? w : _mm256_sign_epi8(w, w);
     for (std::size_t k = 0; k < kTile; ++k) {
-      const QuantizedActivations& x = xs[k];
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&x.d[b]));
-      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(w, x, b)), scale, acc[k]);
+      __m256i v = LoadX(xs[k], b);
+      if constexpr (!kQ4) v = _mm256_sign_epi8(v, w);
+      const __m256 dx = _mm256_broadcast_ss(&xs[k].d[b]);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, v), ones);
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[k]);
     }
   }
-  for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]);
+  alignas(32) float zeros[kTile];
+  _mm256_store_ps(zeros, zero);
+  for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
 }
 
-// A range of weight rows against every token vector, blocked so that a few rows (in L1) meet a
-// tile of tokens (in L1) at a time: activations are read once per row block, not once per row.
-template <typename Block, typename Decode, typename Product>
+// Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
+// decoded once, in L1) meet a tile of tokens (in L1) at a time.
+template <typename Block>
 HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                             const QuantizedActivations* xs, std::size_t count, float* out,
-                            std::size_t stride, Decode decode, Product product,
+                            std::size_t stride,
                             float (*single)(const std::byte*, const QuantizedActivations&)) {
   constexpr std::size_t kRowBlock = 32;
+  constexpr std::size_t kMaxBlocks = 512;  // rows of up to 16384 values take the tiled path
+  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
+  const std::size_t tiles = blocks <= kMaxBlocks ? count / kTile : 0;
+  thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
+  thread_local std::vector<float> zero_points;
+  if constexpr (std::is_same_v<Block, BlockQ4_0>) {
+    zero_points.resize(tiles * blocks * kTile);
+    for (std::size_t tile = 0; tile < tiles; ++tile)
+      for (std::size_t b = 0; b < blocks; ++b)
+        for (std::size_t k = 0; k < kTile; ++k)
+          zero_points[(tile * blocks + b) * kTile + k] = xs[tile * kTile + k].block_offsets8[b];
+  }
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
-    std::size_t t = 0;
-    for (; t + kTile <= count; t += kTile) {
+    if (tiles > 0) {
+      for (std::size_t r = r0; r < r1; ++r)
+        for (std::size_t b = 0; b < blocks; ++b)
+          scales[(r - r0) * kMaxBlocks + b] = BlockScale<Block>(rows + r * row_bytes, b);
+    }
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
       for (std::size_t r = r0; r < r1; ++r) {
-        DotTile<Block>(rows + r * row_bytes, xs + t, out + t * stride + r, stride, decode, product);
+        RowTile<Block>(rows + r * row_bytes, scales.data() + (r - r0) * kMaxBlocks,
+                       xs + tile * kTile, zero_points.data() + tile * blocks * kTile,
+                       out + tile * kTile * stride + r, stride);
       }
     }
-    for (; t < count; ++t) {
+    for (std::size_t t = tiles * kTile; t < count; ++t) {
       for (std::size_t r = r0; r < r1; ++r)
         out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
     }
@@ -310,25 +352,12 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
 
 void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                 const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  MatmulTiles<BlockQ4_0>(
-      rows, row_bytes, row_count, xs, count, out, stride, LoadQ4_0,
-      [](__m256i w, const QuantizedActivations& x, std::size_t b) {
-        const __m256i products = _mm256_maddubs_epi16(w, LoadX(x, b));
-        const __m256i offsets =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.pair_offsets8.data() + 16 * b));
-        return _mm256_madd_epi16(_mm256_sub_epi16(products, offsets), _mm256_set1_epi16(1));
-      },
-      DotQ4_0);
+  MatmulTiles<BlockQ4_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ4_0);
 }
 
 void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
               const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  MatmulTiles<BlockQ8_0>(
-      rows, row_bytes, row_count, xs, count, out, stride, LoadQ8,
-      [](__m256i w, const QuantizedActivations& x, std::size_t b) {
-        return DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(LoadX(x, b), w));
-      },
-      DotQ8);
+  MatmulTiles<BlockQ8_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ8);
 }
 
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
@@ -469,12 +498,26 @@ HWY_EXPORT(MatmulQ4_0);
 HWY_EXPORT(MatmulQ8);
 HWY_EXPORT(TargetName);
 
+namespace {
+
+// Round to nearest, ties to even, for |v| < 2^22, without a libm call per value: adding
+// 1.5 · 2^23 leaves the rounded integer in the low mantissa bits.
+inline std::int32_t RoundToInt(float v) noexcept {
+  const float shifted = v + 12582912.0f;
+  std::int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return bits - 0x4B400000;
+}
+
+}  // namespace
+
 void QuantizedActivations::quantize(const float* x, std::size_t count) {
   n = count;
   q.resize(count);
   d.resize(count / 32);
   sums16.resize(count / 16);
   pair_offsets8.resize(count / 2);
+  block_offsets8.resize(count / 32);
   for (std::size_t b = 0; b < count / 32; ++b, x += 32) {
     float amax = 0.0f;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
@@ -484,7 +527,7 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
     for (int g = 0; g < 2; ++g) {
       std::int32_t sum = 0;
       for (int j = 16 * g; j < 16 * g + 16; ++j) {
-        const auto v = static_cast<std::int8_t>(std::lrint(x[j] * inverse));
+        const auto v = static_cast<std::int8_t>(RoundToInt(x[j] * inverse));
         q[32 * b + j] = v;
         sum += v;
       }
@@ -493,6 +536,8 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
   }
   for (std::size_t i = 0; i < count / 2; ++i)
     pair_offsets8[i] = static_cast<std::int16_t>(8 * (q[2 * i] + q[2 * i + 1]));
+  for (std::size_t b = 0; b < count / 32; ++b)
+    block_offsets8[b] = 8.0f * static_cast<float>(sums16[2 * b] + sums16[2 * b + 1]) * d[b];
 }
 
 bool uses_quantized_activations(TensorType type) noexcept {

@@ -23,6 +23,8 @@ struct QuantizedActivations {
   // 8 * (q[2i] + q[2i+1]) for every pair: what a zero point of 8 (Q4_0) takes off the pair sums
   // of an unsigned-by-signed product, ready to subtract in one instruction.
   std::vector<std::int16_t> pair_offsets8;
+  // 8 · Σq · d of every block: the same zero point in float, per block (the batched kernel).
+  std::vector<float> block_offsets8;
   std::size_t n = 0;
 
   // `n` must be a multiple of 32.
