@@ -44,12 +44,15 @@ void ThreadPool::parallel_for(std::size_t n,
     std::lock_guard lock(mutex_);
     body_ = &body;
     n_ = n;
+    // A few chunks per thread, taken in turn: a thread slowed by something else on the machine
+    // takes fewer, instead of holding everyone up at the end.
+    chunk_ = std::max<std::size_t>(1, (n + 4 * size() - 1) / (4 * size()));
+    next_.store(0, std::memory_order_relaxed);
     pending_.store(workers_.size(), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_.notify_all();
-  const std::size_t chunk = (n + size() - 1) / size();
-  body(0, std::min(n, chunk));
+  run_chunks();
   const auto spin_until = std::chrono::steady_clock::now() + kSpin;
   while (pending_.load(std::memory_order_acquire) != 0) {
     if (std::chrono::steady_clock::now() < spin_until) {
@@ -60,7 +63,15 @@ void ThreadPool::parallel_for(std::size_t n,
   }
 }
 
-void ThreadPool::work(std::size_t index) {
+void ThreadPool::run_chunks() {
+  for (;;) {
+    const std::size_t begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+    if (begin >= n_) return;
+    (*body_)(begin, std::min(n_, begin + chunk_));
+  }
+}
+
+void ThreadPool::work(std::size_t /*index*/) {
   std::size_t seen = 0;
   for (;;) {
     // Spin first: the next loop usually comes within microseconds.
@@ -73,14 +84,8 @@ void ThreadPool::work(std::size_t index) {
     start_.wait(lock, [&] { return stopping_ || generation_.load() != seen; });
     if (stopping_) return;
     seen = generation_.load();
-    const auto* body = body_;
-    const std::size_t n = n_;
     lock.unlock();
-
-    const std::size_t chunk = (n + size() - 1) / size();
-    const std::size_t begin = std::min(n, index * chunk);
-    const std::size_t end = std::min(n, begin + chunk);
-    if (begin < end) (*body)(begin, end);
+    run_chunks();
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

@@ -24,17 +24,20 @@ class ThreadPool {
 
   std::size_t size() const noexcept { return workers_.size() + 1; }
 
-  // Runs body(begin, end) over [0, n) split into size() contiguous chunks.
+  // Runs body(begin, end) over [0, n) in contiguous chunks (a few per thread, taken in turn).
   void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t)>& body);
 
  private:
   void work(std::size_t index);
+  void run_chunks();
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_;
   const std::function<void(std::size_t, std::size_t)>* body_ = nullptr;
   std::size_t n_ = 0;
+  std::size_t chunk_ = 1;
+  std::atomic<std::size_t> next_{0};
   std::atomic<std::size_t> generation_{0};
   std::atomic<std::size_t> pending_{0};
   std::atomic<bool> stopping_{false};
