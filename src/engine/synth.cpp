@@ -31,7 +31,10 @@ class FastRandom {
 };
 
 void copy_tokenizer(const GgufFile& vocab, GgufWriter& out) {
-  for (const auto& [key, value] : vocab.metadata()) {
+  for (const auto& entry : vocab.metadata()) {
+    // A named reference, not a structured binding: clang 14 cannot capture those in lambdas.
+    const std::string& key = entry.first;
+    const GgufValue& value = entry.second;
     if (key.rfind("tokenizer.", 0) != 0) continue;
     std::visit(
         [&](const auto& v) {
