@@ -44,9 +44,11 @@ void ThreadPool::parallel_for(std::size_t n,
     std::lock_guard lock(mutex_);
     body_ = &body;
     n_ = n;
-    // A few chunks per thread, taken in turn: a thread slowed by something else on the machine
-    // takes fewer, instead of holding everyone up at the end.
-    chunk_ = std::max<std::size_t>(1, (n + 4 * size() - 1) / (4 * size()));
+    // Large loops go in a few chunks per thread, taken in turn: a thread slowed by something else
+    // on the machine takes fewer, instead of holding everyone up at the end. Small ones (a tiny
+    // model's rows) in one chunk each, where taking turns would cost more than it evens out.
+    const std::size_t per_thread = n >= 1024 ? 4 : 1;
+    chunk_ = std::max<std::size_t>(1, (n + per_thread * size() - 1) / (per_thread * size()));
     next_.store(0, std::memory_order_relaxed);
     pending_.store(workers_.size(), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
