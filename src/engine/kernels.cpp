@@ -105,26 +105,8 @@ KernelPath kernel_path() noexcept {
 }
 
 void matvec(const Tensor& w, const float* x, float* y, ThreadPool* pool) {
-  // Activations are quantized once per product, not once per row.
-  thread_local QuantizedActivations quantized;
-  const bool simd = kernel_path() == KernelPath::simd;
-  const bool integer = simd && uses_quantized_activations(w.type);
-  if (integer) quantized.quantize(x, w.cols);
-  const QuantizedActivations& qx = quantized;
-  const auto rows = [&](std::size_t begin, std::size_t end) {
-    if (integer) {
-      for (std::size_t r = begin; r < end; ++r) y[r] = simd_dot_quantized(w.type, w.row(r), qx);
-    } else if (simd) {
-      for (std::size_t r = begin; r < end; ++r) y[r] = simd_dot(w.type, w.row(r), x, w.cols);
-    } else {
-      for (std::size_t r = begin; r < end; ++r) y[r] = dot_row(w.type, w.row(r), x, w.cols);
-    }
-  };
-  if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= 16384) {
-    pool->parallel_for(w.rows, rows);
-  } else {
-    rows(0, w.rows);
-  }
+  const MatvecJob job{&w, y};
+  matvec_many(std::span(&job, 1), x, pool);
 }
 
 void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* pool) {
