@@ -110,9 +110,9 @@ TEST_P(DotProduct, MatchesF32ArithmeticOnTheDecodedRow) {
     ASSERT_NEAR(got, exact, 1e-5 * magnitude + 1e-6) << "n=" << n;
     // And against the unquantized weights, within what the format loses.
     const double tolerance = type == TensorType::q4_0 || type == TensorType::q4_k ? 0.15
-                             : type == TensorType::q6_k                         ? 0.06
-                             : type == TensorType::q8_0                         ? 0.02
-                                                                                : 1e-3;
+                             : type == TensorType::q6_k                           ? 0.06
+                             : type == TensorType::q8_0                           ? 0.02
+                                                                                  : 1e-3;
     ASSERT_NEAR(got, dot_reference(w, x), tolerance * magnitude + 1e-6) << "n=" << n;
   }
 }
