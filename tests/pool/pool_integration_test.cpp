@@ -296,6 +296,28 @@ TEST(PoolManager, SigtermStopsEveryWorkerAndExitsZero) {
   record_narration_lines(pool);
 }
 
+TEST(PoolManager, AWorkerThatIgnoresSigtermIsKilledAfterTheDrainTimeout) {
+  TempDir dir;
+  // Ignores SIGTERM and never calls back: only SIGKILL ends it.
+  const fs::path stubborn =
+      dir.write("stubborn-worker.sh", "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n", true);
+  PoolManager pool(dir.write("pool.toml", workers_toml(1) + "[supervision]\ndrain_timeout_s = 1\n"),
+                   {"--worker-binary", stubborn.string()});
+  const auto spawned = pool.wait_for_event(
+      [](const narration::Event& e) { return e.action == "worker_spawn" && e.pid; }, 10s);
+  ASSERT_TRUE(spawned);
+  const int pid = static_cast<int>(*spawned->pid);
+  std::this_thread::sleep_for(200ms);  // let the shell install its trap
+  pool.signal(SIGTERM);
+  EXPECT_EQ(pool.wait_exit(15s), 0);
+  EXPECT_TRUE(wait_gone(pid, 2s)) << "the stubborn worker outlived the pool manager";
+  EXPECT_TRUE(pool.wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "server_shutdown" && e.human.find("SIGKILL") != std::string::npos;
+      },
+      1s));
+}
+
 TEST(PoolManager, KilledPoolManagerLeavesNoOrphans) {
   TempDir dir;
   PoolManager pool(dir.write("pool.toml", workers_toml(2)));
