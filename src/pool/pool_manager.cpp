@@ -86,10 +86,9 @@ int run_pool_manager(PoolConfig config) {
   // Shutdown: refuse new workers, stop every worker (SIGTERM, then SIGKILL after the drain
   // timeout), deregister, end the narration feeds, let answers in flight finish, stop.
   asio::steady_timer flush_timer(io);
-  const auto flush_deadline_holder = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::chrono::steady_clock::time_point flush_deadline;
   std::function<void()> wait_for_answers = [&] {
-    if (server.requests_in_flight() == 0 ||
-        std::chrono::steady_clock::now() >= *flush_deadline_holder) {
+    if (server.requests_in_flight() == 0 || std::chrono::steady_clock::now() >= flush_deadline) {
       io.stop();
       return;
     }
@@ -116,7 +115,7 @@ int run_pool_manager(PoolConfig config) {
           .emit();
       feed->close_all();
       server.stop_accepting();
-      *flush_deadline_holder = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
       wait_for_answers();
     });
   });
