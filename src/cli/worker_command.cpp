@@ -1,4 +1,5 @@
 // `llorch worker`: the flags, declared once, into a WorkerConfig.
+#include "api/device_name.hpp"
 #include "cli/commands.hpp"
 #include "narration/setup.hpp"
 #include "worker/worker_config.hpp"
@@ -19,7 +20,7 @@ Command add_worker_command(CLI::App& app) {
   command->add_option("--device", c->device, "cpu, cuda:N or metal:N")
       ->capture_default_str()
       ->check([](const std::string& d) -> std::string {
-        if (worker::is_device_name(d)) return {};
+        if (api::is_device_name(d)) return {};
         return "--device must be cpu, cuda:N or metal:N";
       });
   command->add_option("-t,--threads", c->threads, "Threads per slot")

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "worker/worker_config.hpp"
+#include "api/device_name.hpp"
 
 namespace llorch::pool {
 
@@ -96,7 +96,7 @@ std::vector<FieldError> check_worker_spec(const WorkerSpec& spec, const std::str
                                   "that the pool manager can read",
                                   spec.model)});
   }
-  if (!worker::is_device_name(spec.device)) {
+  if (!api::is_device_name(spec.device)) {
     errors.push_back({prefix + "device", "enum",
                       fmt::format("device {:?} is not cpu, cuda:N or metal:N", spec.device)});
   }

@@ -69,16 +69,6 @@ std::string_view describe_exit_code(int code) noexcept {
   }
 }
 
-bool is_device_name(std::string_view device) noexcept {
-  const auto numbered = [&](std::string_view prefix) {
-    if (device.substr(0, prefix.size()) != prefix || device.size() == prefix.size()) return false;
-    for (char c : device.substr(prefix.size()))
-      if (c < '0' || c > '9') return false;
-    return device.size() - prefix.size() <= 3;
-  };
-  return device == "cpu" || numbered("cuda:") || numbered("metal:");
-}
-
 int run_worker(WorkerConfig config) {
   if (config.worker_id.empty()) config.worker_id = fmt::format("worker-{}", config.port);
   n::info(n::actor::worker, n::action::startup)

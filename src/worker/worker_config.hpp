@@ -35,9 +35,6 @@ enum ExitCode : int {
 // What an exit code means, for a crash report ("model load failed"); empty for unknown codes.
 std::string_view describe_exit_code(int code) noexcept;
 
-// cpu, cuda:N or metal:N.
-bool is_device_name(std::string_view device) noexcept;
-
 // Runs the worker until it is told to stop. Returns one of the exit codes above.
 int run_worker(WorkerConfig config);
 
