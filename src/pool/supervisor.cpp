@@ -508,6 +508,11 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
         "unexpected");
   }
   metrics_.count_ready_callback("accepted");
+  if (w->state == WorkerState::starting) {
+    // Its stdout is read on another thread: a model that loads in a millisecond can call back
+    // before its model_load line has been handled. The states still go in order.
+    transition(*w, WorkerState::loading, "it loaded its model (its callback overtook that line)");
+  }
   w->timer.cancel();
   w->url = url;
   w->crashes_in_a_row = 0;
