@@ -94,6 +94,15 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
   return 0.0f;
 }
 
+namespace {
+
+// A row against F32 activations, on the chosen kernel path.
+float float_dot(bool simd, const Tensor& w, std::size_t r, const float* x) noexcept {
+  return simd ? simd_dot(w.type, w.row(r), x, w.cols) : dot_row(w.type, w.row(r), x, w.cols);
+}
+
+}  // namespace
+
 KernelPath kernel_path_from(const char* value) noexcept {
   return value != nullptr && std::string_view(value) == "reference" ? KernelPath::reference
                                                                     : KernelPath::simd;
@@ -130,9 +139,7 @@ void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* po
       const bool integer = simd && uses_quantized_activations(w.type);
       for (std::size_t i = from; i < to; ++i) {
         const std::size_t r = i - offset;
-        job.y[r] = integer ? simd_dot_quantized(w.type, w.row(r), qx)
-                   : simd  ? simd_dot(w.type, w.row(r), x, w.cols)
-                           : dot_row(w.type, w.row(r), x, w.cols);
+        job.y[r] = integer ? simd_dot_quantized(w.type, w.row(r), qx) : float_dot(simd, w, r, x);
       }
       offset += w.rows;
     }
@@ -170,11 +177,8 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
       return;
     }
     for (std::size_t r = begin; r < end; ++r) {
-      const std::byte* row = w.row(r);
       for (std::size_t t = 0; t < tokens; ++t) {
-        const float* xt = x + t * w.cols;
-        y[t * w.rows + r] =
-            simd ? simd_dot(w.type, row, xt, w.cols) : dot_row(w.type, row, xt, w.cols);
+        y[t * w.rows + r] = float_dot(simd, w, r, x + t * w.cols);
       }
     }
   };

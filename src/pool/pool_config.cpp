@@ -64,6 +64,22 @@ class TableReader {
 
 }  // namespace
 
+std::vector<FieldError> check_worker_spec(const WorkerSpec& spec, const std::string& prefix);
+
+namespace {
+
+// The spec's rule violations, for fields whose reading did not already fail (one error a field).
+void add_spec_errors(const WorkerSpec& spec, const std::string& prefix,
+                     std::vector<FieldError>& errors) {
+  for (auto& e : check_worker_spec(spec, prefix)) {
+    const bool reported = std::any_of(errors.begin(), errors.end(),
+                                      [&](const auto& x) { return x.field == e.field; });
+    if (!reported) errors.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
 PortRange parse_port_range(const std::string& text) {
   const auto parse = [&](std::string_view part) {
     unsigned value = 0;
@@ -253,12 +269,7 @@ void parse_pool_config(std::string_view toml_text, const std::string& source, co
                   .on("count", count(spec.count, 1, 64))
                   .on("ctx", count(spec.context_length, 0, 1 << 20))
                   .run();
-              for (auto& e : check_worker_spec(spec, prefix)) {
-                const bool reported = std::any_of(errors.begin(), errors.end(), [&](const auto& x) {
-                  return x.field == e.field;
-                });
-                if (!reported) errors.push_back(std::move(e));
-              }
+              add_spec_errors(spec, prefix, errors);
               config.workers.push_back(std::move(spec));
             }
           })
@@ -317,11 +328,7 @@ std::vector<FieldError> parse_worker_request(const std::string& body, const fs::
   }
   if (!has_model)
     errors.push_back({"model", "required", "model is required: the path of a GGUF file"});
-  for (auto& e : check_worker_spec(spec, "")) {
-    const bool reported = std::any_of(errors.begin(), errors.end(),
-                                      [&](const auto& x) { return x.field == e.field; });
-    if (!reported) errors.push_back(std::move(e));
-  }
+  add_spec_errors(spec, "", errors);
   return errors;
 }
 
