@@ -58,6 +58,42 @@ class Validator {
   std::set<std::string> seen_;
 };
 
+void parse_messages(Validator& v, const Json& messages, std::vector<ChatTurn>& out) {
+  if (!messages.is_array() || messages.empty() || messages.size() > kMaxMessages) {
+    v.fail("messages", fmt::format("type:array,length:1..{}", kMaxMessages),
+           fmt::format("messages must be an array of 1 to {} {{role, content}} objects",
+                       kMaxMessages));
+    return;
+  }
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Json& m = messages[i];
+    const std::string name = fmt::format("messages[{}]", i);
+    const auto role = m.is_object() ? m.find("role") : m.end();
+    const auto content = m.is_object() ? m.find("content") : m.end();
+    if (!m.is_object() || m.size() != 2 || role == m.end() || content == m.end()) {
+      v.fail(name, "type:object", name + " must be an object with exactly role and content");
+      continue;
+    }
+    if (!role->is_string() ||
+        (*role != "system" && *role != "user" && *role != "assistant")) {
+      v.fail(name + ".role", "enum:system,user,assistant",
+             name + ".role must be system, user or assistant");
+    }
+    if (!content->is_string()) {
+      v.fail(name + ".content", "type:string", name + ".content must be a string");
+      continue;
+    }
+    bytes += content->get_ref<const std::string&>().size();
+    if (role->is_string()) out.push_back({role->get<std::string>(), content->get<std::string>()});
+  }
+  if (bytes > kMaxPromptBytes) {
+    v.fail("messages", fmt::format("maxLength:{}", kMaxPromptBytes),
+           fmt::format("the messages' contents must be at most {} bytes together",
+                       kMaxPromptBytes));
+  }
+}
+
 }  // namespace
 
 std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
@@ -83,7 +119,11 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
       r.job_id = id->get<std::string>();
     }
   }
-  if (const Json* prompt = v.field("prompt")) {
+  const Json* prompt = v.field("prompt");
+  const Json* messages = v.field("messages");
+  if (prompt != nullptr && messages != nullptr) {
+    v.fail("messages", "exclusive:prompt", "give either prompt or messages, not both");
+  } else if (prompt != nullptr) {
     if (!prompt->is_string()) {
       v.fail("prompt", "type:string", "prompt must be a string");
     } else if (prompt->get_ref<const std::string&>().size() > kMaxPromptBytes) {
@@ -92,8 +132,11 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
     } else {
       r.prompt = prompt->get<std::string>();
     }
+  } else if (messages != nullptr) {
+    parse_messages(v, *messages, r.messages);
   } else {
-    v.fail("prompt", "required", "prompt is required (a string; \"\" starts from BOS alone)");
+    v.fail("prompt", "required",
+           "prompt is required (a string; \"\" starts from BOS alone), or messages");
   }
   v.number("max_tokens", r.max_tokens, 1, static_cast<double>(limits.context_length),
            "(the model's context length)");

@@ -12,9 +12,16 @@
 
 namespace llorch::api {
 
+// One turn of a conversation (`messages` instead of `prompt`).
+struct ChatTurn {
+  std::string role;  // system | user | assistant
+  std::string content;
+};
+
 struct ExecuteRequest {
   std::string job_id;                 // 1-64 of [A-Za-z0-9._:-]; generated when absent
-  std::string prompt;                 // required, at most kMaxPromptBytes
+  std::string prompt;                 // this or `messages`, at most kMaxPromptBytes
+  std::vector<ChatTurn> messages;     // rendered with the model's chat template by the worker
   std::size_t max_tokens = 128;       // 1..context length
   float temperature = 0.8f;           // 0 (greedy)..2
   float top_p = 0.95f;                // 0..1 (1: off)
@@ -35,6 +42,7 @@ struct ExecuteLimits {
 inline constexpr std::size_t kMaxPromptBytes = 256 * 1024;
 inline constexpr std::size_t kMaxStopStrings = 8;
 inline constexpr std::size_t kMaxStopBytes = 64;
+inline constexpr std::size_t kMaxMessages = 256;
 
 // Parses the body text. Returns the request, or every problem found (malformed JSON is one
 // problem on field ""). Unknown fields are errors: a typo must not silently become a default.

@@ -67,4 +67,15 @@ net::HttpResponse invalid_fields(const std::vector<FieldError>& errors,
                         correlation_id, errors);
 }
 
+std::string bearer_token(std::string_view authorization) {
+  return authorization.rfind("Bearer ", 0) == 0 ? std::string(authorization.substr(7)) : "";
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 }  // namespace llorch::api

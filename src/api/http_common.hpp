@@ -34,6 +34,11 @@ std::optional<net::HttpResponse> unless_method(const net::HttpRequest& request,
 net::HttpResponse invalid_fields(const std::vector<FieldError>& errors,
                                  const std::string& correlation_id);
 
+// The token of an "Authorization: Bearer <token>" header ("" when there is none).
+std::string bearer_token(std::string_view authorization);
+// Compares secrets in time that depends only on their lengths.
+bool same_secret(std::string_view a, std::string_view b);
+
 // "prompt, stop[2]" — the failing fields, for a message or a narration line.
 std::string field_list(const std::vector<FieldError>& errors);
 

@@ -94,6 +94,11 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
                                  f.path(), arch));
   }
   model->vocab = read_vocabulary(f);
+  // A template of the wrong type is ignored (the default format applies), not fatal.
+  try {
+    model->chat_template = f.get_string("tokenizer.chat_template").value_or("");
+  } catch (const ModelError&) {
+  }
 
   LlamaConfig& c = model->config;
   c.dim = require_positive(f, "llama.embedding_length");

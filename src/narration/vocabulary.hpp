@@ -28,6 +28,7 @@ inline constexpr std::string_view callback_failed = "callback_failed";
 inline constexpr std::string_view callback_ready = "callback_ready";
 inline constexpr std::string_view callback_rejected = "callback_rejected";
 inline constexpr std::string_view cancel_request = "cancel_request";
+inline constexpr std::string_view chat_template = "chat_template";
 inline constexpr std::string_view client_disconnected = "client_disconnected";
 inline constexpr std::string_view correlation_generated = "correlation_generated";
 inline constexpr std::string_view crash_loop_detected = "crash_loop_detected";
@@ -44,6 +45,7 @@ inline constexpr std::string_view log_config = "log_config";
 inline constexpr std::string_view model_load = "model_load";
 inline constexpr std::string_view model_load_complete = "model_load_complete";
 inline constexpr std::string_view model_load_failed = "model_load_failed";
+inline constexpr std::string_view pool_deregister = "pool_deregister";
 inline constexpr std::string_view pool_heartbeat = "pool_heartbeat";
 inline constexpr std::string_view pool_register = "pool_register";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
@@ -54,10 +56,18 @@ inline constexpr std::string_view server_bind_failed = "server_bind_failed";
 inline constexpr std::string_view server_shutdown = "server_shutdown";
 inline constexpr std::string_view server_start = "server_start";
 inline constexpr std::string_view startup = "startup";
+inline constexpr std::string_view task_admitted = "task_admitted";
+inline constexpr std::string_view task_cancelled = "task_cancelled";
+inline constexpr std::string_view task_dispatched = "task_dispatched";
+inline constexpr std::string_view task_finished = "task_finished";
+inline constexpr std::string_view task_queued = "task_queued";
+inline constexpr std::string_view task_rejected = "task_rejected";
+inline constexpr std::string_view task_relaying = "task_relaying";
 inline constexpr std::string_view token_generate = "token_generate";
 inline constexpr std::string_view tokenize = "tokenize";
 inline constexpr std::string_view validation_failed = "validation_failed";
 inline constexpr std::string_view worker_crashed = "worker_crashed";
+inline constexpr std::string_view worker_lost = "worker_lost";
 inline constexpr std::string_view worker_output = "worker_output";
 inline constexpr std::string_view worker_restart = "worker_restart";
 inline constexpr std::string_view worker_spawn = "worker_spawn";
@@ -77,6 +87,7 @@ inline constexpr std::array kActions{
     action::callback_ready,
     action::callback_rejected,
     action::cancel_request,
+    action::chat_template,
     action::client_disconnected,
     action::correlation_generated,
     action::crash_loop_detected,
@@ -93,6 +104,7 @@ inline constexpr std::array kActions{
     action::model_load,
     action::model_load_complete,
     action::model_load_failed,
+    action::pool_deregister,
     action::pool_heartbeat,
     action::pool_register,
     action::prompt_progress,
@@ -103,10 +115,18 @@ inline constexpr std::array kActions{
     action::server_shutdown,
     action::server_start,
     action::startup,
+    action::task_admitted,
+    action::task_cancelled,
+    action::task_dispatched,
+    action::task_finished,
+    action::task_queued,
+    action::task_rejected,
+    action::task_relaying,
     action::token_generate,
     action::tokenize,
     action::validation_failed,
     action::worker_crashed,
+    action::worker_lost,
     action::worker_output,
     action::worker_restart,
     action::worker_spawn,

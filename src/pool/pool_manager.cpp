@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,7 +22,54 @@ namespace llorch::pool {
 namespace n = llorch::narration;
 namespace asio = boost::asio;
 
-int run_pool_manager(PoolConfig config) {
+struct PoolManager::Impl {
+  Impl(asio::io_context& context, PoolConfig c)
+      : io(context),
+        config(std::move(c)),
+        feed(std::make_shared<NarrationFeed>()),
+        server(io, [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
+          service->handle(std::move(r), std::move(e));
+        }),
+        flush_timer(io) {}
+
+  ~Impl() {
+    link.reset();
+    supervisor.reset();
+  }
+
+  void wait_for_answers(std::chrono::steady_clock::time_point deadline,
+                        std::function<void()> done) {
+    if (server.requests_in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      return done();
+    }
+    flush_timer.expires_after(std::chrono::milliseconds(10));
+    flush_timer.async_wait(
+        [this, deadline, done = std::move(done)](const boost::system::error_code&) {
+          wait_for_answers(deadline, done);
+        });
+  }
+
+  asio::io_context& io;
+  PoolConfig config;
+  PoolMetrics metrics;
+  std::shared_ptr<NarrationFeed> feed;
+  std::unique_ptr<PoolService> service;
+  std::unique_ptr<Supervisor> supervisor;
+  net::HttpServer server;
+  std::unique_ptr<OrchestratorLink> link;
+  asio::steady_timer flush_timer;
+  std::string url;
+  bool stopping = false;
+};
+
+PoolManager::PoolManager(asio::io_context& io, PoolConfig config)
+    : impl_(std::make_unique<Impl>(io, std::move(config))) {}
+
+PoolManager::~PoolManager() = default;
+
+bool PoolManager::start() {
+  Impl& m = *impl_;
+  PoolConfig& config = m.config;
   std::size_t declared = 0;
   for (const auto& spec : config.workers) declared += spec.count;
   n::info(n::actor::pool_manager, n::action::startup)
@@ -33,20 +79,11 @@ int run_pool_manager(PoolConfig config) {
       .cute("Pool {} is opening its doors! 🏊", config.pool_id)
       .pid(::getpid())
       .emit();
+  n::Narrator::current().add_sink(m.feed);
 
-  asio::io_context io;
-  PoolMetrics metrics;
-  auto feed = std::make_shared<NarrationFeed>();
-  n::Narrator::current().add_sink(feed);
-
-  std::unique_ptr<PoolService> service;
-  std::unique_ptr<Supervisor> supervisor;
-  net::HttpServer server(io, [&](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
-    service->handle(std::move(r), std::move(e));
-  });
   const std::string wanted = fmt::format("{}:{}", config.host, config.port);
   try {
-    server.listen(config.host, config.port);
+    m.server.listen(config.host, config.port);
   } catch (const std::exception& e) {
     n::error(n::actor::http_server, n::action::server_bind_failed)
         .target(wanted)
@@ -54,78 +91,83 @@ int run_pool_manager(PoolConfig config) {
                e.what())
         .error_kind("BIND_FAILED")
         .emit();
-    return worker::kExitBindFailed;
+    return false;
   }
-  config.port = server.port();
-  const std::string url = fmt::format("http://{}:{}", config.host, config.port);
+  config.port = m.server.port();
+  m.url = fmt::format("http://{}:{}", config.host, config.port);
   n::info(n::actor::http_server, n::action::server_bind)
-      .target(url)
-      .human("Pool manager API listening on {}", url)
+      .target(m.url)
+      .human("Pool manager API listening on {}", m.url)
       .address(fmt::format("{}:{}", config.host, config.port))
       .emit();
 
-  supervisor = std::make_unique<Supervisor>(io, config, url + "/v1/workers/ready", metrics);
-  service = std::make_unique<PoolService>(config, *supervisor, *feed, metrics);
+  m.supervisor =
+      std::make_unique<Supervisor>(m.io, config, m.url + "/v1/workers/ready", m.metrics);
+  m.service = std::make_unique<PoolService>(config, *m.supervisor, *m.feed, m.metrics);
   for (const auto& spec : config.workers) {
-    for (std::size_t i = 0; i < spec.count; ++i) supervisor->spawn(spec);
+    for (std::size_t i = 0; i < spec.count; ++i) m.supervisor->spawn(spec);
   }
-
-  std::unique_ptr<OrchestratorLink> link;
   if (!config.orchestrator_url.empty()) {
     const char* token = std::getenv("LLORCH_ORCHESTRATOR_TOKEN");
-    link = std::make_unique<OrchestratorLink>(
-        OrchestratorLinkConfig{config.orchestrator_url, config.pool_id, url,
+    m.link = std::make_unique<OrchestratorLink>(
+        OrchestratorLinkConfig{config.orchestrator_url, config.pool_id, m.url,
                                token != nullptr ? token : "", config.heartbeat_interval},
-        [&supervisor] {
+        [&m] {
           nlohmann::ordered_json list = nlohmann::ordered_json::array();
-          for (const auto& w : supervisor->snapshot()) list.push_back(worker_json(w));
+          for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w));
           return list;
         });
   }
+  return true;
+}
 
-  // Shutdown: refuse new workers, stop every worker (SIGTERM, then SIGKILL after the drain
-  // timeout), deregister, end the narration feeds, let answers in flight finish, stop.
-  asio::steady_timer flush_timer(io);
-  std::chrono::steady_clock::time_point flush_deadline;
-  std::function<void()> wait_for_answers = [&] {
-    if (server.requests_in_flight() == 0 || std::chrono::steady_clock::now() >= flush_deadline) {
-      io.stop();
-      return;
-    }
-    flush_timer.expires_after(std::chrono::milliseconds(10));
-    flush_timer.async_wait([&](const boost::system::error_code&) { wait_for_answers(); });
-  };
-  bool stopping = false;
+std::string PoolManager::url() const {
+  return impl_->url;
+}
+
+std::size_t PoolManager::live_processes() const {
+  return impl_->supervisor ? impl_->supervisor->live_processes() : 0;
+}
+
+void PoolManager::shutdown(std::function<void()> done) {
+  Impl& m = *impl_;
+  if (m.stopping || !m.supervisor) return done();
+  m.stopping = true;
+  m.service->set_draining();
+  m.supervisor->shutdown([&m, done = std::move(done)]() mutable {
+    if (m.link) m.link->goodbye();
+    n::info(n::actor::pool_manager, n::action::server_shutdown)
+        .target(m.config.pool_id)
+        .human("Every worker of pool {} has stopped", m.config.pool_id)
+        .emit();
+    m.feed->close_all();
+    m.server.stop_accepting();
+    m.wait_for_answers(std::chrono::steady_clock::now() + std::chrono::seconds(2),
+                       std::move(done));
+  });
+}
+
+int run_pool_manager(PoolConfig config) {
+  asio::io_context io;
+  const std::string pool_id = config.pool_id;
+  PoolManager pool(io, std::move(config));
+  if (!pool.start()) return worker::kExitBindFailed;
+
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec || stopping) return;
-    stopping = true;
+    if (ec) return;
     n::info(n::actor::pool_manager, n::action::server_shutdown)
-        .target(config.pool_id)
+        .target(pool_id)
         .human("Shutting down ({}): stopping {} worker process(es)",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT", supervisor->live_processes())
+               signal == SIGTERM ? "SIGTERM" : "SIGINT", pool.live_processes())
         .cute("Closing time! Everyone out of the pool 🛟")
         .emit();
-    service->set_draining();
-    supervisor->shutdown([&] {
-      if (link) link->goodbye();
-      n::info(n::actor::pool_manager, n::action::server_shutdown)
-          .target(config.pool_id)
-          .human("Every worker of pool {} has stopped", config.pool_id)
-          .emit();
-      feed->close_all();
-      server.stop_accepting();
-      flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      wait_for_answers();
-    });
+    pool.shutdown([&io] { io.stop(); });
   });
-
   io.run();
-  link.reset();
-  supervisor.reset();
   n::info(n::actor::pool_manager, n::action::server_shutdown)
-      .target(config.pool_id)
-      .human("Pool manager {} stopped (exit code 0)", config.pool_id)
+      .target(pool_id)
+      .human("Pool manager {} stopped (exit code 0)", pool_id)
       .exit_code(0)
       .emit();
   return 0;

@@ -1,5 +1,7 @@
 #include "pool/supervisor.hpp"
 
+#include "api/http_common.hpp"
+
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -60,13 +62,6 @@ std::string random_token() {
   std::string token;
   for (int i = 0; i < 8; ++i) token += fmt::format("{:08x}", random());
   return token;
-}
-
-bool same_secret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // "cpu" → "cpu", "cuda:0" → "gpu0", "metal:1" → "metal1": the device part of a worker's name.
@@ -485,9 +480,9 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
           {key, "type:integer", fmt::format("{} must be a non-negative integer", key)});
   }
   Worker* w = id.empty() ? nullptr : find(id);
-  const std::string bearer = authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : "";
+  const std::string bearer = api::bearer_token(authorization);
   // The token is checked before the rest of the body is judged: a caller without it learns nothing.
-  if (!id.empty() && (w == nullptr || bearer.empty() || !same_secret(bearer, w->token))) {
+  if (!id.empty() && (w == nullptr || bearer.empty() || !api::same_secret(bearer, w->token))) {
     return reject(401, "UNAUTHORIZED",
                   w == nullptr ? fmt::format("no worker {} in this pool", id)
                                : fmt::format("wrong or missing bearer token for worker {}", id),

@@ -8,6 +8,7 @@
 #include "api/execute_request.hpp"
 #include "api/http_common.hpp"
 #include "api/stream_events.hpp"
+#include "engine/chat_template.hpp"
 #include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
 #include "worker/job_stream.hpp"
@@ -122,6 +123,7 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
         .human("Request validated for job {}", job->request.job_id)
         .cute("All checks passed! ✅")
         .emit();
+    if (!job->request.messages.empty()) apply_chat_template(job->request);
   }
   if (!slots_.try_start(job)) {
     HttpResponse r = error_response(
@@ -133,6 +135,24 @@ void WorkerService::execute(const net::HttpRequest& request, const std::string& 
   }
   exchange->stream({{"X-Correlation-Id", correlation_id}, {"X-Job-Id", job->request.job_id}},
                    std::make_shared<JobStream>(job, live_streams_));
+}
+
+void WorkerService::apply_chat_template(api::ExecuteRequest& request) const {
+  const engine::ChatFormat format = engine::detect_chat_format(model_->chat_template);
+  std::vector<engine::ChatMessage> messages;
+  for (const auto& m : request.messages) messages.push_back({m.role, m.content});
+  request.prompt = engine::render_chat(format, messages);
+  // Say where the format came from, so that a surprising prompt can be explained.
+  const char* source = format != engine::ChatFormat::plain ? "the model file's template"
+                       : model_->chat_template.empty()
+                           ? "llorch's default: the model has no template"
+                           : "llorch's default: the model's template is not one llorch knows";
+  n::info(n::actor::worker, n::action::chat_template)
+      .target(request.job_id)
+      .human("Formatted {} message(s) as a {} prompt ({})", messages.size(),
+             engine::to_string(format), source)
+      .cute("Turned the conversation into a {} prompt 💬", engine::to_string(format))
+      .emit();
 }
 
 HttpResponse WorkerService::cancel(const net::HttpRequest& request,

@@ -31,6 +31,8 @@ class WorkerService {
                const std::shared_ptr<net::Exchange>& exchange);
   net::HttpResponse cancel(const net::HttpRequest& request, const std::string& correlation_id);
   net::HttpResponse health() const;
+  // Renders `messages` into `prompt` with the model's chat template, and narrates which one.
+  void apply_chat_template(api::ExecuteRequest& request) const;
 
   const WorkerConfig& config_;
   std::shared_ptr<const engine::Model> model_;

@@ -1,0 +1,48 @@
+// `llorch orchestrator`: the user's API in front of any number of pool managers. The Orchestrator
+// object runs on an io_context it is given, so that `llorch serve` can run a pool manager beside
+// it in one process.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orchestrator/orchestrator_service.hpp"
+#include "orchestrator/scheduler.hpp"
+
+namespace llorch::orchestrator {
+
+struct OrchestratorConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::vector<std::string> pool_urls;  // pools polled (GET /v1/workers) instead of registering
+  std::chrono::milliseconds poll_interval{1000};
+  SchedulerConfig scheduler;
+  ServiceConfig service;
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(boost::asio::io_context& io, OrchestratorConfig config);
+  ~Orchestrator();
+  Orchestrator(const Orchestrator&) = delete;
+  Orchestrator& operator=(const Orchestrator&) = delete;
+
+  // Binds (narrated) and starts polling the named pools; false when the port cannot be bound.
+  bool start();
+  std::string url() const;
+  // Refuses new requests, ends every task (queued ones fail, running ones are cancelled on their
+  // workers), lets the streams deliver their last events, then calls `done` on the io thread.
+  void shutdown(std::function<void()> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs until SIGTERM/SIGINT; returns 0, or 4 when the port cannot be bound.
+int run_orchestrator(OrchestratorConfig config);
+
+}  // namespace llorch::orchestrator

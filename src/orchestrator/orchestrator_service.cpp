@@ -1,0 +1,370 @@
+#include "orchestrator/orchestrator_service.hpp"
+
+#include <fmt/format.h>
+
+#include "api/http_common.hpp"
+#include "narration/correlation.hpp"
+#include "narration/narrate.hpp"
+#include "orchestrator/openai_api.hpp"
+#include "orchestrator/task_request.hpp"
+#include "orchestrator/task_stream.hpp"
+
+namespace llorch::orchestrator {
+
+namespace n = llorch::narration;
+using api::error_response;
+using net::HttpResponse;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr std::string_view kTasks = "/v2/tasks";
+constexpr std::string_view kPools = "/v1/pools";
+
+HttpResponse json_response(unsigned status, const Json& body) {
+  return {status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace),
+          {}};
+}
+
+}  // namespace
+
+struct OrchestratorService::Call {
+  net::HttpRequest request;
+  std::shared_ptr<net::Exchange> exchange;
+  std::string correlation_id;
+  std::string traceparent;
+
+  net::Headers identity() const {
+    net::Headers h{{"X-Correlation-Id", correlation_id}};
+    if (!traceparent.empty()) h.emplace_back("traceparent", traceparent);
+    return h;
+  }
+  void reply(HttpResponse response) const {
+    for (auto& h : identity()) response.headers.push_back(std::move(h));
+    exchange->respond(std::move(response));
+  }
+  bool allow(const char* method) const {
+    auto refusal = api::unless_method(request, method, correlation_id);
+    if (refusal) reply(std::move(*refusal));
+    return !refusal;
+  }
+};
+
+OrchestratorService::OrchestratorService(ServiceConfig config, Scheduler& scheduler,
+                                         OrchestratorMetrics& metrics)
+    : config_(std::move(config)), scheduler_(scheduler), metrics_(metrics) {}
+
+void OrchestratorService::handle(net::HttpRequest request,
+                                 std::shared_ptr<net::Exchange> exchange) {
+  Call call{std::move(request), std::move(exchange), "", ""};
+  call.correlation_id = api::correlation_of(call.request);
+  if (const auto trace = n::parse_traceparent(call.request.header("traceparent")))
+    call.traceparent = trace->to_string();
+  n::RequestScope scope({call.correlation_id, "", nullptr});
+  const std::string path = call.request.path();
+
+  const bool user_api = path.rfind(kTasks, 0) == 0 || path == "/v1/completions" ||
+                        path == "/v1/chat/completions" || path == "/v1/models";
+  const bool pool_api = path.rfind(kPools, 0) == 0;
+  const std::string& secret = user_api ? config_.api_token : config_.pool_token;
+  if ((user_api || pool_api) && !secret.empty() &&
+      !api::same_secret(api::bearer_token(call.request.header("authorization")), secret)) {
+    n::warn(n::actor::http_server, n::action::validation_failed)
+        .target(path)
+        .human("Refused {} {}: wrong or missing bearer token", call.request.method, path)
+        .error_kind("UNAUTHORIZED")
+        .emit();
+    HttpResponse r =
+        path.rfind("/v1/", 0) == 0 && !pool_api
+            ? openai_error(401, "invalid_request_error", "invalid_api_key",
+                           "wrong or missing API key (Authorization: Bearer …)", call.correlation_id)
+            : error_response(401, "UNAUTHORIZED", "wrong or missing bearer token",
+                             call.correlation_id);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return call.reply(std::move(r));
+  }
+
+  if (path == kTasks) {
+    if (call.allow("POST")) create_task(call);
+  } else if (path.rfind(std::string(kTasks) + "/", 0) == 0) {
+    task_route(call, path.substr(kTasks.size() + 1));
+  } else if (path == "/v1/completions" || path == "/v1/chat/completions") {
+    if (call.allow("POST")) openai(call, path == "/v1/chat/completions");
+  } else if (path == "/v1/models") {
+    if (call.allow("GET")) models(call);
+  } else if (pool_api) {
+    pools(call, path.substr(kPools.size()));
+  } else if (path == "/health") {
+    if (call.allow("GET")) health(call);
+  } else if (path == "/metrics") {
+    if (call.allow("GET")) call.reply({200, "text/plain; version=0.0.4", metrics_.text(), {}});
+  } else {
+    call.reply(error_response(404, "NOT_FOUND",
+                              fmt::format("no endpoint {}; the orchestrator serves /v2/tasks, "
+                                          "/v1/completions, /v1/chat/completions, /v1/models, "
+                                          "/v1/pools, /health, /metrics",
+                                          path),
+                              call.correlation_id));
+  }
+}
+
+bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, bool openai_errors) {
+  if (!task->spec().model.empty() && scheduler_.has_workers() &&
+      !scheduler_.serves(task->spec().model)) {
+    std::string known;
+    for (const auto& m : scheduler_.models()) known += (known.empty() ? "" : ", ") + m;
+    const std::string message =
+        fmt::format("no worker serves model \"{}\"; known: {}", task->spec().model, known);
+    metrics_.count_request("invalid");
+    call.reply(openai_errors ? openai_error(404, "invalid_request_error", "model_not_found",
+                                            message, call.correlation_id)
+                             : error_response(404, "MODEL_NOT_FOUND", message, call.correlation_id));
+    return false;
+  }
+  const auto a = draining_ ? Scheduler::Admission{} : scheduler_.admit(task);
+  if (a.admitted) return true;
+  metrics_.count_request("rejected");
+  const std::string message =
+      draining_ ? std::string("the orchestrator is shutting down; send the request elsewhere")
+                : fmt::format("the queue is full ({} of {} waiting); retry in a second",
+                              a.waiting, a.capacity);
+  n::warn(n::actor::orchestrator, n::action::task_rejected)
+      .target(task->id())
+      .human("Rejected task {}: {}", task->id(), message)
+      .cute("Sorry, no room right now! 🚦 {}", message)
+      .queue_position(static_cast<std::int64_t>(a.waiting))
+      .error_kind(draining_ ? "DRAINING" : "QUEUE_FULL")
+      .emit();
+  const unsigned status = draining_ ? 503 : 429;
+  HttpResponse r = openai_errors
+                       ? openai_error(status, draining_ ? "server_error" : "rate_limit_error",
+                                      draining_ ? "draining" : "queue_full", message,
+                                      call.correlation_id)
+                       : error_response(status, draining_ ? "DRAINING" : "QUEUE_FULL", message,
+                                        call.correlation_id);
+  r.headers.emplace_back("Retry-After", "1");
+  call.reply(std::move(r));
+  return false;
+}
+
+void OrchestratorService::create_task(Call& call) {
+  if (auto unsupported = api::unless_json(call.request, call.correlation_id))
+    return call.reply(std::move(*unsupported));
+  auto parsed = parse_task_request(call.request.body);
+  if (auto* errors = std::get_if<std::vector<api::FieldError>>(&parsed)) {
+    metrics_.count_request("invalid");
+    n::warn(n::actor::http_server, n::action::validation_failed)
+        .target(std::string(kTasks))
+        .human("Validation failed: {}", api::field_list(*errors))
+        .error_kind("INVALID_REQUEST")
+        .emit();
+    return call.reply(api::invalid_fields(*errors, call.correlation_id));
+  }
+  TaskSpec spec = std::get<TaskSpec>(std::move(parsed));
+  if (spec.request.job_id.empty()) spec.request.job_id = "task-" + n::generate_uuid_v4();
+  if (scheduler_.find(spec.request.job_id)) {
+    return call.reply(error_response(
+        409, "TASK_EXISTS", fmt::format("a task {} exists already; choose another job_id",
+                                        spec.request.job_id),
+        call.correlation_id));
+  }
+  const std::string id = spec.request.job_id;
+  auto task = Task::create(id, call.correlation_id, call.traceparent, std::move(spec), &metrics_);
+  if (!admit(call, task, false)) return;
+  HttpResponse r = json_response(202, {{"job_id", id},
+                                       {"events_url", fmt::format("{}/{}/events", kTasks, id)},
+                                       {"queue_position", scheduler_.queue_position(id)},
+                                       {"correlation_id", call.correlation_id}});
+  r.headers.emplace_back("Location", fmt::format("{}/{}", kTasks, id));
+  call.reply(std::move(r));
+}
+
+void OrchestratorService::task_route(Call& call, const std::string& rest) {
+  const auto slash = rest.find('/');
+  const std::string id = rest.substr(0, slash);
+  const std::string tail = slash == std::string::npos ? "" : rest.substr(slash);
+  const auto task = scheduler_.find(id);
+  if (!task || (tail != "" && tail != "/events")) {
+    return call.reply(error_response(
+        404, tail == "" || tail == "/events" ? "JOB_NOT_FOUND" : "NOT_FOUND",
+        task ? fmt::format("no endpoint {}/{}{}", kTasks, id, tail)
+             : fmt::format("no task {} (finished tasks are kept for a while, then forgotten)", id),
+        call.correlation_id));
+  }
+  if (tail == "/events") {
+    if (!call.allow("GET")) return;
+    // Last-Event-ID: the id of the last frame the reader has; the stream resumes after it.
+    std::size_t from = 0;
+    const std::string last = call.request.header("last-event-id");
+    if (!last.empty()) {
+      try {
+        std::size_t used = 0;
+        from = std::stoull(last, &used) + 1;
+        if (used != last.size()) throw std::invalid_argument(last);
+      } catch (const std::exception&) {
+        return call.reply(error_response(
+            400, "INVALID_REQUEST", "Last-Event-ID must be the id of an event of this stream",
+            call.correlation_id, {{"Last-Event-ID", "type:integer", "an event id, e.g. 41"}}));
+      }
+    }
+    auto headers = call.identity();
+    headers.emplace_back("X-Job-Id", id);
+    return call.exchange->stream(std::move(headers),
+                                 std::make_shared<TaskStream>(task, from, scheduler_, metrics_));
+  }
+  if (call.request.method == "GET") {
+    return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
+  }
+  if (!call.allow("DELETE")) return;
+  switch (scheduler_.cancel(id, "DELETE " + std::string(kTasks) + "/" + id)) {
+    case Scheduler::CancelResult::cancelled:
+      return call.reply(json_response(202, {{"job_id", id}, {"cancelled", true}}));
+    case Scheduler::CancelResult::already_ended:
+      return call.reply(json_response(
+          200, {{"job_id", id}, {"cancelled", false}, {"state", to_string(task->state())}}));
+    case Scheduler::CancelResult::not_found:
+      break;
+  }
+  call.reply(error_response(404, "JOB_NOT_FOUND", fmt::format("no task {}", id), call.correlation_id));
+}
+
+void OrchestratorService::openai(Call& call, bool chat) {
+  if (auto unsupported = api::unless_json(call.request, call.correlation_id)) {
+    return call.reply(openai_error(415, "invalid_request_error", "unsupported_media_type",
+                                   "send the body as application/json", call.correlation_id));
+  }
+  auto parsed = parse_openai_request(call.request.body, chat);
+  if (auto* errors = std::get_if<std::vector<api::FieldError>>(&parsed)) {
+    metrics_.count_request("invalid");
+    n::warn(n::actor::http_server, n::action::validation_failed)
+        .target(call.request.path())
+        .human("Validation failed: {}", api::field_list(*errors))
+        .error_kind("INVALID_REQUEST")
+        .emit();
+    return call.reply(openai_error(
+        400, "invalid_request_error", "invalid_request",
+        fmt::format("{} invalid field{}: {}", errors->size(), errors->size() == 1 ? "" : "s",
+                    api::field_list(*errors)),
+        call.correlation_id, *errors));
+  }
+  OpenAiRequest r = std::get<OpenAiRequest>(std::move(parsed));
+  r.spec.request.job_id = (chat ? "chatcmpl-" : "cmpl-") + n::generate_uuid_v4();
+  const std::string id = r.spec.request.job_id;
+  auto task = Task::create(id, call.correlation_id, call.traceparent, r.spec, &metrics_);
+  if (!admit(call, task, true)) return;
+  if (r.stream) {
+    auto headers = call.identity();
+    headers.emplace_back("X-Job-Id", id);
+    return call.exchange->stream(std::move(headers), std::make_shared<OpenAiStream>(
+                                                         task, std::move(r), scheduler_, metrics_));
+  }
+  // Not streaming: answer once the task has ended.
+  struct Waiter {
+    std::mutex mutex;
+    bool answered = false;
+    std::uint64_t key = 0;
+  };
+  auto waiter = std::make_shared<Waiter>();
+  auto answer = [task, waiter, r, call]() {
+    if (!task->ended()) return;
+    std::lock_guard lock(waiter->mutex);
+    if (waiter->answered) return;
+    waiter->answered = true;
+    call.reply(openai_response(*task, r, call.correlation_id));
+  };
+  {
+    std::lock_guard lock(waiter->mutex);
+    waiter->key = task->subscribe(answer);
+  }
+  answer();  // it may have ended before the subscription
+}
+
+void OrchestratorService::models(Call& call) {
+  Json data = Json::array();
+  for (const auto& id : scheduler_.models())
+    data.push_back({{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "llorch"}});
+  call.reply(json_response(200, {{"object", "list"}, {"data", data}}));
+}
+
+void OrchestratorService::pools(Call& call, const std::string& rest) {
+  // "" → /v1/pools; "/{id}" → one pool; "/{id}/heartbeat".
+  if (rest.empty()) {
+    if (call.request.method == "GET")
+      return call.reply(json_response(200, {{"pools", scheduler_.pools_json()}}));
+    if (!call.allow("POST")) return;
+  }
+  const auto report_of = [&](bool need_url) -> std::optional<PoolReport> {
+    if (auto unsupported = api::unless_json(call.request, call.correlation_id)) {
+      call.reply(std::move(*unsupported));
+      return std::nullopt;
+    }
+    std::vector<api::FieldError> errors;
+    auto report = parse_pool_report(call.request.body, need_url, errors);
+    if (!report) call.reply(api::invalid_fields(errors, call.correlation_id));
+    return report;
+  };
+  if (rest.empty()) {
+    auto report = report_of(true);
+    if (!report) return;
+    const std::string id = report->pool_id;
+    const std::size_t workers = report->workers.size();
+    const std::string url = report->url;
+    scheduler_.update_pool(std::move(*report), true);
+    n::info(n::actor::orchestrator, n::action::pool_register)
+        .target(id)
+        .human("Pool {} registered from {} with {} worker(s)", id, url, workers)
+        .pool_id(id)
+        .emit();
+    return call.reply(json_response(200, {{"pool_id", id}, {"registered", true}}));
+  }
+  const std::string tail = rest.substr(1);
+  const auto slash = tail.find('/');
+  const std::string id = tail.substr(0, slash);
+  if (slash != std::string::npos && tail.substr(slash) == "/heartbeat") {
+    if (!call.allow("POST")) return;
+    auto report = report_of(false);
+    if (!report) return;
+    if (report->pool_id != id) {
+      return call.reply(error_response(400, "INVALID_REQUEST", "pool_id differs from the path",
+                                       call.correlation_id,
+                                       {{"pool_id", "const:path", "pool_id must equal " + id}}));
+    }
+    if (!scheduler_.heartbeat(std::move(*report))) {
+      return call.reply(error_response(404, "POOL_NOT_FOUND",
+                                       fmt::format("no pool {}; register first", id),
+                                       call.correlation_id));
+    }
+    return call.reply(json_response(200, {{"pool_id", id}}));
+  }
+  if (slash != std::string::npos || !call.allow("DELETE")) {
+    if (slash != std::string::npos)
+      call.reply(error_response(404, "NOT_FOUND", "no such pool endpoint", call.correlation_id));
+    return;
+  }
+  if (!scheduler_.forget_pool(id)) {
+    return call.reply(
+        error_response(404, "POOL_NOT_FOUND", fmt::format("no pool {}", id), call.correlation_id));
+  }
+  n::info(n::actor::orchestrator, n::action::pool_deregister)
+      .target(id)
+      .human("Pool {} said goodbye", id)
+      .pool_id(id)
+      .emit();
+  call.reply(json_response(200, {{"pool_id", id}, {"registered", false}}));
+}
+
+void OrchestratorService::health(Call& call) {
+  const auto load = scheduler_.load();
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  call.reply(json_response(draining_ ? 503 : 200,
+                           {{"status", draining_ ? "draining" : "ready"},
+                            {"role", "orchestrator"},
+                            {"queued", load.queued},
+                            {"running", load.running},
+                            {"pools", load.pools},
+                            {"workers_ready", load.ready_workers},
+                            {"uptime_s", uptime}}));
+}
+
+}  // namespace llorch::orchestrator

@@ -1,0 +1,156 @@
+#include "orchestrator/relay.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "api/sse_parser.hpp"
+#include "narration/correlation.hpp"
+#include "net/http_client.hpp"
+
+namespace llorch::orchestrator {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// A worker says something at least every few seconds while a job runs (tokens, or prompt
+// progress); silence this long means the stream is stuck.
+constexpr std::chrono::seconds kReadTimeout{120};
+// After a cancel request, how long the worker gets to end the stream itself before the relay
+// hangs up (which cancels the job on the worker too).
+constexpr std::chrono::milliseconds kCancelGrace{250};
+
+}  // namespace
+
+std::string execute_body(const Task& task) {
+  const api::ExecuteRequest& r = task.spec().request;
+  Json body{{"job_id", task.id()}};
+  if (r.messages.empty()) {
+    body["prompt"] = r.prompt;
+  } else {
+    Json messages = Json::array();
+    for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    body["messages"] = std::move(messages);
+  }
+  body["max_tokens"] = r.max_tokens;
+  body["temperature"] = r.temperature;
+  body["top_p"] = r.top_p;
+  body["top_k"] = r.top_k;
+  body["min_p"] = r.min_p;
+  body["repetition_penalty"] = r.repetition_penalty;
+  if (r.seed) body["seed"] = *r.seed;
+  if (!r.stop.empty()) body["stop"] = r.stop;
+  body["narration_mode"] = narration::to_string(r.narration_mode);
+  if (r.ignore_eos) body["ignore_eos"] = true;
+  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+RelayResult relay_to_worker(Task& task, const Placement& where) {
+  net::ClientRequest request{.method = "POST",
+                             .url = where.worker_url + "/execute",
+                             .body = execute_body(task)};
+  request.headers.emplace_back("X-Correlation-Id", task.correlation_id());
+  if (!task.traceparent().empty()) request.headers.emplace_back("traceparent", task.traceparent());
+  request.timeout = kReadTimeout;
+
+  api::SseParser parser;
+  bool terminal = false;
+  bool streaming = false;
+  std::string error_body;
+  std::optional<Clock::time_point> cancel_seen;
+  try {
+    net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
+      if (head.status != 200) {
+        error_body.append(chunk);
+        return error_body.size() < 64 * 1024;
+      }
+      streaming = true;
+      for (auto& event : parser.feed(chunk)) {
+        if (terminal) break;
+        terminal = event.event == "end" || event.event == "error";
+        task.push(std::move(event.event), std::move(event.data));
+      }
+      if (terminal) return false;
+      if (task.cancel_requested.load()) {
+        if (!cancel_seen) cancel_seen = Clock::now();
+        // The worker had its chance to end the stream with CANCELLED; hanging up cancels too.
+        if (Clock::now() - *cancel_seen > kCancelGrace) return false;
+      }
+      return true;
+    });
+  } catch (const std::exception& e) {
+    if (!streaming) return {RelayOutcome::unreachable, e.what()};
+    if (!terminal) return {RelayOutcome::lost, e.what()};
+  }
+  if (terminal) return {RelayOutcome::finished, ""};
+  if (!streaming) {
+    // Not a stream: the worker answered with an error body before taking the job.
+    const auto body = nlohmann::json::parse(error_body, nullptr, false);
+    const std::string code = body.is_object() && body.contains("error")
+                                 ? body["error"].value("code", "")
+                                 : std::string();
+    const std::string message = body.is_object() && body.contains("error")
+                                    ? body["error"].value("message", "")
+                                    : error_body.substr(0, 200);
+    if (code == "SLOTS_BUSY" || code == "DRAINING" || error_body.empty())
+      return {RelayOutcome::refused, code.empty() ? "no answer" : code};
+    if (task.cancel_requested.load()) return {RelayOutcome::abandoned, ""};
+    task.push("error", Json{{"type", "error"},
+                            {"code", "INVALID_REQUEST"},
+                            {"message", fmt::format("worker {} refused the request: {}",
+                                                    where.worker_id, message)},
+                            {"correlation_id", task.correlation_id()}}
+                           .dump());
+    return {RelayOutcome::rejected, message};
+  }
+  if (task.cancel_requested.load()) return {RelayOutcome::abandoned, "hung up after cancel"};
+  return {RelayOutcome::lost, "the stream ended without a terminal event"};
+}
+
+std::string crash_report(const Placement& where, std::chrono::milliseconds patience) {
+  if (where.pool_url.empty()) return "";
+  const auto deadline = Clock::now() + patience;
+  for (;;) {
+    try {
+      net::ClientRequest request{.method = "GET",
+                                 .url = where.pool_url + "/v1/workers/" + where.worker_id};
+      request.timeout = std::chrono::milliseconds(1000);
+      const auto response = net::http_call(request);
+      const auto body = nlohmann::json::parse(response.body, nullptr, false);
+      if (response.status == 200 && body.is_object()) {
+        const std::string state = body.value("state", "");
+        const auto last_error = body.find("last_error");
+        if (last_error != body.end() && last_error->is_string()) {
+          return fmt::format("pool {} reports: {} (now {})", where.pool_id,
+                             last_error->get<std::string>(), state);
+        }
+        if (state != "ready" && state != "busy")
+          return fmt::format("pool {} reports the worker {}", where.pool_id, state);
+      } else if (response.status == 404) {
+        return fmt::format("pool {} no longer lists the worker", where.pool_id);
+      }
+    } catch (const std::exception& e) {
+      if (Clock::now() >= deadline)
+        return fmt::format("pool {} did not answer: {}", where.pool_id, e.what());
+    }
+    if (Clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool cancel_on_worker(const Placement& where, const std::string& job_id,
+                      const std::string& correlation_id) {
+  try {
+    net::ClientRequest request{.method = "POST",
+                               .url = where.worker_url + "/cancel",
+                               .body = Json{{"job_id", job_id}}.dump()};
+    request.headers.emplace_back("X-Correlation-Id", correlation_id);
+    request.timeout = std::chrono::milliseconds(2000);
+    return net::http_call(request).status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace llorch::orchestrator

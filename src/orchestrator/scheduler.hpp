@@ -1,0 +1,109 @@
+// Admission, the queue and dispatch: tasks wait in a bounded FIFO queue and go to a free slot of
+// any ready worker of any pool; each running task's stream is relayed by a thread of its own.
+// Thread-safe: HTTP handlers, relay threads and the pool pollers all call it.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orchestrator/orchestrator_metrics.hpp"
+#include "orchestrator/pool_registry.hpp"
+#include "orchestrator/relay.hpp"
+#include "orchestrator/task.hpp"
+
+namespace llorch::orchestrator {
+
+struct SchedulerConfig {
+  std::size_t queue_size = 64;                     // tasks waiting at most; more get 429
+  std::size_t retained_tasks = 1000;               // finished tasks kept for GET and resume
+  std::chrono::milliseconds pool_timeout{15000};   // a registered pool silent this long is gone
+  int max_attempts = 3;                            // placements tried before a task fails
+};
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerConfig config, OrchestratorMetrics& metrics);
+  ~Scheduler();  // shutdown() if not done
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  struct Admission {
+    bool admitted = false;
+    std::size_t position = 0;  // 1-based place in the queue (0: dispatched at once)
+    std::size_t waiting = 0;   // tasks in the queue, this one included
+    std::size_t capacity = 0;
+  };
+  // Queues the task (narrated) and dispatches what can run; refuses when the queue is full or
+  // the orchestrator is stopping.
+  Admission admit(const std::shared_ptr<Task>& task);
+
+  std::shared_ptr<Task> find(const std::string& id) const;
+  std::size_t queue_position(const std::string& id) const;  // 1-based; 0 when not waiting
+
+  enum class CancelResult { cancelled, already_ended, not_found };
+  CancelResult cancel(const std::string& id, const std::string& why);
+  // A reader of the task's stream went away: cancels it when it asked for that and no reader is
+  // left.
+  void reader_left(const std::shared_ptr<Task>& task);
+
+  // Pools: a registration or poll (`registered`: it will send heartbeats), a heartbeat (false:
+  // unknown pool), a goodbye.
+  void update_pool(PoolReport report, bool registered);
+  bool heartbeat(PoolReport report);
+  bool forget_pool(const std::string& pool_id);
+  void expire_pools();
+  nlohmann::ordered_json pools_json() const;
+  std::vector<std::string> models() const;
+  bool serves(const std::string& model) const;
+  bool has_workers() const;
+
+  struct Load {
+    std::size_t queued = 0;
+    std::size_t running = 0;
+    std::size_t ready_workers = 0;
+    std::size_t pools = 0;
+  };
+  Load load() const;
+
+  // Refuses new tasks, fails the queued ones, cancels the running ones on their workers and waits
+  // (up to `patience`) for their streams to end. Idempotent.
+  void shutdown(std::chrono::milliseconds patience);
+
+ private:
+  void dispatch_locked();
+  void start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry& pool, WorkerEntry& worker);
+  void run_relay(std::shared_ptr<Task> task, Placement where);
+  void after_relay(const std::shared_ptr<Task>& task, const Placement& where,
+                   const RelayResult& result);
+  void release_slot_locked(const Placement& where);
+  void narrate_positions_locked();
+  void retire_locked(const std::shared_ptr<Task>& task);
+  void reap_relays();
+
+  SchedulerConfig config_;
+  OrchestratorMetrics& metrics_;
+  boost::asio::thread_pool helpers_{2};  // short blocking calls: cancels
+
+  mutable std::mutex mutex_;
+  PoolRegistry registry_;
+  std::deque<std::shared_ptr<Task>> queue_;
+  std::map<std::string, std::shared_ptr<Task>> tasks_;
+  std::deque<std::string> finished_;  // ids of ended tasks, oldest first (retention)
+  std::map<std::string, std::thread> relays_;
+  std::vector<std::thread> ended_relays_;  // joined by the next caller that is not a relay
+  std::size_t running_ = 0;
+  bool stopping_ = false;
+  std::condition_variable relays_done_;
+};
+
+}  // namespace llorch::orchestrator
