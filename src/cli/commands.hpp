@@ -22,6 +22,12 @@ Command add_bench_command(CLI::App& app);
 Command add_worker_command(CLI::App& app);
 // `llorch pool-manager`: workers spawned, supervised and narrated.
 Command add_pool_manager_command(CLI::App& app);
+// `llorch orchestrator`: the user's API in front of pool managers.
+Command add_orchestrator_command(CLI::App& app);
+// `llorch serve`: orchestrator and pool manager in one process.
+Command add_serve_command(CLI::App& app);
+// `llorch run`: the user's screen — one request, its narration and its output.
+Command add_run_command(CLI::App& app);
 // `llorch model info`: what a model file holds; `llorch model synth`: a synthetic model.
 Command add_model_command(CLI::App& app);
 // Registers `synth` under `model`; the returned function runs it when it was parsed.

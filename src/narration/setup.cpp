@@ -38,6 +38,41 @@ LogSettings log_settings_from(const char* log_level, const char* log_format, boo
   return settings;
 }
 
+namespace {
+
+class LevelFilterSink final : public Sink {
+ public:
+  LevelFilterSink(std::shared_ptr<Sink> inner, Level shown) : inner_(std::move(inner)), shown_(shown) {}
+  void write(const Event& event) override {
+    if (event.level >= shown_) inner_->write(event);
+  }
+
+ private:
+  std::shared_ptr<Sink> inner_;
+  Level shown_;
+};
+
+std::shared_ptr<Sink> sink_for(int fd, const LogSettings& settings, bool tty) {
+  if (settings.format == LogFormat::pretty) return std::make_shared<ConsoleSink>(fd, tty);
+  return std::make_shared<JsonLineSink>(fd);
+}
+
+}  // namespace
+
+std::shared_ptr<Narrator> install_filtered_narrator_on(int fd, Identity identity, Level min_level,
+                                                       Level shown) {
+  const bool tty = ::isatty(fd) == 1;
+  const char* level_env = std::getenv("LLORCH_LOG");
+  const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);
+  const bool level_given = level_env != nullptr && *level_env != '\0' && parse_level(level_env);
+  auto narrator = std::make_shared<Narrator>(std::min(min_level, level_given ? settings.level : min_level),
+                                             std::move(identity));
+  narrator->add_sink(std::make_shared<LevelFilterSink>(sink_for(fd, settings, tty),
+                                                       level_given ? settings.level : shown));
+  Narrator::install(narrator);
+  return narrator;
+}
+
 std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level min_level) {
   const bool tty = ::isatty(fd) == 1;
   const char* level_env = std::getenv("LLORCH_LOG");

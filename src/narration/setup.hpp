@@ -30,4 +30,10 @@ std::shared_ptr<Narrator> install_stdout_narrator(Identity identity);
 // says otherwise.
 std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level min_level);
 
+// For a command that runs servers inside itself for the user's sake (`llorch run --model`): the
+// narrator works at `min_level` (request streams get every event), but `fd` shows only events at
+// `shown` or above, unless LLORCH_LOG says otherwise.
+std::shared_ptr<Narrator> install_filtered_narrator_on(int fd, Identity identity, Level min_level,
+                                                       Level shown);
+
 }  // namespace llorch::narration

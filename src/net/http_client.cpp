@@ -41,6 +41,11 @@ namespace {
 
 // Runs one asynchronous operation to its end. The synchronous Beast calls ignore tcp_stream's
 // expiry, so every step is asynchronous: expires_after then bounds it (beast::error::timeout).
+// The error without Boost's source location, which would only clutter a message for people.
+[[noreturn]] void fail(beast::error_code ec) {
+  throw beast::system_error(beast::error_code(ec.value(), ec.category()));
+}
+
 template <typename Start>
 beast::error_code run_one(asio::io_context& io, Start start) {
   beast::error_code result;
@@ -71,7 +76,7 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
     connect_error =
         run_one(io, [&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
   }
-  if (connect_error) throw beast::system_error(connect_error);
+  if (connect_error) fail(connect_error);
 
   http::request<http::string_body> message(http::string_to_verb(request.method), url.target, 11);
   message.set(http::field::host, url.host);
@@ -94,7 +99,7 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   const beast::error_code read_error = run_one(io, [&](auto handler) {
     http::async_read_header(stream, buffer, parser, std::move(handler));
   });
-  if (read_error) throw beast::system_error(write_error ? write_error : read_error);
+  if (read_error) fail(write_error ? write_error : read_error);
 
   ClientResponse response;
   response.status = parser.get().result_int();
@@ -114,7 +119,7 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
     });
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
-    if (ec) throw beast::system_error(ec);
+    if (ec) fail(ec);
     const std::size_t got = sizeof chunk - parser.get().body().size;
     if (got == 0) continue;
     if (on_chunk) {

@@ -47,6 +47,11 @@ struct ChildSetup : bp::extend::handler {
     // Its own process group: a Ctrl-C at the terminal reaches the pool manager only, which then
     // stops its workers in order.
     ::setpgid(0, 0);
+    // A worker starts with every signal deliverable, whatever the parent blocked (`llorch run`
+    // blocks SIGINT/SIGTERM to take them on one thread; a blocked mask survives exec).
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
       rlimit limit{};
       const rlim_t top = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY

@@ -134,8 +134,9 @@ void PoolManager::shutdown(std::function<void()> done) {
   if (m.stopping || !m.supervisor) return done();
   m.stopping = true;
   m.service->set_draining();
+  // Goodbye first: the orchestrator stops sending work to workers that are about to stop.
+  if (m.link) m.link->goodbye();
   m.supervisor->shutdown([&m, done = std::move(done)]() mutable {
-    if (m.link) m.link->goodbye();
     n::info(n::actor::pool_manager, n::action::server_shutdown)
         .target(m.config.pool_id)
         .human("Every worker of pool {} has stopped", m.config.pool_id)

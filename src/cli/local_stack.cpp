@@ -1,0 +1,69 @@
+#include "cli/local_stack.hpp"
+
+#include <filesystem>
+
+#include "orchestrator/orchestrator.hpp"
+#include "pool/pool_manager.hpp"
+
+namespace llorch::cli {
+
+struct LocalStack::Impl {
+  LocalStackOptions options;
+  boost::asio::io_context& io;
+  std::unique_ptr<orchestrator::Orchestrator> orchestrator;
+  std::unique_ptr<pool::PoolManager> pool;
+};
+
+LocalStack::LocalStack(boost::asio::io_context& io, LocalStackOptions options)
+    : impl_(std::make_unique<Impl>(Impl{std::move(options), io, nullptr, nullptr})) {}
+
+LocalStack::~LocalStack() = default;
+
+bool LocalStack::start() {
+  const LocalStackOptions& o = impl_->options;
+  orchestrator::OrchestratorConfig oc;
+  oc.host = o.host;
+  oc.port = o.port;
+  oc.scheduler.queue_size = o.queue_size;
+  oc.service.api_token = o.api_token;
+  impl_->orchestrator = std::make_unique<orchestrator::Orchestrator>(impl_->io, std::move(oc));
+  if (!impl_->orchestrator->start()) return false;
+
+  pool::PoolConfig pc;
+  pc.pool_id = "local";
+  pc.host = "127.0.0.1";
+  pc.port = 0;
+  pc.orchestrator_url = impl_->orchestrator->url();
+  // In one process the heartbeat is nearly free: frequent, so a worker is used as soon as ready.
+  pc.heartbeat_interval = std::chrono::milliseconds(200);
+  pc.worker_binary = o.worker_binary;
+  if (pc.worker_binary.empty()) {
+    std::error_code ec;
+    pc.worker_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  }
+  pool::WorkerSpec spec;
+  spec.model = std::filesystem::absolute(o.model).string();
+  spec.threads = o.threads;
+  spec.slots = o.slots;
+  spec.context_length = o.context_length;
+  spec.count = o.workers;
+  pc.workers.push_back(spec);
+  impl_->pool = std::make_unique<pool::PoolManager>(impl_->io, std::move(pc));
+  return impl_->pool->start();
+}
+
+std::string LocalStack::url() const {
+  return impl_->orchestrator ? impl_->orchestrator->url() : "";
+}
+
+void LocalStack::shutdown(std::function<void()> done) {
+  Impl& s = *impl_;
+  auto stop_pool = [&s, done = std::move(done)]() mutable {
+    if (s.pool) return s.pool->shutdown(std::move(done));
+    done();
+  };
+  if (s.orchestrator) return s.orchestrator->shutdown(std::move(stop_pool));
+  stop_pool();
+}
+
+}  // namespace llorch::cli

@@ -1,0 +1,42 @@
+// The single-machine stack: an orchestrator and a pool manager in one process on one io_context,
+// workers as child processes. `llorch serve` runs it until a signal; `llorch run --model` starts it
+// for one request.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace llorch::cli {
+
+struct LocalStackOptions {
+  std::string model;
+  std::size_t workers = 1;
+  std::size_t threads = 1;
+  std::size_t slots = 1;
+  std::size_t context_length = 0;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // the orchestrator's; the pool manager takes any free port
+  std::size_t queue_size = 64;
+  std::string api_token;
+  std::string worker_binary;  // default: this executable
+};
+
+class LocalStack {
+ public:
+  LocalStack(boost::asio::io_context& io, LocalStackOptions options);
+  ~LocalStack();
+  // Binds both APIs and spawns the workers; false (narrated) when a port cannot be bound.
+  bool start();
+  std::string url() const;  // the orchestrator's
+  // The orchestrator ends every task first (the workers are still there to say CANCELLED), then
+  // the pool manager stops the workers; `done` runs on the io thread.
+  void shutdown(std::function<void()> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llorch::cli
