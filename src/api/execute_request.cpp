@@ -75,8 +75,7 @@ void parse_messages(Validator& v, const Json& messages, std::vector<ChatTurn>& o
       v.fail(name, "type:object", name + " must be an object with exactly role and content");
       continue;
     }
-    if (!role->is_string() ||
-        (*role != "system" && *role != "user" && *role != "assistant")) {
+    if (!role->is_string() || (*role != "system" && *role != "user" && *role != "assistant")) {
       v.fail(name + ".role", "enum:system,user,assistant",
              name + ".role must be system, user or assistant");
     }
@@ -88,9 +87,9 @@ void parse_messages(Validator& v, const Json& messages, std::vector<ChatTurn>& o
     if (role->is_string()) out.push_back({role->get<std::string>(), content->get<std::string>()});
   }
   if (bytes > kMaxPromptBytes) {
-    v.fail("messages", fmt::format("maxLength:{}", kMaxPromptBytes),
-           fmt::format("the messages' contents must be at most {} bytes together",
-                       kMaxPromptBytes));
+    v.fail(
+        "messages", fmt::format("maxLength:{}", kMaxPromptBytes),
+        fmt::format("the messages' contents must be at most {} bytes together", kMaxPromptBytes));
   }
 }
 

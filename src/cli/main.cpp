@@ -14,9 +14,9 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
 
   const std::vector<llorch::cli::Command> commands{
-      llorch::cli::add_generate_command(app), llorch::cli::add_tokenize_command(app),
-      llorch::cli::add_model_command(app),    llorch::cli::add_bench_command(app),
-      llorch::cli::add_worker_command(app),   llorch::cli::add_pool_manager_command(app),
+      llorch::cli::add_generate_command(app),     llorch::cli::add_tokenize_command(app),
+      llorch::cli::add_model_command(app),        llorch::cli::add_bench_command(app),
+      llorch::cli::add_worker_command(app),       llorch::cli::add_pool_manager_command(app),
       llorch::cli::add_orchestrator_command(app), llorch::cli::add_serve_command(app),
       llorch::cli::add_run_command(app),
   };

@@ -54,8 +54,9 @@ Command add_orchestrator_command(CLI::App& app) {
   command->add_option("--pool", o->config.pool_urls,
                       "A pool manager to use (http://host:port); repeatable. Pool managers "
                       "started with --orchestrator register themselves instead");
-  command->add_option("--queue-size", o->config.scheduler.queue_size,
-                      "Tasks that may wait for a slot; more get 429")
+  command
+      ->add_option("--queue-size", o->config.scheduler.queue_size,
+                   "Tasks that may wait for a slot; more get 429")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   command->add_option("--api-token-env", o->token_env,

@@ -54,7 +54,8 @@ std::string describe_refusal(const net::ClientResponse& r) {
 // Streams one task to the screen. Returns the exit code: 0 done, 1 failed, 130 interrupted.
 int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
              const std::atomic<bool>& interrupted, std::string& task_url) {
-  nlohmann::json body{{"prompt", o.prompt}, {"max_tokens", o.max_tokens}, {"narration_mode", o.mode}};
+  nlohmann::json body{
+      {"prompt", o.prompt}, {"max_tokens", o.max_tokens}, {"narration_mode", o.mode}};
   if (o.temperature) body["temperature"] = *o.temperature;
   if (o.seed) body["seed"] = *o.seed;
   net::ClientResponse created;
@@ -107,8 +108,8 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
 }  // namespace
 
 Command add_run_command(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("run", "One request with its narration beside the output: the user's screen");
+  auto* command = app.add_subcommand(
+      "run", "One request with its narration beside the output: the user's screen");
   auto o = std::make_shared<RunOptions>();
   auto* server = command->add_option(
       "--server", o->server,
@@ -137,8 +138,7 @@ Command add_run_command(CLI::App& app) {
             pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
             narration::install_filtered_narrator_on(STDERR_FILENO, {.component = "llorch-run"},
-                                                    narration::Level::info,
-                                                    narration::Level::warn);
+                                                    narration::Level::info, narration::Level::warn);
             const ScreenKind kind = o->json                   ? ScreenKind::json
                                     : ::isatty(STDOUT_FILENO) ? ScreenKind::terminal
                                                               : ScreenKind::piped;

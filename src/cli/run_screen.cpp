@@ -17,12 +17,14 @@ using Clock = std::chrono::steady_clock;
 
 std::string_view icon_of_action(const std::string& action) {
   static const std::map<std::string, std::string_view, std::less<>> icons{
-      {"task_admitted", "🎟️"},  {"task_queued", "⏳"},       {"task_dispatched", "📮"},
-      {"task_relaying", "📡"},   {"request_validated", "✅"}, {"chat_template", "💬"},
-      {"inference_start", "🚀"}, {"tokenize", "🍰"},          {"cache_reset", "🧹"},
-      {"prompt_progress", "📖"}, {"token_generate", "🎯"},    {"inference_complete", "🎉"},
-      {"inference_cancelled", "🛑"}, {"task_cancelled", "🛑"}, {"client_disconnected", "👋"},
-      {"worker_lost", "💥"}};
+      {"task_admitted", "🎟️"},    {"task_queued", "⏳"},
+      {"task_dispatched", "📮"},        {"task_relaying", "📡"},
+      {"request_validated", "✅"},      {"chat_template", "💬"},
+      {"inference_start", "🚀"},        {"tokenize", "🍰"},
+      {"cache_reset", "🧹"},         {"prompt_progress", "📖"},
+      {"token_generate", "🎯"},         {"inference_complete", "🎉"},
+      {"inference_cancelled", "🛑"}, {"task_cancelled", "🛑"},
+      {"client_disconnected", "👋"},    {"worker_lost", "💥"}};
   const auto it = icons.find(action);
   return it == icons.end() ? std::string_view("•") : it->second;
 }
@@ -35,9 +37,16 @@ std::size_t display_width(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::uint32_t cp = c;
     std::size_t len = 1;
-    if (c >= 0xF0) { cp = c & 0x07; len = 4; }
-    else if (c >= 0xE0) { cp = c & 0x0F; len = 3; }
-    else if (c >= 0xC0) { cp = c & 0x1F; len = 2; }
+    if (c >= 0xF0) {
+      cp = c & 0x07;
+      len = 4;
+    } else if (c >= 0xE0) {
+      cp = c & 0x0F;
+      len = 3;
+    } else if (c >= 0xC0) {
+      cp = c & 0x1F;
+      len = 2;
+    }
     for (std::size_t k = 1; k < len && i + k < s.size(); ++k)
       cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     i += len;
@@ -110,7 +119,8 @@ class TerminalScreen final : public RunScreen {
     lines.push_back(fmt::format("┌ Inference request: \"{}\"", title_));
     if (!quiet_) {
       lines.push_back("├ [Narration]");
-      const std::size_t keep = final ? narration_.size() : std::min<std::size_t>(narration_.size(), 8);
+      const std::size_t keep =
+          final ? narration_.size() : std::min<std::size_t>(narration_.size(), 8);
       for (std::size_t i = narration_.size() - keep; i < narration_.size(); ++i)
         lines.push_back("│ " + narration_[i]);
     }
@@ -130,7 +140,8 @@ class TerminalScreen final : public RunScreen {
       std::size_t used = 0;
       first = out_lines.size();
       while (first > 0) {
-        const std::size_t r = std::max<std::size_t>(1, (display_width(out_lines[first - 1]) + cols - 1) / cols);
+        const std::size_t r =
+            std::max<std::size_t>(1, (display_width(out_lines[first - 1]) + cols - 1) / cols);
         if (used + r > room) break;
         used += r;
         --first;
@@ -226,9 +237,12 @@ std::string_view narration_icon(const std::string& action, const std::string& le
 
 std::unique_ptr<RunScreen> make_run_screen(ScreenKind kind, bool quiet, std::string title) {
   switch (kind) {
-    case ScreenKind::terminal: return std::make_unique<TerminalScreen>(quiet, std::move(title));
-    case ScreenKind::piped: return std::make_unique<PipedScreen>(quiet);
-    case ScreenKind::json: return std::make_unique<JsonScreen>();
+    case ScreenKind::terminal:
+      return std::make_unique<TerminalScreen>(quiet, std::move(title));
+    case ScreenKind::piped:
+      return std::make_unique<PipedScreen>(quiet);
+    case ScreenKind::json:
+      return std::make_unique<JsonScreen>();
   }
   return std::make_unique<PipedScreen>(quiet);
 }

@@ -48,13 +48,20 @@ ChatFormat detect_chat_format(std::string_view t) {
 
 std::string_view to_string(ChatFormat format) {
   switch (format) {
-    case ChatFormat::chatml: return "chatml";
-    case ChatFormat::llama2: return "llama2";
-    case ChatFormat::llama3: return "llama3";
-    case ChatFormat::zephyr: return "zephyr";
-    case ChatFormat::gemma: return "gemma";
-    case ChatFormat::phi3: return "phi3";
-    case ChatFormat::plain: return "plain";
+    case ChatFormat::chatml:
+      return "chatml";
+    case ChatFormat::llama2:
+      return "llama2";
+    case ChatFormat::llama3:
+      return "llama3";
+    case ChatFormat::zephyr:
+      return "zephyr";
+    case ChatFormat::gemma:
+      return "gemma";
+    case ChatFormat::phi3:
+      return "phi3";
+    case ChatFormat::plain:
+      return "plain";
   }
   return "plain";
 }

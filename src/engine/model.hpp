@@ -72,7 +72,7 @@ class Model {
   bool tied_output = false;
 
   std::string path;
-  std::string format;  // "GGUF v3", "llama2.c"
+  std::string format;         // "GGUF v3", "llama2.c"
   std::string chat_template;  // tokenizer.chat_template (Jinja), "" when the file has none
   std::size_t file_bytes = 0;
   std::vector<std::pair<std::string, std::string>> metadata;  // for `model info`: key, value

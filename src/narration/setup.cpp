@@ -42,7 +42,8 @@ namespace {
 
 class LevelFilterSink final : public Sink {
  public:
-  LevelFilterSink(std::shared_ptr<Sink> inner, Level shown) : inner_(std::move(inner)), shown_(shown) {}
+  LevelFilterSink(std::shared_ptr<Sink> inner, Level shown)
+      : inner_(std::move(inner)), shown_(shown) {}
   void write(const Event& event) override {
     if (event.level >= shown_) inner_->write(event);
   }
@@ -65,8 +66,8 @@ std::shared_ptr<Narrator> install_filtered_narrator_on(int fd, Identity identity
   const char* level_env = std::getenv("LLORCH_LOG");
   const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);
   const bool level_given = level_env != nullptr && *level_env != '\0' && parse_level(level_env);
-  auto narrator = std::make_shared<Narrator>(std::min(min_level, level_given ? settings.level : min_level),
-                                             std::move(identity));
+  auto narrator = std::make_shared<Narrator>(
+      std::min(min_level, level_given ? settings.level : min_level), std::move(identity));
   narrator->add_sink(std::make_shared<LevelFilterSink>(sink_for(fd, settings, tty),
                                                        level_given ? settings.level : shown));
   Narrator::install(narrator);

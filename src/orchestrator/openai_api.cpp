@@ -20,17 +20,34 @@ std::string dump(const OJson& j) {
 }
 
 // Fields OpenAI defines that llorch honours, or accepts only at the value that changes nothing.
-const std::set<std::string> kKnown{
-    "model",           "prompt",           "messages",          "max_tokens",
-    "max_completion_tokens", "temperature", "top_p",            "n",
-    "stream",          "stream_options",   "stop",              "seed",
-    "user",            "presence_penalty", "frequency_penalty", "logit_bias",
-    "logprobs",        "echo",             "suffix",            "response_format",
-    "top_k",           "min_p",            "repetition_penalty", "llorch"};
+const std::set<std::string> kKnown{"model",
+                                   "prompt",
+                                   "messages",
+                                   "max_tokens",
+                                   "max_completion_tokens",
+                                   "temperature",
+                                   "top_p",
+                                   "n",
+                                   "stream",
+                                   "stream_options",
+                                   "stop",
+                                   "seed",
+                                   "user",
+                                   "presence_penalty",
+                                   "frequency_penalty",
+                                   "logit_bias",
+                                   "logprobs",
+                                   "echo",
+                                   "suffix",
+                                   "response_format",
+                                   "top_k",
+                                   "min_p",
+                                   "repetition_penalty",
+                                   "llorch"};
 
 bool is_zero_or_null(const Json& v) {
-  return v.is_null() || (v.is_number() && v.get<double>() == 0.0) || (v.is_boolean() && !v.get<bool>()) ||
-         (v.is_object() && v.empty());
+  return v.is_null() || (v.is_number() && v.get<double>() == 0.0) ||
+         (v.is_boolean() && !v.get<bool>()) || (v.is_object() && v.empty());
 }
 
 std::string finish_reason(const std::string& stop_reason) {
@@ -65,7 +82,8 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
     r.model = m->get<std::string>();
   }
   if (chat) {
-    if (body.contains("prompt")) fail("prompt", "unknown", "chat requests take messages, not prompt");
+    if (body.contains("prompt"))
+      fail("prompt", "unknown", "chat requests take messages, not prompt");
     const auto messages = body.find("messages");
     if (messages == body.end() || !messages->is_array() || messages->empty()) {
       fail("messages", "required", "messages must be a non-empty array of {role, content}");
@@ -123,12 +141,12 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
       fail("prompt", "type:string", "prompt must be a string (or an array of exactly one)");
     }
   }
-  const auto max_tokens = body.find(chat && body.contains("max_completion_tokens")
-                                        ? "max_completion_tokens"
-                                        : "max_tokens");
-  execute["max_tokens"] = max_tokens != body.end() && !max_tokens->is_null() ? *max_tokens
-                                                                             : Json(chat ? 256 : 16);
-  for (const char* name : {"temperature", "top_p", "seed", "top_k", "min_p", "repetition_penalty"}) {
+  const auto max_tokens = body.find(
+      chat && body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens");
+  execute["max_tokens"] =
+      max_tokens != body.end() && !max_tokens->is_null() ? *max_tokens : Json(chat ? 256 : 16);
+  for (const char* name :
+       {"temperature", "top_p", "seed", "top_k", "min_p", "repetition_penalty"}) {
     if (const auto v = body.find(name); v != body.end() && !v->is_null()) execute[name] = *v;
   }
   if (!body.contains("temperature")) execute["temperature"] = 1.0;
@@ -140,8 +158,8 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
   }
   if (const auto n = body.find("n"); n != body.end() && !n->is_null() && *n != 1)
     fail("n", "const:1", "llorch generates one choice per request: n must be 1");
-  for (const char* name : {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "echo",
-                           "suffix"}) {
+  for (const char* name :
+       {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "echo", "suffix"}) {
     if (const auto v = body.find(name); v != body.end() && !is_zero_or_null(*v))
       fail(name, "unsupported", fmt::format("{} is not supported by llorch; leave it out", name));
   }
@@ -149,13 +167,16 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
       f != body.end() && !f->is_null() && !(f->is_object() && f->value("type", "") == "text"))
     fail("response_format", "unsupported", "only {\"type\": \"text\"} is supported");
   if (const auto s = body.find("stream"); s != body.end() && !s->is_null()) {
-    if (!s->is_boolean()) fail("stream", "type:boolean", "stream must be true or false");
-    else r.stream = s->get<bool>();
+    if (!s->is_boolean())
+      fail("stream", "type:boolean", "stream must be true or false");
+    else
+      r.stream = s->get<bool>();
   }
   if (const auto o = body.find("stream_options"); o != body.end() && !o->is_null()) {
     if (!o->is_object() || (o->contains("include_usage") && !(*o)["include_usage"].is_boolean()))
       fail("stream_options", "type:object", "stream_options must be {\"include_usage\": bool}");
-    else r.include_usage = o->value("include_usage", false);
+    else
+      r.include_usage = o->value("include_usage", false);
   }
   if (const auto v = body.find("llorch"); v != body.end() && !v->is_null()) {
     if (!v->is_object()) {
@@ -285,8 +306,8 @@ net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request
   return {200, "application/json", dump(body), {}};
 }
 
-OpenAiStream::OpenAiStream(std::shared_ptr<Task> task, OpenAiRequest request,
-                           Scheduler& scheduler, OrchestratorMetrics& metrics)
+OpenAiStream::OpenAiStream(std::shared_ptr<Task> task, OpenAiRequest request, Scheduler& scheduler,
+                           OrchestratorMetrics& metrics)
     : task_(std::move(task)),
       request_(std::move(request)),
       scheduler_(scheduler),

@@ -26,9 +26,10 @@ struct Orchestrator::Impl {
         config(std::move(c)),
         scheduler(config.scheduler, metrics),
         service(config.service, scheduler, metrics),
-        server(io, [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
-          service.handle(std::move(r), std::move(e));
-        }),
+        server(io,
+               [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
+                 service.handle(std::move(r), std::move(e));
+               }),
         expiry(io),
         flush(io) {}
 
@@ -82,8 +83,8 @@ struct Orchestrator::Impl {
         if (reachable.find(pool_url) == reachable.end() || reachable[pool_url]) {
           n::warn(n::actor::orchestrator, n::action::pool_register)
               .target(pool_url)
-              .human("Cannot read the workers of the pool at {}: {}; retrying every {} ms", pool_url,
-                     problem, config.poll_interval.count())
+              .human("Cannot read the workers of the pool at {}: {}; retrying every {} ms",
+                     pool_url, problem, config.poll_interval.count())
               .error_kind("POOL_UNREACHABLE")
               .emit();
         }
@@ -153,8 +154,7 @@ bool Orchestrator::start() {
   impl_->url = fmt::format("http://{}:{}", c.host, impl_->server.port());
   n::info(n::actor::http_server, n::action::server_bind)
       .target(impl_->url)
-      .human("Orchestrator API listening on {} (queue of {}{})", impl_->url,
-             c.scheduler.queue_size,
+      .human("Orchestrator API listening on {} (queue of {}{})", impl_->url, c.scheduler.queue_size,
              c.service.api_token.empty() ? ", no API token" : ", API token required")
       .address(fmt::format("{}:{}", c.host, impl_->server.port()))
       .emit();

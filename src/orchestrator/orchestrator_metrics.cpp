@@ -10,8 +10,8 @@ namespace llorch::orchestrator {
 
 namespace {
 
-prometheus::Histogram* histogram(prometheus::Registry& registry, const char* name,
-                                 const char* help, prometheus::Histogram::BucketBoundaries b) {
+prometheus::Histogram* histogram(prometheus::Registry& registry, const char* name, const char* help,
+                                 prometheus::Histogram::BucketBoundaries b) {
   return &prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, b);
 }
 

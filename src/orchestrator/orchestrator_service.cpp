@@ -22,8 +22,8 @@ constexpr std::string_view kTasks = "/v2/tasks";
 constexpr std::string_view kPools = "/v1/pools";
 
 HttpResponse json_response(unsigned status, const Json& body) {
-  return {status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace),
-          {}};
+  return {
+      status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
 }
 
 }  // namespace
@@ -74,12 +74,12 @@ void OrchestratorService::handle(net::HttpRequest request,
         .human("Refused {} {}: wrong or missing bearer token", call.request.method, path)
         .error_kind("UNAUTHORIZED")
         .emit();
-    HttpResponse r =
-        path.rfind("/v1/", 0) == 0 && !pool_api
-            ? openai_error(401, "invalid_request_error", "invalid_api_key",
-                           "wrong or missing API key (Authorization: Bearer …)", call.correlation_id)
-            : error_response(401, "UNAUTHORIZED", "wrong or missing bearer token",
-                             call.correlation_id);
+    HttpResponse r = path.rfind("/v1/", 0) == 0 && !pool_api
+                         ? openai_error(401, "invalid_request_error", "invalid_api_key",
+                                        "wrong or missing API key (Authorization: Bearer …)",
+                                        call.correlation_id)
+                         : error_response(401, "UNAUTHORIZED", "wrong or missing bearer token",
+                                          call.correlation_id);
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return call.reply(std::move(r));
   }
@@ -116,9 +116,10 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
     const std::string message =
         fmt::format("no worker serves model \"{}\"; known: {}", task->spec().model, known);
     metrics_.count_request("invalid");
-    call.reply(openai_errors ? openai_error(404, "invalid_request_error", "model_not_found",
-                                            message, call.correlation_id)
-                             : error_response(404, "MODEL_NOT_FOUND", message, call.correlation_id));
+    call.reply(openai_errors
+                   ? openai_error(404, "invalid_request_error", "model_not_found", message,
+                                  call.correlation_id)
+                   : error_response(404, "MODEL_NOT_FOUND", message, call.correlation_id));
     return false;
   }
   const auto a = draining_ ? Scheduler::Admission{} : scheduler_.admit(task);
@@ -126,8 +127,8 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
   metrics_.count_request("rejected");
   const std::string message =
       draining_ ? std::string("the orchestrator is shutting down; send the request elsewhere")
-                : fmt::format("the queue is full ({} of {} waiting); retry in a second",
-                              a.waiting, a.capacity);
+                : fmt::format("the queue is full ({} of {} waiting); retry in a second", a.waiting,
+                              a.capacity);
   n::warn(n::actor::orchestrator, n::action::task_rejected)
       .target(task->id())
       .human("Rejected task {}: {}", task->id(), message)
@@ -136,12 +137,12 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
       .error_kind(draining_ ? "DRAINING" : "QUEUE_FULL")
       .emit();
   const unsigned status = draining_ ? 503 : 429;
-  HttpResponse r = openai_errors
-                       ? openai_error(status, draining_ ? "server_error" : "rate_limit_error",
-                                      draining_ ? "draining" : "queue_full", message,
-                                      call.correlation_id)
-                       : error_response(status, draining_ ? "DRAINING" : "QUEUE_FULL", message,
-                                        call.correlation_id);
+  HttpResponse r =
+      openai_errors
+          ? openai_error(status, draining_ ? "server_error" : "rate_limit_error",
+                         draining_ ? "draining" : "queue_full", message, call.correlation_id)
+          : error_response(status, draining_ ? "DRAINING" : "QUEUE_FULL", message,
+                           call.correlation_id);
   r.headers.emplace_back("Retry-After", "1");
   call.reply(std::move(r));
   return false;
@@ -164,8 +165,8 @@ void OrchestratorService::create_task(Call& call) {
   if (spec.request.job_id.empty()) spec.request.job_id = "task-" + n::generate_uuid_v4();
   if (scheduler_.find(spec.request.job_id)) {
     return call.reply(error_response(
-        409, "TASK_EXISTS", fmt::format("a task {} exists already; choose another job_id",
-                                        spec.request.job_id),
+        409, "TASK_EXISTS",
+        fmt::format("a task {} exists already; choose another job_id", spec.request.job_id),
         call.correlation_id));
   }
   const std::string id = spec.request.job_id;
@@ -225,7 +226,8 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
     case Scheduler::CancelResult::not_found:
       break;
   }
-  call.reply(error_response(404, "JOB_NOT_FOUND", fmt::format("no task {}", id), call.correlation_id));
+  call.reply(
+      error_response(404, "JOB_NOT_FOUND", fmt::format("no task {}", id), call.correlation_id));
 }
 
 void OrchestratorService::openai(Call& call, bool chat) {
@@ -241,11 +243,11 @@ void OrchestratorService::openai(Call& call, bool chat) {
         .human("Validation failed: {}", api::field_list(*errors))
         .error_kind("INVALID_REQUEST")
         .emit();
-    return call.reply(openai_error(
-        400, "invalid_request_error", "invalid_request",
-        fmt::format("{} invalid field{}: {}", errors->size(), errors->size() == 1 ? "" : "s",
-                    api::field_list(*errors)),
-        call.correlation_id, *errors));
+    return call.reply(
+        openai_error(400, "invalid_request_error", "invalid_request",
+                     fmt::format("{} invalid field{}: {}", errors->size(),
+                                 errors->size() == 1 ? "" : "s", api::field_list(*errors)),
+                     call.correlation_id, *errors));
   }
   OpenAiRequest r = std::get<OpenAiRequest>(std::move(parsed));
   r.spec.request.job_id = (chat ? "chatcmpl-" : "cmpl-") + n::generate_uuid_v4();
@@ -357,14 +359,13 @@ void OrchestratorService::health(Call& call) {
   const auto load = scheduler_.load();
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  call.reply(json_response(draining_ ? 503 : 200,
-                           {{"status", draining_ ? "draining" : "ready"},
-                            {"role", "orchestrator"},
-                            {"queued", load.queued},
-                            {"running", load.running},
-                            {"pools", load.pools},
-                            {"workers_ready", load.ready_workers},
-                            {"uptime_s", uptime}}));
+  call.reply(json_response(draining_ ? 503 : 200, {{"status", draining_ ? "draining" : "ready"},
+                                                   {"role", "orchestrator"},
+                                                   {"queued", load.queued},
+                                                   {"running", load.running},
+                                                   {"pools", load.pools},
+                                                   {"workers_ready", load.ready_workers},
+                                                   {"uptime_s", uptime}}));
 }
 
 }  // namespace llorch::orchestrator

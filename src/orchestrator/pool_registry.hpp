@@ -21,7 +21,7 @@ struct WorkerEntry {
   std::string model;  // the model file as the pool names it
   std::string last_error;
   int slots = 1;
-  int in_use = 0;                                    // slots this orchestrator holds on it
+  int in_use = 0;                                         // slots this orchestrator holds on it
   std::chrono::steady_clock::time_point shunned_until{};  // refused or unreachable: skip until
 };
 

@@ -47,9 +47,8 @@ std::string execute_body(const Task& task) {
 }
 
 RelayResult relay_to_worker(Task& task, const Placement& where) {
-  net::ClientRequest request{.method = "POST",
-                             .url = where.worker_url + "/execute",
-                             .body = execute_body(task)};
+  net::ClientRequest request{
+      .method = "POST", .url = where.worker_url + "/execute", .body = execute_body(task)};
   request.headers.emplace_back("X-Correlation-Id", task.correlation_id());
   if (!task.traceparent().empty()) request.headers.emplace_back("traceparent", task.traceparent());
   request.timeout = kReadTimeout;

@@ -180,10 +180,9 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
           .pool_id(where.pool_id)
           .error_kind("WORKER_LOST")
           .emit();
-      task->push("error",
-                 orchestrator_error(*task, "WORKER_LOST",
-                                    fmt::format("worker {} stopped before finishing: {}",
-                                                where.worker_id, cause)));
+      task->push("error", orchestrator_error(*task, "WORKER_LOST",
+                                             fmt::format("worker {} stopped before finishing: {}",
+                                                         where.worker_id, cause)));
       break;
     }
   }

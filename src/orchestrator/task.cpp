@@ -17,11 +17,16 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 
 std::string_view to_string(TaskState state) {
   switch (state) {
-    case TaskState::queued: return "queued";
-    case TaskState::running: return "running";
-    case TaskState::completed: return "completed";
-    case TaskState::cancelled: return "cancelled";
-    case TaskState::failed: return "failed";
+    case TaskState::queued:
+      return "queued";
+    case TaskState::running:
+      return "running";
+    case TaskState::completed:
+      return "completed";
+    case TaskState::cancelled:
+      return "cancelled";
+    case TaskState::failed:
+      return "failed";
   }
   return "failed";
 }
@@ -149,7 +154,8 @@ void Task::set_running(Placement placement) {
   placement_ = std::move(placement);
   if (state_ == TaskState::queued) state_ = TaskState::running;
   dispatched_at_ = Clock::now();
-  if (metrics_ != nullptr) metrics_->observe_queue_wait(seconds_between(admitted_at_, dispatched_at_));
+  if (metrics_ != nullptr)
+    metrics_->observe_queue_wait(seconds_between(admitted_at_, dispatched_at_));
 }
 
 void Task::set_queued() {
@@ -165,20 +171,20 @@ Placement Task::placement() const {
 nlohmann::ordered_json Task::describe(std::size_t queue_position) const {
   std::lock_guard lock(mutex_);
   using Json = nlohmann::ordered_json;
-  Json j{{"job_id", id_},
-         {"state", to_string(state_)},
-         {"correlation_id", correlation_id_},
-         {"queue_position", state_ == TaskState::queued ? Json(queue_position) : Json(nullptr)},
-         {"worker_id", placement_.worker_id.empty() ? Json(nullptr) : Json(placement_.worker_id)},
-         {"pool_id", placement_.pool_id.empty() ? Json(nullptr) : Json(placement_.pool_id)},
-         {"tokens_out", tokens_},
-         {"events", frames_.size()},
-         {"stop_reason", stop_reason_.empty() ? Json(nullptr) : Json(stop_reason_)},
-         {"error", error_code_.empty() ? Json(nullptr)
-                                       : Json{{"code", error_code_}, {"message", error_message_}}},
-         {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                          admitted_at_)
-                        .count()}};
+  Json j{
+      {"job_id", id_},
+      {"state", to_string(state_)},
+      {"correlation_id", correlation_id_},
+      {"queue_position", state_ == TaskState::queued ? Json(queue_position) : Json(nullptr)},
+      {"worker_id", placement_.worker_id.empty() ? Json(nullptr) : Json(placement_.worker_id)},
+      {"pool_id", placement_.pool_id.empty() ? Json(nullptr) : Json(placement_.pool_id)},
+      {"tokens_out", tokens_},
+      {"events", frames_.size()},
+      {"stop_reason", stop_reason_.empty() ? Json(nullptr) : Json(stop_reason_)},
+      {"error", error_code_.empty() ? Json(nullptr)
+                                    : Json{{"code", error_code_}, {"message", error_message_}}},
+      {"age_ms",
+       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - admitted_at_).count()}};
   return j;
 }
 

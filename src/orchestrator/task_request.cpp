@@ -13,7 +13,8 @@ constexpr api::ExecuteLimits kTaskLimits{131072, 262144};
 std::variant<TaskSpec, std::vector<api::FieldError>> parse_task_request(std::string_view text) {
   std::vector<api::FieldError> errors;
   nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
-  if (body.is_discarded()) return std::vector<api::FieldError>{{"", "json", "the body is not valid JSON"}};
+  if (body.is_discarded())
+    return std::vector<api::FieldError>{{"", "json", "the body is not valid JSON"}};
   TaskSpec spec;
   if (body.is_object()) {
     if (const auto m = body.find("model"); m != body.end()) {

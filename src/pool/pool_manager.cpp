@@ -27,9 +27,10 @@ struct PoolManager::Impl {
       : io(context),
         config(std::move(c)),
         feed(std::make_shared<NarrationFeed>()),
-        server(io, [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
-          service->handle(std::move(r), std::move(e));
-        }),
+        server(io,
+               [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
+                 service->handle(std::move(r), std::move(e));
+               }),
         flush_timer(io) {}
 
   ~Impl() {
@@ -101,8 +102,7 @@ bool PoolManager::start() {
       .address(fmt::format("{}:{}", config.host, config.port))
       .emit();
 
-  m.supervisor =
-      std::make_unique<Supervisor>(m.io, config, m.url + "/v1/workers/ready", m.metrics);
+  m.supervisor = std::make_unique<Supervisor>(m.io, config, m.url + "/v1/workers/ready", m.metrics);
   m.service = std::make_unique<PoolService>(config, *m.supervisor, *m.feed, m.metrics);
   for (const auto& spec : config.workers) {
     for (std::size_t i = 0; i < spec.count; ++i) m.supervisor->spawn(spec);
@@ -143,8 +143,7 @@ void PoolManager::shutdown(std::function<void()> done) {
         .emit();
     m.feed->close_all();
     m.server.stop_accepting();
-    m.wait_for_answers(std::chrono::steady_clock::now() + std::chrono::seconds(2),
-                       std::move(done));
+    m.wait_for_answers(std::chrono::steady_clock::now() + std::chrono::seconds(2), std::move(done));
   });
 }
 

@@ -1,7 +1,5 @@
 #include "pool/supervisor.hpp"
 
-#include "api/http_common.hpp"
-
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -11,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "api/http_common.hpp"
 #include "narration/json_line.hpp"
 #include "narration/narrate.hpp"
 #include "net/http_client.hpp"

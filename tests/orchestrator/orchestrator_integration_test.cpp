@@ -46,10 +46,9 @@ struct Stack {
   }
 
   static fs::path write_config(int slots, std::size_t ctx) {
-    const fs::path file =
-        fs::temp_directory_path() / ("llorch-orch-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(Clock::now().time_since_epoch().count()) +
-                                     ".toml");
+    const fs::path file = fs::temp_directory_path() /
+                          ("llorch-orch-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
     std::ofstream(file) << "heartbeat_interval_ms = 100\n[[workers]]\nmodel = \"" << model_path()
                         << "\"\nslots = " << slots << (ctx ? "\nctx = " + std::to_string(ctx) : "")
                         << "\n";
@@ -68,7 +67,8 @@ struct Stack {
   }
 
   net::ClientResponse post_task(const json& body, net::Headers headers = {}) const {
-    net::ClientRequest r{.method = "POST", .url = orchestrator.url() + "/v2/tasks", .body = body.dump()};
+    net::ClientRequest r{
+        .method = "POST", .url = orchestrator.url() + "/v2/tasks", .body = body.dump()};
     r.headers = std::move(headers);
     return net::http_call(r);
   }
@@ -108,8 +108,9 @@ std::string events_url(const Stack& s, const net::ClientResponse& created) {
 
 TEST(Orchestrator, TheStreamHoldsQueueDispatchWorkerNarrationAndTokensInOrderWithOneCorrelationId) {
   Stack s;
-  const auto created = s.post_task({{"prompt", "Once upon a time"}, {"max_tokens", 20}, {"seed", 1}},
-                                   {{"X-Correlation-Id", "user-req-42"}});
+  const auto created =
+      s.post_task({{"prompt", "Once upon a time"}, {"max_tokens", 20}, {"seed", 1}},
+                  {{"X-Correlation-Id", "user-req-42"}});
   ASSERT_EQ(created.status, 202u) << created.body;
   const auto answer = json::parse(created.body);
   record_received("task_created", answer);
@@ -151,9 +152,8 @@ TEST(Orchestrator, TheStreamHoldsQueueDispatchWorkerNarrationAndTokensInOrderWit
   EXPECT_TRUE(has_id(s.orchestrator, "llorch-orchestrator"));
   EXPECT_TRUE(has_id(s.pool, "llorch-worker"));
   // And the task reports its end.
-  const auto state = json::parse(Stack::get(s.orchestrator.url() + "/v2/tasks/" +
-                                            answer["job_id"].get<std::string>())
-                                     .body);
+  const auto state = json::parse(
+      Stack::get(s.orchestrator.url() + "/v2/tasks/" + answer["job_id"].get<std::string>()).body);
   record_received("task", state);
   EXPECT_EQ(state["state"], "completed");
   EXPECT_EQ(state["tokens_out"], 20);
@@ -162,7 +162,9 @@ TEST(Orchestrator, TheStreamHoldsQueueDispatchWorkerNarrationAndTokensInOrderWit
 
 TEST(Orchestrator, AFullQueueAnswers429WithRetryAfterAndSaysHowFull) {
   Stack s(1, 1, 8192);
-  const json long_task{{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true},
+  const json long_task{{"prompt", "Once"},
+                       {"max_tokens", 8000},
+                       {"ignore_eos", true},
                        {"on_disconnect", "continue"}};
   const auto running = s.post_task(long_task);
   ASSERT_EQ(running.status, 202u);
@@ -195,8 +197,9 @@ TEST(Orchestrator, AClientThatDisconnectsFreesTheWorkerSlotWithinTheBound) {
       s.post_task({{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}});
   ASSERT_EQ(created.status, 202u);
   const std::string worker_url = s.worker()["url"];
-  read_events(events_url(s, created), {},
-              [](const api::SseEvent& e, const json& d) { return e.event == "token" && d["i"] == 5; });
+  read_events(events_url(s, created), {}, [](const api::SseEvent& e, const json& d) {
+    return e.event == "token" && d["i"] == 5;
+  });
   const auto closed = Clock::now();
   auto freed = 10s;
   while (Clock::now() - closed < 10s) {
@@ -217,8 +220,10 @@ TEST(Orchestrator, AClientThatDisconnectsFreesTheWorkerSlotWithinTheBound) {
 
 TEST(Orchestrator, AWorkerKilledMidStreamGivesAnErrorEventNamingTheCrash) {
   Stack s(1, 64, 8192);
-  const auto created = s.post_task(
-      {{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}, {"on_disconnect", "continue"}});
+  const auto created = s.post_task({{"prompt", "Once"},
+                                    {"max_tokens", 8000},
+                                    {"ignore_eos", true},
+                                    {"on_disconnect", "continue"}});
   ASSERT_EQ(created.status, 202u);
   const int pid = s.worker()["pid"];
   bool killed = false;
@@ -242,11 +247,14 @@ TEST(Orchestrator, AWorkerKilledMidStreamGivesAnErrorEventNamingTheCrash) {
 
 TEST(Orchestrator, LastEventIdResumesADroppedStreamWithoutLossOrDuplicates) {
   Stack s;
-  const auto created = s.post_task(
-      {{"prompt", "Once upon a time"}, {"max_tokens", 40}, {"seed", 3}, {"on_disconnect", "continue"}});
+  const auto created = s.post_task({{"prompt", "Once upon a time"},
+                                    {"max_tokens", 40},
+                                    {"seed", 3},
+                                    {"on_disconnect", "continue"}});
   ASSERT_EQ(created.status, 202u);
   const std::string url = events_url(s, created);
-  const auto first = read_events(url, {}, [](const api::SseEvent& e, const json&) { return e.id == "6"; });
+  const auto first =
+      read_events(url, {}, [](const api::SseEvent& e, const json&) { return e.id == "6"; });
   ASSERT_EQ(first.events.size(), 7u);
   const auto rest = read_events(url, {{"Last-Event-ID", "6"}});
   ASSERT_FALSE(rest.events.empty());
@@ -255,7 +263,8 @@ TEST(Orchestrator, LastEventIdResumesADroppedStreamWithoutLossOrDuplicates) {
   const auto whole = read_events(url);
   ASSERT_EQ(first.events.size() + rest.events.size(), whole.events.size());
   for (std::size_t i = 0; i < whole.events.size(); ++i) {
-    const auto& e = i < first.events.size() ? first.events[i] : rest.events[i - first.events.size()];
+    const auto& e =
+        i < first.events.size() ? first.events[i] : rest.events[i - first.events.size()];
     EXPECT_EQ(e.id, whole.events[i].id);
     EXPECT_EQ(e.data, whole.events[i].data);
   }
@@ -265,8 +274,8 @@ TEST(Orchestrator, LastEventIdResumesADroppedStreamWithoutLossOrDuplicates) {
 
 TEST(Orchestrator, BadRequestsAreRefusedWithEveryFailingField) {
   Stack s;
-  const auto r = s.post_task({{"max_tokens", 0}, {"temperature", 9}, {"on_disconnect", "maybe"},
-                              {"colour", "blue"}});
+  const auto r = s.post_task(
+      {{"max_tokens", 0}, {"temperature", 9}, {"on_disconnect", "maybe"}, {"colour", "blue"}});
   ASSERT_EQ(r.status, 400u);
   const auto body = json::parse(r.body);
   record_received("error", body);
@@ -276,12 +285,14 @@ TEST(Orchestrator, BadRequestsAreRefusedWithEveryFailingField) {
                                            "colour"}));
   EXPECT_EQ(Stack::get(s.orchestrator.url() + "/v2/tasks/nope").status, 404u);
   EXPECT_EQ(Stack::get(s.orchestrator.url() + "/v2/tasks/nope/events").status, 404u);
-  net::ClientRequest bad_json{.method = "POST", .url = s.orchestrator.url() + "/v2/tasks", .body = "{"};
+  net::ClientRequest bad_json{
+      .method = "POST", .url = s.orchestrator.url() + "/v2/tasks", .body = "{"};
   EXPECT_EQ(net::http_call(bad_json).status, 400u);
   const auto unknown_model = s.post_task({{"prompt", "x"}, {"model", "gpt-17"}});
   EXPECT_EQ(unknown_model.status, 404u) << unknown_model.body;
   // A bad registration names its fields too.
-  net::ClientRequest reg{.method = "POST", .url = s.orchestrator.url() + "/v1/pools",
+  net::ClientRequest reg{.method = "POST",
+                         .url = s.orchestrator.url() + "/v1/pools",
                          .body = R"({"pool_id":"x y","url":"ftp://a","workers":3})"};
   const auto refused = net::http_call(reg);
   EXPECT_EQ(refused.status, 400u);
@@ -290,8 +301,10 @@ TEST(Orchestrator, BadRequestsAreRefusedWithEveryFailingField) {
 
 TEST(Orchestrator, SigtermEndsRunningTasksWithATerminalEventAndExitsZero) {
   Stack s(1, 64, 8192);
-  const auto created = s.post_task(
-      {{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}, {"on_disconnect", "continue"}});
+  const auto created = s.post_task({{"prompt", "Once"},
+                                    {"max_tokens", 8000},
+                                    {"ignore_eos", true},
+                                    {"on_disconnect", "continue"}});
   ASSERT_EQ(created.status, 202u);
   bool signalled = false;
   const auto r = read_events(events_url(s, created), {}, [&](const api::SseEvent& e, const json&) {
