@@ -22,6 +22,8 @@ const validators = {
   narration_record: ajv.getSchema("openapi#/components/schemas/NarrationRecord"),
   pool_registration: ajv.getSchema("openapi#/components/schemas/PoolRegistration"),
   pool_heartbeat: ajv.getSchema("openapi#/components/schemas/PoolHeartbeat"),
+  task_created: ajv.getSchema("openapi#/components/schemas/TaskCreated"),
+  task: ajv.getSchema("openapi#/components/schemas/Task"),
 };
 
 let failures = 0;

@@ -53,6 +53,9 @@ std::string narration_event(const narration::Event& e, narration::Mode mode) {
   if (e.progress) j["progress"] = *e.progress;
   if (e.dropped_events) j["dropped_events"] = *e.dropped_events;
   if (e.error_kind) j["error_kind"] = *e.error_kind;
+  if (e.queue_position) j["queue_position"] = *e.queue_position;
+  if (!e.worker_id.empty()) j["worker_id"] = e.worker_id;
+  if (!e.pool_id.empty()) j["pool_id"] = e.pool_id;
   return dump(j);
 }
 
