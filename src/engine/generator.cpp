@@ -98,7 +98,9 @@ GenerationResult Generator::generate(const GenerationRequest& request,
   const Vocabulary& vocab = model_->vocab;
   const std::size_t context = model_->config.context_length;
   GenerationResult result;
-  result.prompt_tokens = tokenizer_->encode(request.prompt, true);
+  result.prompt_tokens = request.parse_special
+                             ? encode_with_special_tokens(*tokenizer_, request.prompt, true)
+                             : tokenizer_->encode(request.prompt, true);
   if (result.prompt_tokens.empty()) {
     // A vocabulary without BOS and an empty prompt: nothing to condition on.
     throw std::invalid_argument("the prompt is empty and the model has no BOS token to start from");

@@ -25,6 +25,7 @@ struct GenerationRequest {
   std::vector<std::string> stop;  // generation ends before the first occurrence of any of these
   bool ignore_eos = false;        // never sample end-of-generation tokens (benchmarks, long tests)
   std::size_t progress_every = 10;  // narrate "Generated N tokens" every N (0: never)
+  bool parse_special = false;  // the prompt spells special tokens (it came from a chat template)
 };
 
 struct GenerationResult {

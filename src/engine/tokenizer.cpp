@@ -1,5 +1,8 @@
 #include "engine/tokenizer.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include "engine/bpe_tokenizer.hpp"
 #include "engine/spm_tokenizer.hpp"
 
@@ -80,6 +83,47 @@ std::string decode(const Tokenizer& tokenizer, const std::vector<TokenId>& ids,
   std::string text;
   for (TokenId id : ids) text += decoder.push(id);
   return text + decoder.finish();
+}
+
+std::vector<TokenId> encode_with_special_tokens(const Tokenizer& tokenizer, std::string_view text,
+                                                bool add_bos) {
+  const Vocabulary& vocab = tokenizer.vocabulary();
+  // Candidates by first byte, longest first, so that "<|im_start|>" wins over a shorter prefix.
+  std::array<std::vector<std::pair<std::string_view, TokenId>>, 256> by_first{};
+  for (std::size_t id = 0; id < vocab.size(); ++id) {
+    const TokenType type = id < vocab.types.size() ? vocab.types[id] : TokenType::normal;
+    const std::string& piece = vocab.pieces[id];
+    if ((type != TokenType::control && type != TokenType::user_defined) || piece.empty()) continue;
+    by_first[static_cast<unsigned char>(piece[0])].emplace_back(piece, static_cast<TokenId>(id));
+  }
+  for (auto& list : by_first) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  }
+  std::vector<TokenId> out = tokenizer.encode("", add_bos);
+  std::size_t start = 0;
+  const auto flush_text = [&](std::size_t end) {
+    if (end > start) {
+      const auto ids = tokenizer.encode(text.substr(start, end - start), false);
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto& candidates = by_first[static_cast<unsigned char>(text[i])];
+    const auto match = std::find_if(candidates.begin(), candidates.end(), [&](const auto& c) {
+      return text.substr(i, c.first.size()) == c.first;
+    });
+    if (match == candidates.end()) {
+      ++i;
+      continue;
+    }
+    flush_text(i);
+    out.push_back(match->second);
+    i += match->first.size();
+    start = i;
+  }
+  flush_text(text.size());
+  return out;
 }
 
 }  // namespace llorch::engine

@@ -37,6 +37,13 @@ class Tokenizer {
   const Vocabulary& vocab_;
 };
 
+// Like tokenizer.encode(), but text that spells a control or user-defined token ("<s>",
+// "<|im_start|>") becomes that token, as llama.cpp's parse_special does: for prompts rendered from
+// a chat template. The text between such tokens is encoded as encode() would (SentencePiece adds
+// its space prefix to each piece of text, as llama.cpp does).
+std::vector<TokenId> encode_with_special_tokens(const Tokenizer& tokenizer, std::string_view text,
+                                                bool add_bos);
+
 // Turns a stream of token ids into text without ever emitting part of a UTF-8 character: bytes of
 // a character split across tokens are held back until it is whole. Invalid sequences come out as
 // U+FFFD, once it is certain they cannot complete.

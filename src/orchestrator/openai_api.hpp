@@ -1,7 +1,6 @@
-// The OpenAI-compatible endpoints (/v1/completions, /v1/chat/completions): their requests as
-// tasks, and a task's stream as their chunks or their one response. Narration only when the
-// request opts in with the vendor field {"llorch": {"narration": true}}: as chunks with no
-// choices (which OpenAI's own clients already skip, like the usage chunk).
+// The OpenAI-compatible endpoints' answers: a task's stream as their chunks, or their one response.
+// Narration only when the request opts in with the vendor field {"llorch": {"narration": true}}: as
+// chunks with no choices (which OpenAI's own clients already skip, like the usage chunk).
 #pragma once
 
 #include <memory>
@@ -9,30 +8,12 @@
 #include <variant>
 #include <vector>
 
-#include "api/errors.hpp"
 #include "net/http_types.hpp"
+#include "orchestrator/openai_request.hpp"
 #include "orchestrator/scheduler.hpp"
 #include "orchestrator/task.hpp"
 
 namespace llorch::orchestrator {
-
-struct OpenAiRequest {
-  TaskSpec spec;
-  bool chat = false;
-  bool stream = false;
-  bool include_usage = false;
-  bool narration = false;
-  std::string model;  // as the client named it, echoed back
-};
-
-std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
-    std::string_view body, bool chat);
-
-// {"error":{"message","type","param","code","details","correlation_id"}}: OpenAI's shape, with
-// every failing field in details.
-net::HttpResponse openai_error(unsigned status, std::string_view type, std::string_view code,
-                               std::string_view message, const std::string& correlation_id,
-                               const std::vector<api::FieldError>& details = {});
 
 // The whole answer of a non-streaming request, once the task has ended.
 net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request,

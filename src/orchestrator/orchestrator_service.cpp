@@ -267,12 +267,16 @@ void OrchestratorService::openai(Call& call, bool chat) {
     std::uint64_t key = 0;
   };
   auto waiter = std::make_shared<Waiter>();
-  auto answer = [task, waiter, r, call]() {
-    if (!task->ended()) return;
+  // The task keeps its subscribers: hold it weakly here, and leave once answered, or the two
+  // would keep each other alive.
+  auto answer = [weak = std::weak_ptr<Task>(task), waiter, r, call]() {
+    const auto t = weak.lock();
+    if (!t || !t->ended()) return;
     std::lock_guard lock(waiter->mutex);
     if (waiter->answered) return;
     waiter->answered = true;
-    call.reply(openai_response(*task, r, call.correlation_id));
+    call.reply(openai_response(*t, r, call.correlation_id));
+    t->unsubscribe(waiter->key);
   };
   {
     std::lock_guard lock(waiter->mutex);

@@ -27,6 +27,7 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
   request.stop = r.stop;
   request.ignore_eos = r.ignore_eos;
   request.progress_every = progress_every;
+  request.parse_special = !r.messages.empty();  // rendered from the model's chat template
 
   std::uint64_t index = 0;
   engine::GenerationHooks hooks;

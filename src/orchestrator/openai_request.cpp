@@ -1,0 +1,226 @@
+#include "orchestrator/openai_request.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/execute_request.hpp"
+
+namespace llorch::orchestrator {
+
+namespace {
+
+using Json = nlohmann::json;
+using OJson = nlohmann::ordered_json;
+
+std::string dump(const OJson& j) {
+  return j.dump(-1, ' ', false, OJson::error_handler_t::replace);
+}
+
+// Fields OpenAI defines that llorch honours, or accepts only at the value that changes nothing.
+const std::set<std::string> kKnown{"model",
+                                   "prompt",
+                                   "messages",
+                                   "max_tokens",
+                                   "max_completion_tokens",
+                                   "temperature",
+                                   "top_p",
+                                   "n",
+                                   "stream",
+                                   "stream_options",
+                                   "stop",
+                                   "seed",
+                                   "user",
+                                   "presence_penalty",
+                                   "frequency_penalty",
+                                   "logit_bias",
+                                   "logprobs",
+                                   "echo",
+                                   "suffix",
+                                   "response_format",
+                                   "top_k",
+                                   "min_p",
+                                   "repetition_penalty",
+                                   "llorch"};
+
+bool is_zero_or_null(const Json& v) {
+  return v.is_null() || (v.is_number() && v.get<double>() == 0.0) ||
+         (v.is_boolean() && !v.get<bool>()) || (v.is_object() && v.empty());
+}
+
+}  // namespace
+
+std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
+    std::string_view text, bool chat) {
+  std::vector<api::FieldError> errors;
+  const Json body = Json::parse(text, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    errors.push_back({"", "json", "the body must be a JSON object"});
+    return errors;
+  }
+  const auto fail = [&](std::string field, std::string constraint, std::string message) {
+    errors.push_back({std::move(field), std::move(constraint), std::move(message)});
+  };
+  OpenAiRequest r;
+  r.chat = chat;
+  // Translated into the worker's request, whose validation then judges the shared fields.
+  Json execute = Json::object();
+  for (const auto& [key, value] : body.items()) {
+    if (!kKnown.contains(key)) {
+      fail(key, "unknown", fmt::format("{} is not a field llorch supports; remove it", key));
+    }
+  }
+  if (const auto m = body.find("model"); m == body.end() || !m->is_string() || m->empty()) {
+    fail("model", "required", "model is required: one of the ids GET /v1/models lists");
+  } else {
+    r.model = m->get<std::string>();
+  }
+  if (chat) {
+    if (body.contains("prompt"))
+      fail("prompt", "unknown", "chat requests take messages, not prompt");
+    const auto messages = body.find("messages");
+    if (messages == body.end() || !messages->is_array() || messages->empty()) {
+      fail("messages", "required", "messages must be a non-empty array of {role, content}");
+    } else {
+      Json turns = Json::array();
+      for (std::size_t i = 0; i < messages->size(); ++i) {
+        const Json& m = (*messages)[i];
+        const std::string name = fmt::format("messages[{}]", i);
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+          fail(name + ".role", "required", name + " needs a role");
+          continue;
+        }
+        std::string role = m["role"];
+        if (role == "developer") role = "system";
+        if (role != "system" && role != "user" && role != "assistant") {
+          fail(name + ".role", "enum:system,developer,user,assistant",
+               fmt::format("{}.role \"{}\" is not supported (system, developer, user, assistant)",
+                           name, role));
+          continue;
+        }
+        // Content is a string, or an array of parts of which llorch reads the text ones.
+        std::string content;
+        const auto c = m.find("content");
+        if (c != m.end() && c->is_string()) {
+          content = c->get<std::string>();
+        } else if (c != m.end() && c->is_array()) {
+          for (const auto& part : *c) {
+            if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+                part["text"].is_string()) {
+              content += part["text"].get<std::string>();
+            } else {
+              fail(name + ".content", "type:text", name + ".content parts must be text parts");
+              break;
+            }
+          }
+        } else if (!(role == "assistant" && c != m.end() && c->is_null())) {
+          fail(name + ".content", "type:string", name + ".content must be a string");
+          continue;
+        }
+        turns.push_back({{"role", role}, {"content", content}});
+      }
+      execute["messages"] = std::move(turns);
+    }
+  } else {
+    if (body.contains("messages"))
+      fail("messages", "unknown", "completions take prompt; use /v1/chat/completions for messages");
+    const auto prompt = body.find("prompt");
+    if (prompt == body.end() || prompt->is_null()) {
+      fail("prompt", "required", "prompt is required (a string)");
+    } else if (prompt->is_string()) {
+      execute["prompt"] = *prompt;
+    } else if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) {
+      execute["prompt"] = (*prompt)[0];
+    } else {
+      fail("prompt", "type:string", "prompt must be a string (or an array of exactly one)");
+    }
+  }
+  const auto max_tokens = body.find(
+      chat && body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens");
+  execute["max_tokens"] =
+      max_tokens != body.end() && !max_tokens->is_null() ? *max_tokens : Json(chat ? 256 : 16);
+  for (const char* name :
+       {"temperature", "top_p", "seed", "top_k", "min_p", "repetition_penalty"}) {
+    if (const auto v = body.find(name); v != body.end() && !v->is_null()) execute[name] = *v;
+  }
+  if (!body.contains("temperature")) execute["temperature"] = 1.0;
+  if (!body.contains("top_p")) execute["top_p"] = 1.0;
+  if (!body.contains("top_k")) execute["top_k"] = 0;
+  if (!body.contains("min_p")) execute["min_p"] = 0.0;
+  if (const auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
+    execute["stop"] = stop->is_string() ? Json::array({*stop}) : *stop;
+  }
+  if (const auto n = body.find("n"); n != body.end() && !n->is_null() && *n != 1)
+    fail("n", "const:1", "llorch generates one choice per request: n must be 1");
+  for (const char* name :
+       {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "echo", "suffix"}) {
+    if (const auto v = body.find(name); v != body.end() && !is_zero_or_null(*v))
+      fail(name, "unsupported", fmt::format("{} is not supported by llorch; leave it out", name));
+  }
+  if (const auto f = body.find("response_format");
+      f != body.end() && !f->is_null() && !(f->is_object() && f->value("type", "") == "text"))
+    fail("response_format", "unsupported", "only {\"type\": \"text\"} is supported");
+  if (const auto s = body.find("stream"); s != body.end() && !s->is_null()) {
+    if (!s->is_boolean())
+      fail("stream", "type:boolean", "stream must be true or false");
+    else
+      r.stream = s->get<bool>();
+  }
+  if (const auto o = body.find("stream_options"); o != body.end() && !o->is_null()) {
+    if (!o->is_object() || (o->contains("include_usage") && !(*o)["include_usage"].is_boolean()))
+      fail("stream_options", "type:object", "stream_options must be {\"include_usage\": bool}");
+    else
+      r.include_usage = o->value("include_usage", false);
+  }
+  if (const auto v = body.find("llorch"); v != body.end() && !v->is_null()) {
+    if (!v->is_object()) {
+      fail("llorch", "type:object", "llorch must be {\"narration\": bool, \"narration_mode\": …}");
+    } else {
+      for (const auto& [key, value] : v->items()) {
+        if (key == "narration" && value.is_boolean()) {
+          r.narration = value.get<bool>();
+        } else if (key == "narration_mode") {
+          execute["narration_mode"] = value;
+        } else {
+          fail("llorch." + key, "unknown",
+               fmt::format("llorch.{} is not understood (narration, narration_mode)", key));
+        }
+      }
+    }
+  }
+  // The shared fields (ranges, stop strings, narration_mode) are judged by the worker's rules.
+  auto parsed = api::parse_execute_request(execute.dump(), {131072, 262144});
+  if (auto* more = std::get_if<std::vector<api::FieldError>>(&parsed)) {
+    for (auto& e : *more) {
+      if (e.field == "max_tokens" && chat && body.contains("max_completion_tokens"))
+        e.field = "max_completion_tokens";
+      if (e.field == "narration_mode") e.field = "llorch.narration_mode";
+      if (e.field != "prompt" && e.field != "messages") errors.push_back(std::move(e));
+    }
+  }
+  if (!errors.empty()) return errors;
+  r.spec.request = std::get<api::ExecuteRequest>(std::move(parsed));
+  r.spec.model = r.model;
+  r.spec.cancel_on_disconnect = true;
+  return r;
+}
+
+net::HttpResponse openai_error(unsigned status, std::string_view type, std::string_view code,
+                               std::string_view message, const std::string& correlation_id,
+                               const std::vector<api::FieldError>& details) {
+  OJson error{{"message", message},
+              {"type", type},
+              {"param", details.empty() ? OJson(nullptr) : OJson(details.front().field)},
+              {"code", code},
+              {"correlation_id", correlation_id}};
+  if (!details.empty()) {
+    OJson list = OJson::array();
+    for (const auto& d : details)
+      list.push_back({{"field", d.field}, {"constraint", d.constraint}, {"message", d.message}});
+    error["details"] = std::move(list);
+  }
+  return {status, "application/json", dump({{"error", error}}), {}};
+}
+
+}  // namespace llorch::orchestrator
