@@ -320,5 +320,82 @@ TEST(Orchestrator, SigtermEndsRunningTasksWithATerminalEventAndExitsZero) {
   EXPECT_EQ(s.orchestrator.wait_exit(10s), 0);
 }
 
+TEST(Orchestrator, AQueuedTaskIsToldEachTimeItMovesUpAndMetricsCountIt) {
+  Stack s(1, 8, 8192);
+  const json long_task{{"prompt", "Once"},
+                       {"max_tokens", 8000},
+                       {"ignore_eos", true},
+                       {"on_disconnect", "continue"}};
+  const auto running = s.post_task(long_task);
+  const auto second =
+      s.post_task({{"prompt", "Hi"}, {"max_tokens", 4}, {"on_disconnect", "continue"}});
+  const auto third =
+      s.post_task({{"prompt", "Hi"}, {"max_tokens", 4}, {"on_disconnect", "continue"}});
+  ASSERT_EQ(third.status, 202u);
+  EXPECT_EQ(json::parse(third.body)["queue_position"], 2);
+  const std::string id = json::parse(running.body)["job_id"];
+  net::ClientRequest del{.method = "DELETE", .url = s.orchestrator.url() + "/v2/tasks/" + id};
+  ASSERT_EQ(net::http_call(del).status, 202u);
+  const auto r = read_events(events_url(s, third));
+  std::vector<int> positions;
+  for (const auto& d : r.data)
+    if (d["type"] == "narration" && d["action"] == "task_queued")
+      positions.push_back(d["queue_position"]);
+  EXPECT_EQ(positions, (std::vector<int>{2, 1})) << "queued at 2, then moved up to 1";
+  EXPECT_EQ(r.data.back()["type"], "end");
+  const std::string metrics = Stack::get(s.orchestrator.url() + "/metrics").body;
+  for (const char* name :
+       {"llorch_orchestrator_queue_length 0", "llorch_orchestrator_queue_wait_seconds_count",
+        "llorch_orchestrator_time_to_first_token_seconds_count",
+        "llorch_orchestrator_token_latency_seconds_count",
+        "llorch_orchestrator_relay_lag_seconds_count",
+        "llorch_orchestrator_requests_total{outcome=\"cancelled\"} 1"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name << "\n" << metrics;
+  }
+}
+
+TEST(Orchestrator, APoolNamedWithPoolIsPolledInsteadOfRegistering) {
+  const fs::path config = Stack::write_config(1, 0);
+  LlorchProcess pool(
+      {"pool-manager", "--port", "0", "--pool-id", "named", "--config", config.string()});
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--pool", pool.url()});
+  const auto deadline = Clock::now() + 30s;
+  json pools;
+  while (Clock::now() < deadline) {
+    pools = json::parse(Stack::get(orchestrator.url() + "/v1/pools").body);
+    if (!pools["pools"].empty() && pools["pools"][0]["workers"][0]["state"] == "ready") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(pools["pools"].empty()) << pools;
+  EXPECT_EQ(pools["pools"][0]["pool_id"], "named");
+  EXPECT_EQ(pools["pools"][0]["registered"], false);
+  net::ClientRequest r{.method = "POST",
+                       .url = orchestrator.url() + "/v2/tasks",
+                       .body = json{{"prompt", "Hi"}, {"max_tokens", 3}}.dump()};
+  const auto created = net::http_call(r);
+  ASSERT_EQ(created.status, 202u);
+  const auto events =
+      read_events(orchestrator.url() + json::parse(created.body)["events_url"].get<std::string>());
+  EXPECT_EQ(events.data.back()["type"], "end");
+  std::error_code ignored;
+  fs::remove(config, ignored);
+}
+
+TEST(Orchestrator, AnApiTokenIsRequiredWhenConfigured) {
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--api-token-env", "TEST_API_TOKEN"},
+                             {{"TEST_API_TOKEN", "s3cret"}});
+  net::ClientRequest r{.method = "POST",
+                       .url = orchestrator.url() + "/v2/tasks",
+                       .body = json{{"prompt", "Hi"}}.dump()};
+  const auto refused = net::http_call(r);
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_EQ(refused.headers.at("www-authenticate"), "Bearer");
+  r.headers.emplace_back("Authorization", "Bearer s3cret");
+  EXPECT_EQ(net::http_call(r).status, 202u);  // queued: no pool yet
+  EXPECT_EQ(Stack::get(orchestrator.url() + "/v1/models").status, 401u);
+  EXPECT_EQ(Stack::get(orchestrator.url() + "/health").status,
+            200u);  // operators' endpoints stay open
+}
+
 }  // namespace
 }  // namespace llorch::testing
