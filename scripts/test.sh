@@ -22,7 +22,7 @@ for preset in "${presets[@]}"; do
   fi
   echo "=== ${preset}: test"
   log=$(mktemp)
-  ctest --preset "$preset" -j "$jobs" --timeout 600 2>&1 | tee "$log"
+  ctest --preset "$preset" -j "$jobs" --timeout 600 --output-on-failure 2>&1 | tee "$log"
   result=${PIPESTATUS[0]}
   line=$(grep -E 'tests passed|tests failed' "$log" | tail -n 1)
   summary+=("${preset}: ${line}")

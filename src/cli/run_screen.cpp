@@ -78,9 +78,20 @@ std::string narration_line(const nlohmann::json& data) {
   return fmt::format("{} {}", narration_icon(action, level), data.value("human", ""));
 }
 
+// The title line shows the start of a long prompt on one line.
+std::string shorten(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (text.size() <= 60) return text;
+  std::size_t cut = 57;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole chars
+  return text.substr(0, cut) + "…";
+}
+
 class TerminalScreen final : public RunScreen {
  public:
-  TerminalScreen(bool quiet, std::string title) : quiet_(quiet), title_(std::move(title)) {}
+  TerminalScreen(bool quiet, std::string title)
+      : quiet_(quiet), title_(shorten(std::move(title))) {}
 
   void event(const std::string& type, const nlohmann::json& data) override {
     if (type == "narration") {

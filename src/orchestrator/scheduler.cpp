@@ -63,8 +63,8 @@ Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
         .emit();
     n::info(n::actor::orchestrator, n::action::task_queued)
         .target(task->id())
-        .human("Queued at position {} of {} ({} ahead)", a.position, config_.queue_size,
-               a.position - 1)
+        .human("Queued at position {} ({} ahead; {} of {} places taken)", a.position,
+               a.position - 1, a.waiting, config_.queue_size)
         .cute("Waiting in line: spot {} ⏳", a.position)
         .queue_position(static_cast<std::int64_t>(a.position))
         .emit();

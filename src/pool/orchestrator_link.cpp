@@ -98,8 +98,18 @@ void OrchestratorLink::run() {
     }
     failing = !ok;
     std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, config_.interval, [&] { return stopping_; })) return;
+    wake_.wait_for(lock, config_.interval, [&] { return stopping_ || nudged_; });
+    if (stopping_) return;
+    nudged_ = false;
   }
+}
+
+void OrchestratorLink::nudge() {
+  {
+    std::lock_guard lock(mutex_);
+    nudged_ = true;
+  }
+  wake_.notify_all();
 }
 
 void OrchestratorLink::goodbye() {

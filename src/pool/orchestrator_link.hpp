@@ -29,6 +29,9 @@ class OrchestratorLink {
   OrchestratorLink(const OrchestratorLink&) = delete;
   OrchestratorLink& operator=(const OrchestratorLink&) = delete;
 
+  // Sends the next heartbeat now (a worker changed state) instead of at the interval.
+  void nudge();
+
   // Stops heartbeats and sends DELETE /v1/pools/{pool_id} (one attempt, short timeout).
   void goodbye();
 
@@ -42,6 +45,7 @@ class OrchestratorLink {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool nudged_ = false;
   std::thread thread_;
 };
 

@@ -34,6 +34,7 @@ struct PoolManager::Impl {
         flush_timer(io) {}
 
   ~Impl() {
+    if (supervisor) supervisor->set_on_change({});
     link.reset();
     supervisor.reset();
   }
@@ -117,6 +118,7 @@ bool PoolManager::start() {
           for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w));
           return list;
         });
+    m.supervisor->set_on_change([&m] { m.link->nudge(); });
   }
   return true;
 }

@@ -111,8 +111,18 @@ void Supervisor::publish() {
     ++by_state[std::string(to_string(w->state))];
   }
   metrics_.set_worker_states(by_state);
-  std::lock_guard lock(snapshot_mutex_);
-  snapshot_ = std::move(views);
+  // What the orchestrator schedules by: a change here is worth telling it at once.
+  std::string states;
+  for (const auto& v : views)
+    states += v.id + ' ' + std::string(to_string(v.state)) + ' ' + v.url + '\n';
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(views);
+  }
+  if (states != published_states_) {
+    published_states_ = std::move(states);
+    if (on_change_) on_change_();
+  }
 }
 
 std::vector<WorkerView> Supervisor::workers() const {

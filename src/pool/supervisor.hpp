@@ -69,6 +69,8 @@ class Supervisor {
   std::vector<WorkerView> snapshot() const;
   // Processes running now.
   std::size_t live_processes() const;
+  // Called (on the io thread) whenever a worker's state or address changes.
+  void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
 
   // Stops every worker (SIGTERM; SIGKILL after the drain timeout) and restarts none; calls
   // `done` once no worker process is left.
@@ -106,6 +108,8 @@ class Supervisor {
   std::function<void()> on_shutdown_done_;
   mutable std::mutex snapshot_mutex_;
   std::vector<WorkerView> snapshot_;
+  std::string published_states_;  // ids, states and addresses at the last publish()
+  std::function<void()> on_change_;
   // Last, so that it is destroyed first: the child processes' threads use the members above.
   std::map<std::string, std::unique_ptr<Worker>> workers_;
 };
