@@ -88,7 +88,7 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
       for (const auto& e : parser.feed(chunk)) {
         const auto data = nlohmann::json::parse(e.data, nullptr, false);
         if (data.is_discarded()) continue;
-        screen.event(e.event, data);
+        screen.event(e.event, data, e.data);
         if (e.event == "end" || e.event == "error") terminal = e.event;
       }
       return terminal.empty();

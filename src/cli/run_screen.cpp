@@ -93,7 +93,7 @@ class TerminalScreen final : public RunScreen {
   TerminalScreen(bool quiet, std::string title)
       : quiet_(quiet), title_(shorten(std::move(title))) {}
 
-  void event(const std::string& type, const nlohmann::json& data) override {
+  void event(const std::string& type, const nlohmann::json& data, std::string_view) override {
     if (type == "narration") {
       if (!quiet_) narration_.push_back(narration_line(data));
     } else if (type == "token") {
@@ -190,7 +190,7 @@ class PipedScreen final : public RunScreen {
  public:
   explicit PipedScreen(bool quiet) : quiet_(quiet) {}
 
-  void event(const std::string& type, const nlohmann::json& data) override {
+  void event(const std::string& type, const nlohmann::json& data, std::string_view) override {
     if (type == "narration") {
       if (!quiet_) say(narration_line(data));
     } else if (type == "token") {
@@ -228,8 +228,9 @@ class PipedScreen final : public RunScreen {
 
 class JsonScreen final : public RunScreen {
  public:
-  void event(const std::string&, const nlohmann::json& data) override {
-    std::puts(data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  void event(const std::string&, const nlohmann::json&, std::string_view raw) override {
+    std::fwrite(raw.data(), 1, raw.size(), stdout);  // as the server sent it: one JSON object
+    std::fputc('\n', stdout);
     std::fflush(stdout);
   }
   void problem(const std::string& message) override {

@@ -14,8 +14,8 @@ enum class ScreenKind { terminal, piped, json };
 class RunScreen {
  public:
   virtual ~RunScreen() = default;
-  // One event of the stream: its SSE name and its parsed data.
-  virtual void event(const std::string& type, const nlohmann::json& data) = 0;
+  // One event of the stream: its SSE name, its data parsed, and as it came.
+  virtual void event(const std::string& type, const nlohmann::json& data, std::string_view raw) = 0;
   // A problem outside the stream (cannot connect, refused request).
   virtual void problem(const std::string& message) = 0;
   // The stream is over: draw the final state.

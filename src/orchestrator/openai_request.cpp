@@ -182,9 +182,12 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
           r.narration = value.get<bool>();
         } else if (key == "narration_mode") {
           execute["narration_mode"] = value;
+        } else if (key == "ignore_eos") {
+          execute["ignore_eos"] = value;  // for benchmarks and long tests, as on /v2/tasks
         } else {
           fail("llorch." + key, "unknown",
-               fmt::format("llorch.{} is not understood (narration, narration_mode)", key));
+               fmt::format("llorch.{} is not understood (narration, narration_mode, ignore_eos)",
+                           key));
         }
       }
     }
@@ -195,7 +198,7 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
     for (auto& e : *more) {
       if (e.field == "max_tokens" && chat && body.contains("max_completion_tokens"))
         e.field = "max_completion_tokens";
-      if (e.field == "narration_mode") e.field = "llorch.narration_mode";
+      if (e.field == "narration_mode" || e.field == "ignore_eos") e.field = "llorch." + e.field;
       if (e.field != "prompt" && e.field != "messages") errors.push_back(std::move(e));
     }
   }

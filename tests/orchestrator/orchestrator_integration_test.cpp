@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -395,6 +396,75 @@ TEST(Orchestrator, AnApiTokenIsRequiredWhenConfigured) {
   EXPECT_EQ(Stack::get(orchestrator.url() + "/v1/models").status, 401u);
   EXPECT_EQ(Stack::get(orchestrator.url() + "/health").status,
             200u);  // operators' endpoints stay open
+}
+
+TEST(Orchestrator, AnOpenAiStreamWhoseWorkerDiesEndsWithAnErrorFrameThenDone) {
+  Stack s(1, 64, 8192);
+  const int pid = s.worker()["pid"];
+  net::ClientRequest r{.method = "POST",
+                       .url = s.orchestrator.url() + "/v1/chat/completions",
+                       .body = json{{"model", "stories260K"},
+                                    {"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                                    {"max_tokens", 8000},
+                                    {"stream", true},
+                                    {"llorch", {{"ignore_eos", true}}}}
+                                   .dump()};
+  api::SseParser parser;
+  std::vector<std::string> frames;
+  bool killed = false;
+  net::http_call(r, [&](const net::ClientResponse&, std::string_view chunk) {
+    for (const auto& e : parser.feed(chunk)) {
+      frames.push_back(e.data);
+      if (!killed && e.data.find("\"content\"") != std::string::npos) {
+        ::kill(pid, SIGKILL);
+        killed = true;
+      }
+    }
+    return true;
+  });
+  ASSERT_TRUE(killed);
+  ASSERT_GE(frames.size(), 2u);
+  EXPECT_EQ(frames.back(), "[DONE]");
+  const auto error = json::parse(frames[frames.size() - 2]);
+  ASSERT_TRUE(error.contains("error")) << error;
+  EXPECT_EQ(error["error"]["code"], "WORKER_LOST");
+  EXPECT_EQ(error["error"]["type"], "server_error");
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("signal 9"), std::string::npos);
+}
+
+// Children of `pid`, from every thread's /proc children list.
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream list(task.path() / "children");
+    for (int child; list >> child;) out.push_back(child);
+  }
+  return out;
+}
+
+TEST(Serve, RunsOrchestratorPoolAndWorkersAndSigtermStopsEveryProcess) {
+  LlorchProcess serve({"serve", "--model", model_path(), "--port", "0", "--workers", "2"});
+  const auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    const auto health = json::parse(Stack::get(serve.url() + "/health").body, nullptr, false);
+    if (health.is_object() && health.value("workers_ready", 0) == 2) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto workers = children_of(serve.pid());
+  ASSERT_EQ(workers.size(), 2u);
+  net::ClientRequest r{.method = "POST",
+                       .url = serve.url() + "/v2/tasks",
+                       .body = json{{"prompt", "Once"}, {"max_tokens", 8}}.dump()};
+  const auto created = net::http_call(r);
+  ASSERT_EQ(created.status, 202u);
+  EXPECT_EQ(read_events(serve.url() + json::parse(created.body)["events_url"].get<std::string>())
+                .data.back()["type"],
+            "end");
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait_exit(15s), 0);
+  for (const int pid : workers) {
+    EXPECT_TRUE(::kill(pid, 0) == -1 && errno == ESRCH) << "worker " << pid << " outlived serve";
+  }
 }
 
 }  // namespace
