@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -285,6 +287,17 @@ std::uint16_t HttpServer::port() const {
 
 int HttpServer::requests_in_flight() const {
   return impl_->in_flight->load();
+}
+
+void HttpServer::when_idle(std::chrono::steady_clock::time_point deadline,
+                           std::function<void()> done) {
+  if (requests_in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    return asio::post(impl_->io, std::move(done));
+  }
+  auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(10));
+  timer->async_wait([this, timer, deadline, done = std::move(done)](beast::error_code) mutable {
+    when_idle(deadline, std::move(done));
+  });
 }
 
 void HttpServer::stop_accepting() {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +33,9 @@ class HttpServer {
   // Requests handed to the handler whose response has not been fully written yet (streams
   // included). Shutdown waits for this to reach zero.
   int requests_in_flight() const;
+  // Calls `done` on the io_context once no request is in flight, or at `deadline` (a client that
+  // never finishes reading must not hold a shutdown forever).
+  void when_idle(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
  private:
   struct Impl;

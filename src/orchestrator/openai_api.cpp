@@ -101,96 +101,68 @@ net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request
 
 OpenAiStream::OpenAiStream(std::shared_ptr<Task> task, OpenAiRequest request, Scheduler& scheduler,
                            OrchestratorMetrics& metrics)
-    : task_(std::move(task)),
+    : TaskReader(std::move(task), 0, scheduler, metrics),
       request_(std::move(request)),
-      scheduler_(scheduler),
-      metrics_(metrics),
       created_(unix_now()) {}
 
-OpenAiStream::~OpenAiStream() {
-  leave();
+OJson OpenAiStream::chunk(OJson choices) const {
+  OJson c{{"id", (request_.chat ? "chatcmpl-" : "cmpl-") + task().id()},
+          {"object", request_.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", created_},
+          {"model", request_.model},
+          {"choices", std::move(choices)}};
+  if (request_.include_usage) c["usage"] = nullptr;
+  return c;
 }
 
-bool OpenAiStream::pull(std::string& out) {
-  const bool ended = task_->ended();
-  std::vector<TaskFrame> frames;
-  task_->read(next_, frames);
-  next_ += frames.size();
-  const auto now = Clock::now();
-  const auto chunk = [&](OJson choices) {
-    OJson c{{"id", (request_.chat ? "chatcmpl-" : "cmpl-") + task_->id()},
-            {"object", request_.chat ? "chat.completion.chunk" : "text_completion"},
-            {"created", created_},
-            {"model", request_.model},
-            {"choices", std::move(choices)}};
-    if (request_.include_usage) c["usage"] = nullptr;
-    return c;
-  };
-  const auto send = [&](const OJson& j) { out += "data: " + dump(j) + "\n\n"; };
-  const auto choice = [&](const std::string& text, const OJson& finish) {
-    OJson c{{"index", 0}};
-    if (request_.chat) {
-      OJson delta = OJson::object();
-      if (!sent_role_) delta["role"] = "assistant";
-      if (!text.empty() || finish.is_null()) delta["content"] = text;
-      sent_role_ = true;
-      c["delta"] = std::move(delta);
-    } else {
-      c["text"] = text;
-    }
-    c["logprobs"] = nullptr;
-    c["finish_reason"] = finish;
-    return OJson::array({c});
-  };
-  for (const auto& f : frames) {
-    metrics_.observe_relay_lag(std::chrono::duration<double>(now - f.at).count());
-    const auto data = OJson::parse(f.data, nullptr, false);
-    if (!data.is_object()) continue;
-    if (f.type == "token") {
-      ++tokens_out_;
-      send(chunk(choice(data.value("t", ""), nullptr)));
-    } else if (f.type == "metrics") {
-      tokens_in_ = data.value("tokens_in", std::size_t{0});
-    } else if (f.type == "narration" && request_.narration) {
-      OJson c = chunk(OJson::array());
-      c["llorch"] = {{"narration", data}};
-      send(c);
-    } else if (f.type == "end") {
-      send(chunk(choice("", finish_reason(data.value("stop_reason", "")))));
-      if (request_.include_usage) {
-        OJson c = chunk(OJson::array());
-        c["usage"] = usage(tokens_in_, tokens_out_);
-        send(c);
-      }
-      out += "data: [DONE]\n\n";
-    } else if (f.type == "error") {
-      // OpenAI's streams carry errors as a data frame with an error object.
-      const std::string code = data.value("code", "");
-      send({{"error",
-             {{"message", data.value("message", "")},
-              {"type", status_for(code) == 400 ? "invalid_request_error" : "server_error"},
-              {"param", nullptr},
-              {"code", code},
-              {"correlation_id", task_->correlation_id()}}}});
-      out += "data: [DONE]\n\n";
-    }
+OJson OpenAiStream::choice(const std::string& text, const OJson& finish) {
+  OJson c{{"index", 0}};
+  if (request_.chat) {
+    OJson delta = OJson::object();
+    if (!sent_role_) delta["role"] = "assistant";
+    if (!text.empty() || finish.is_null()) delta["content"] = text;
+    sent_role_ = true;
+    c["delta"] = std::move(delta);
+  } else {
+    c["text"] = text;
   }
-  return !ended;
+  c["logprobs"] = nullptr;
+  c["finish_reason"] = finish;
+  return OJson::array({c});
 }
 
-void OpenAiStream::set_wakeup(std::function<void()> wake) {
-  leave();
-  if (wake) key_ = task_->subscribe(std::move(wake));
-}
-
-void OpenAiStream::on_disconnect() {
-  leave();
-  scheduler_.reader_left(task_);
-}
-
-void OpenAiStream::leave() {
-  if (key_ != 0) task_->unsubscribe(key_);
-  key_ = 0;
+void OpenAiStream::write(std::size_t, const TaskFrame& f, std::string& out) {
+  const auto send = [&](const OJson& j) { out += "data: " + dump(j) + "\n\n"; };
+  const auto data = OJson::parse(f.data, nullptr, false);
+  if (!data.is_object()) return;
+  if (f.type == "token") {
+    ++tokens_out_;
+    send(chunk(choice(data.value("t", ""), nullptr)));
+  } else if (f.type == "metrics") {
+    tokens_in_ = data.value("tokens_in", std::size_t{0});
+  } else if (f.type == "narration" && request_.narration) {
+    OJson c = chunk(OJson::array());
+    c["llorch"] = {{"narration", data}};
+    send(c);
+  } else if (f.type == "end") {
+    send(chunk(choice("", finish_reason(data.value("stop_reason", "")))));
+    if (request_.include_usage) {
+      OJson c = chunk(OJson::array());
+      c["usage"] = usage(tokens_in_, tokens_out_);
+      send(c);
+    }
+    out += "data: [DONE]\n\n";
+  } else if (f.type == "error") {
+    // OpenAI's streams carry errors as a data frame with an error object.
+    const std::string code = data.value("code", "");
+    send({{"error",
+           {{"message", data.value("message", "")},
+            {"type", status_for(code) == 400 ? "invalid_request_error" : "server_error"},
+            {"param", nullptr},
+            {"code", code},
+            {"correlation_id", task().correlation_id()}}}});
+    out += "data: [DONE]\n\n";
+  }
 }
 
 }  // namespace llorch::orchestrator

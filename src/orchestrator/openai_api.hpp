@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "orchestrator/openai_request.hpp"
 #include "orchestrator/scheduler.hpp"
 #include "orchestrator/task.hpp"
+#include "orchestrator/task_stream.hpp"
 
 namespace llorch::orchestrator {
 
@@ -19,25 +21,17 @@ namespace llorch::orchestrator {
 net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request,
                                   const std::string& correlation_id);
 
-class OpenAiStream final : public net::FrameSource {
+class OpenAiStream final : public TaskReader {
  public:
   OpenAiStream(std::shared_ptr<Task> task, OpenAiRequest request, Scheduler& scheduler,
                OrchestratorMetrics& metrics);
-  ~OpenAiStream() override;
-
-  bool pull(std::string& out) override;
-  void set_wakeup(std::function<void()> wake) override;
-  void on_disconnect() override;
 
  private:
-  void leave();
+  void write(std::size_t index, const TaskFrame& frame, std::string& out) override;
+  nlohmann::ordered_json chunk(nlohmann::ordered_json choices) const;
+  nlohmann::ordered_json choice(const std::string& text, const nlohmann::ordered_json& finish);
 
-  std::shared_ptr<Task> task_;
   OpenAiRequest request_;
-  Scheduler& scheduler_;
-  OrchestratorMetrics& metrics_;
-  std::uint64_t key_ = 0;
-  std::size_t next_ = 0;
   std::size_t tokens_in_ = 0;
   std::size_t tokens_out_ = 0;
   bool sent_role_ = false;

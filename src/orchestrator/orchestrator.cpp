@@ -13,6 +13,7 @@
 #include "narration/narrate.hpp"
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
+#include "net/narrated_listen.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::orchestrator {
@@ -30,8 +31,7 @@ struct Orchestrator::Impl {
                [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
                  service.handle(std::move(r), std::move(e));
                }),
-        expiry(io),
-        flush(io) {}
+        expiry(io) {}
 
   ~Impl() {
     stop_polling();
@@ -104,17 +104,6 @@ struct Orchestrator::Impl {
     if (poller.joinable()) poller.join();
   }
 
-  void wait_for_answers(std::chrono::steady_clock::time_point deadline,
-                        std::function<void()> done) {
-    if (server.requests_in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      return done();
-    }
-    flush.expires_after(std::chrono::milliseconds(10));
-    flush.async_wait([this, deadline, done = std::move(done)](const boost::system::error_code&) {
-      wait_for_answers(deadline, done);
-    });
-  }
-
   asio::io_context& io;
   OrchestratorConfig config;
   OrchestratorMetrics metrics;
@@ -122,7 +111,6 @@ struct Orchestrator::Impl {
   OrchestratorService service;
   net::HttpServer server;
   asio::steady_timer expiry;
-  asio::steady_timer flush;
   std::string url;
   std::thread poller;
   std::mutex poll_mutex;
@@ -139,25 +127,12 @@ Orchestrator::~Orchestrator() = default;
 
 bool Orchestrator::start() {
   auto& c = impl_->config;
-  const std::string wanted = fmt::format("{}:{}", c.host, c.port);
-  try {
-    impl_->server.listen(c.host, c.port);
-  } catch (const std::exception& e) {
-    n::error(n::actor::http_server, n::action::server_bind_failed)
-        .target(wanted)
-        .human("Could not bind {}: {}; choose another --port or stop what holds it", wanted,
-               e.what())
-        .error_kind("BIND_FAILED")
-        .emit();
-    return false;
-  }
-  impl_->url = fmt::format("http://{}:{}", c.host, impl_->server.port());
-  n::info(n::actor::http_server, n::action::server_bind)
-      .target(impl_->url)
-      .human("Orchestrator API listening on {} (queue of {}{})", impl_->url, c.scheduler.queue_size,
-             c.service.api_token.empty() ? ", no API token" : ", API token required")
-      .address(fmt::format("{}:{}", c.host, impl_->server.port()))
-      .emit();
+  const auto url = net::listen_narrated(
+      impl_->server, c.host, c.port,
+      fmt::format("Orchestrator API (queue of {}, {})", c.scheduler.queue_size,
+                  c.service.api_token.empty() ? "no API token" : "API token required"));
+  if (!url) return false;
+  impl_->url = *url;
   impl_->expire_every_second();
   if (!c.pool_urls.empty()) impl_->poller = std::thread([this] { impl_->poll_pools(); });
   return true;
@@ -186,7 +161,7 @@ void Orchestrator::shutdown(std::function<void()> done) {
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
     asio::post(impl_->io, [this, done = std::move(done)]() mutable {
       impl_->server.stop_accepting();
-      impl_->wait_for_answers(std::chrono::steady_clock::now() + std::chrono::seconds(2),
+      impl_->server.when_idle(std::chrono::steady_clock::now() + std::chrono::seconds(2),
                               std::move(done));
     });
   });

@@ -1,5 +1,8 @@
-// GET /v2/tasks/{id}/events: a task's stored frames from a given id on, then live ones as they
-// arrive, until its terminal event. Readers are independent; each can resume with Last-Event-ID.
+// Following a task's stream over HTTP: its stored frames from a given index on, then live ones as
+// they arrive, until its terminal event. A reader that goes away may cancel the task (the
+// scheduler decides). TaskReader does the following; its subclasses say how frames are written:
+// TaskStream as llorch's SSE events (GET /v2/tasks/{id}/events, resumable with Last-Event-ID),
+// OpenAiStream (openai_api.hpp) as OpenAI chunks.
 #pragma once
 
 #include <memory>
@@ -10,15 +13,20 @@
 
 namespace llorch::orchestrator {
 
-class TaskStream final : public net::FrameSource {
+class TaskReader : public net::FrameSource {
  public:
-  TaskStream(std::shared_ptr<Task> task, std::size_t from, Scheduler& scheduler,
+  TaskReader(std::shared_ptr<Task> task, std::size_t from, Scheduler& scheduler,
              OrchestratorMetrics& metrics);
-  ~TaskStream() override;
+  ~TaskReader() override;
 
-  bool pull(std::string& out) override;
-  void set_wakeup(std::function<void()> wake) override;
-  void on_disconnect() override;
+  bool pull(std::string& out) final;
+  void set_wakeup(std::function<void()> wake) final;
+  void on_disconnect() final;
+
+ protected:
+  // Appends what the client sees of frame number `index`.
+  virtual void write(std::size_t index, const TaskFrame& frame, std::string& out) = 0;
+  const Task& task() const { return *task_; }
 
  private:
   void leave();
@@ -28,6 +36,14 @@ class TaskStream final : public net::FrameSource {
   Scheduler& scheduler_;
   OrchestratorMetrics& metrics_;
   std::uint64_t key_ = 0;
+};
+
+class TaskStream final : public TaskReader {
+ public:
+  using TaskReader::TaskReader;
+
+ private:
+  void write(std::size_t index, const TaskFrame& frame, std::string& out) override;
 };
 
 }  // namespace llorch::orchestrator

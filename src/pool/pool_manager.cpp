@@ -10,6 +10,7 @@
 
 #include "narration/narrate.hpp"
 #include "net/http_server.hpp"
+#include "net/narrated_listen.hpp"
 #include "pool/narration_feed.hpp"
 #include "pool/orchestrator_link.hpp"
 #include "pool/pool_metrics.hpp"
@@ -27,28 +28,14 @@ struct PoolManager::Impl {
       : io(context),
         config(std::move(c)),
         feed(std::make_shared<NarrationFeed>()),
-        server(io,
-               [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
-                 service->handle(std::move(r), std::move(e));
-               }),
-        flush_timer(io) {}
+        server(io, [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
+          service->handle(std::move(r), std::move(e));
+        }) {}
 
   ~Impl() {
     if (supervisor) supervisor->set_on_change({});
     link.reset();
     supervisor.reset();
-  }
-
-  void wait_for_answers(std::chrono::steady_clock::time_point deadline,
-                        std::function<void()> done) {
-    if (server.requests_in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      return done();
-    }
-    flush_timer.expires_after(std::chrono::milliseconds(10));
-    flush_timer.async_wait(
-        [this, deadline, done = std::move(done)](const boost::system::error_code&) {
-          wait_for_answers(deadline, done);
-        });
   }
 
   asio::io_context& io;
@@ -59,7 +46,6 @@ struct PoolManager::Impl {
   std::unique_ptr<Supervisor> supervisor;
   net::HttpServer server;
   std::unique_ptr<OrchestratorLink> link;
-  asio::steady_timer flush_timer;
   std::string url;
   bool stopping = false;
 };
@@ -83,25 +69,10 @@ bool PoolManager::start() {
       .emit();
   n::Narrator::current().add_sink(m.feed);
 
-  const std::string wanted = fmt::format("{}:{}", config.host, config.port);
-  try {
-    m.server.listen(config.host, config.port);
-  } catch (const std::exception& e) {
-    n::error(n::actor::http_server, n::action::server_bind_failed)
-        .target(wanted)
-        .human("Could not bind {}: {}; choose another --port or stop what holds it", wanted,
-               e.what())
-        .error_kind("BIND_FAILED")
-        .emit();
-    return false;
-  }
+  const auto url = net::listen_narrated(m.server, config.host, config.port, "Pool manager API");
+  if (!url) return false;
   config.port = m.server.port();
-  m.url = fmt::format("http://{}:{}", config.host, config.port);
-  n::info(n::actor::http_server, n::action::server_bind)
-      .target(m.url)
-      .human("Pool manager API listening on {}", m.url)
-      .address(fmt::format("{}:{}", config.host, config.port))
-      .emit();
+  m.url = *url;
 
   m.supervisor = std::make_unique<Supervisor>(m.io, config, m.url + "/v1/workers/ready", m.metrics);
   m.service = std::make_unique<PoolService>(config, *m.supervisor, *m.feed, m.metrics);
@@ -145,7 +116,7 @@ void PoolManager::shutdown(std::function<void()> done) {
         .emit();
     m.feed->close_all();
     m.server.stop_accepting();
-    m.wait_for_answers(std::chrono::steady_clock::now() + std::chrono::seconds(2), std::move(done));
+    m.server.when_idle(std::chrono::steady_clock::now() + std::chrono::seconds(2), std::move(done));
   });
 }
 

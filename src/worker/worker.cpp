@@ -15,6 +15,7 @@
 #include "engine/narrated_load.hpp"
 #include "narration/narrate.hpp"
 #include "net/http_server.hpp"
+#include "net/narrated_listen.hpp"
 #include "worker/job_runner.hpp"
 #include "worker/ready_callback.hpp"
 #include "worker/worker_config.hpp"
@@ -148,24 +149,8 @@ int run_worker(WorkerConfig config) {
       .human("Starting HTTP server on {}:{} with {} slot(s)", config.host, config.port,
              config.slots)
       .emit();
-  try {
-    server->listen(config.host, config.port);
-  } catch (const std::exception& e) {
-    n::error(n::actor::http_server, n::action::server_bind_failed)
-        .target(fmt::format("{}:{}", config.host, config.port))
-        .human("Could not bind {}:{}: {}; choose another --port or stop what holds it", config.host,
-               config.port, e.what())
-        .error_kind("BIND_FAILED")
-        .emit();
-    return kExitBindFailed;
-  }
-  const std::string address = fmt::format("{}:{}", config.host, server->port());
-  n::info(n::actor::http_server, n::action::server_bind)
-      .target(address)
-      .human("HTTP server listening on {}", address)
-      .cute("Ears open on {}! 👂", address)
-      .address(address)
-      .emit();
+  const auto url = net::listen_narrated(*server, config.host, config.port, "HTTP server");
+  if (!url) return kExitBindFailed;
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -176,7 +161,7 @@ int run_worker(WorkerConfig config) {
   if (!config.callback_url.empty()) {
     const char* token = std::getenv("LLORCH_CALLBACK_TOKEN");
     const nlohmann::ordered_json body{
-        {"worker_id", config.worker_id},  {"url", "http://" + address},
+        {"worker_id", config.worker_id},  {"url", *url},
         {"model_ref", config.model_path}, {"memory_bytes", model->weight_bytes()},
         {"device", config.device},        {"slots", config.slots}};
     const ReadyReport report{config.callback_url, token != nullptr ? token : "", body.dump(),
