@@ -24,8 +24,8 @@
 namespace llorch::orchestrator {
 
 struct SchedulerConfig {
-  std::size_t queue_size = 64;                    // tasks waiting at most; more get 429
-  std::size_t retained_tasks = 1000;              // finished tasks kept for GET and resume
+  std::size_t queue_size = 64;       // tasks waiting at most; more get 429
+  std::size_t retained_tasks = 200;  // finished tasks kept for GET and resume, with every event
   std::chrono::milliseconds pool_timeout{15000};  // a registered pool silent this long is gone
   int max_attempts = 3;                           // placements tried before a task fails
 };
