@@ -15,25 +15,18 @@
 #include <vector>
 
 #include "api/sse_parser.hpp"
+#include "bench_stats.hpp"
 #include "narration/json_line.hpp"
 #include "net/http_client.hpp"
 
 namespace bp = boost::process;
-using Clock = std::chrono::steady_clock;
+using llorch::bench::Clock;
+using llorch::bench::median;
+using llorch::bench::ms_since;
 using nlohmann::json;
 using namespace llorch;
 
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 struct Timing {
   double first_token_ms = 0;
@@ -53,12 +46,12 @@ Timing stream(net::ClientRequest request, Clock::time_point sent, bool openai,
                                       e.data.find("\"text\":\"\"") == std::string::npos
                                 : e.event == "token";
       if (!token) continue;
-      if (t.tokens++ == 0) t.first_token_ms = ms_between(sent, Clock::now());
+      if (t.tokens++ == 0) t.first_token_ms = ms_since(sent);
       if (close_after > 0 && t.tokens >= close_after) return false;
     }
     return true;
   });
-  t.total_ms = ms_between(sent, Clock::now());
+  t.total_ms = ms_since(sent);
   return t;
 }
 
@@ -148,7 +141,7 @@ int main(int argc, char** argv) {
           json::parse(net::http_call({.method = "GET", .url = worker + "/health"}).body);
       if (health["slots_busy"] == 0) break;
     }
-    freed.push_back(ms_between(closed, Clock::now()));
+    freed.push_back(ms_since(closed));
   }
   ::kill(serve.id(), SIGTERM);
   serve.wait();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/sse_parser.hpp"
+#include "bench_stats.hpp"
 #include "engine/generator.hpp"
 #include "narration/capture_sink.hpp"
 #include "narration/json_line.hpp"
@@ -20,22 +21,10 @@
 #include "net/http_client.hpp"
 
 namespace bp = boost::process;
-using Clock = std::chrono::steady_clock;
+using llorch::bench::Clock;
+using llorch::bench::median;
+using llorch::bench::ms_since;
 using namespace llorch;
-
-namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string model = std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";

@@ -26,6 +26,27 @@ constexpr auto kCancelBound = 500ms;  // everything runs several times slower un
 constexpr auto kCancelBound = 100ms;  // the bound: disconnect → slot free
 #endif
 
+// Waits until the orchestrator at `url` reports at least `workers` ready workers (false after 30
+// s).
+bool wait_for_ready_workers(const std::string& url, int workers) {
+  const auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    net::ClientRequest r{.method = "GET", .url = url + "/health"};
+    const auto health = json::parse(net::http_call(r).body, nullptr, false);
+    if (health.is_object() && health.value("workers_ready", 0) >= workers) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+// A generation that is still running when the test acts on it (the Stack needs ctx 8192).
+json long_task(const char* on_disconnect = "continue") {
+  return {{"prompt", "Once"},
+          {"max_tokens", 8000},
+          {"ignore_eos", true},
+          {"on_disconnect", on_disconnect}};
+}
+
 struct Stack {
   explicit Stack(int slots = 1, int queue_size = 64, std::size_t ctx = 0)
       : config(write_config(slots, ctx)),
@@ -33,12 +54,7 @@ struct Stack {
         pool({"pool-manager", "--port", "0", "--pool-id", "p1", "--config", config.string(),
               "--orchestrator", orchestrator.url()}) {
     // Ready when the orchestrator has heard of a ready worker.
-    const auto deadline = Clock::now() + 30s;
-    while (Clock::now() < deadline) {
-      const auto health = json::parse(get(orchestrator.url() + "/health").body, nullptr, false);
-      if (health.is_object() && health.value("workers_ready", 0) >= 1) return;
-      std::this_thread::sleep_for(20ms);
-    }
+    if (wait_for_ready_workers(orchestrator.url(), 1)) return;
     ADD_FAILURE() << "no worker became ready within 30 s";
   }
   ~Stack() {
@@ -163,16 +179,12 @@ TEST(Orchestrator, TheStreamHoldsQueueDispatchWorkerNarrationAndTokensInOrderWit
 
 TEST(Orchestrator, AFullQueueAnswers429WithRetryAfterAndSaysHowFull) {
   Stack s(1, 1, 8192);
-  const json long_task{{"prompt", "Once"},
-                       {"max_tokens", 8000},
-                       {"ignore_eos", true},
-                       {"on_disconnect", "continue"}};
-  const auto running = s.post_task(long_task);
+  const auto running = s.post_task(long_task());
   ASSERT_EQ(running.status, 202u);
-  const auto queued = s.post_task(long_task);
+  const auto queued = s.post_task(long_task());
   ASSERT_EQ(queued.status, 202u);
   EXPECT_EQ(json::parse(queued.body)["queue_position"], 1);
-  const auto refused = s.post_task(long_task);
+  const auto refused = s.post_task(long_task());
   ASSERT_EQ(refused.status, 429u) << refused.body;
   EXPECT_EQ(refused.headers.at("retry-after"), "1");
   const auto body = json::parse(refused.body);
@@ -194,8 +206,7 @@ TEST(Orchestrator, AFullQueueAnswers429WithRetryAfterAndSaysHowFull) {
 
 TEST(Orchestrator, AClientThatDisconnectsFreesTheWorkerSlotWithinTheBound) {
   Stack s(1, 64, 8192);
-  const auto created =
-      s.post_task({{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}});
+  const auto created = s.post_task(long_task("cancel"));
   ASSERT_EQ(created.status, 202u);
   const std::string worker_url = s.worker()["url"];
   read_events(events_url(s, created), {}, [](const api::SseEvent& e, const json& d) {
@@ -221,10 +232,7 @@ TEST(Orchestrator, AClientThatDisconnectsFreesTheWorkerSlotWithinTheBound) {
 
 TEST(Orchestrator, AWorkerKilledMidStreamGivesAnErrorEventNamingTheCrash) {
   Stack s(1, 64, 8192);
-  const auto created = s.post_task({{"prompt", "Once"},
-                                    {"max_tokens", 8000},
-                                    {"ignore_eos", true},
-                                    {"on_disconnect", "continue"}});
+  const auto created = s.post_task(long_task());
   ASSERT_EQ(created.status, 202u);
   const int pid = s.worker()["pid"];
   bool killed = false;
@@ -302,10 +310,7 @@ TEST(Orchestrator, BadRequestsAreRefusedWithEveryFailingField) {
 
 TEST(Orchestrator, SigtermEndsRunningTasksWithATerminalEventAndExitsZero) {
   Stack s(1, 64, 8192);
-  const auto created = s.post_task({{"prompt", "Once"},
-                                    {"max_tokens", 8000},
-                                    {"ignore_eos", true},
-                                    {"on_disconnect", "continue"}});
+  const auto created = s.post_task(long_task());
   ASSERT_EQ(created.status, 202u);
   bool signalled = false;
   const auto r = read_events(events_url(s, created), {}, [&](const api::SseEvent& e, const json&) {
@@ -323,11 +328,7 @@ TEST(Orchestrator, SigtermEndsRunningTasksWithATerminalEventAndExitsZero) {
 
 TEST(Orchestrator, AQueuedTaskIsToldEachTimeItMovesUpAndMetricsCountIt) {
   Stack s(1, 8, 8192);
-  const json long_task{{"prompt", "Once"},
-                       {"max_tokens", 8000},
-                       {"ignore_eos", true},
-                       {"on_disconnect", "continue"}};
-  const auto running = s.post_task(long_task);
+  const auto running = s.post_task(long_task());
   const auto second =
       s.post_task({{"prompt", "Hi"}, {"max_tokens", 4}, {"on_disconnect", "continue"}});
   const auto third =
@@ -444,12 +445,7 @@ std::vector<int> children_of(int pid) {
 
 TEST(Serve, RunsOrchestratorPoolAndWorkersAndSigtermStopsEveryProcess) {
   LlorchProcess serve({"serve", "--model", model_path(), "--port", "0", "--workers", "2"});
-  const auto deadline = Clock::now() + 30s;
-  while (Clock::now() < deadline) {
-    const auto health = json::parse(Stack::get(serve.url() + "/health").body, nullptr, false);
-    if (health.is_object() && health.value("workers_ready", 0) == 2) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  ASSERT_TRUE(wait_for_ready_workers(serve.url(), 2));
   const auto workers = children_of(serve.pid());
   ASSERT_EQ(workers.size(), 2u);
   net::ClientRequest r{.method = "POST",
