@@ -46,17 +46,32 @@ float dot_q8_0(const std::byte* row, const float* x, std::size_t n) noexcept {
   return sum;
 }
 
+float dot_q4_0_block(const std::uint8_t* qs, std::uint16_t d, const float* x) noexcept {
+  float s = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    s += static_cast<float>((qs[j] & 0x0F) - 8) * x[j];
+    s += static_cast<float>((qs[j] >> 4) - 8) * x[j + 16];
+  }
+  return f16_to_f32(d) * s;
+}
+
 float dot_q4_0(const std::byte* row, const float* x, std::size_t n) noexcept {
   float sum = 0.0f;
   for (std::size_t b = 0; b < n / 32; ++b, x += 32) {
     BlockQ4_0 block;
     std::memcpy(&block, row + b * sizeof block, sizeof block);
-    float s = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      s += static_cast<float>((block.qs[j] & 0x0F) - 8) * x[j];
-      s += static_cast<float>((block.qs[j] >> 4) - 8) * x[j + 16];
-    }
-    sum += f16_to_f32(block.d) * s;
+    sum += dot_q4_0_block(block.qs, block.d, x);
+  }
+  return sum;
+}
+
+float dot_q4_0_planar(const std::byte* row, const float* x, std::size_t n) noexcept {
+  const std::size_t blocks = n / 32;
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < blocks; ++b, x += 32) {
+    std::uint16_t d;
+    std::memcpy(&d, row + 16 * blocks + 2 * b, 2);
+    sum += dot_q4_0_block(reinterpret_cast<const std::uint8_t*>(row) + 16 * b, d, x);
   }
   return sum;
 }
@@ -87,6 +102,8 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
       return dot_q8_0(row, x, n);
     case TensorType::q4_0:
       return dot_q4_0(row, x, n);
+    case TensorType::q4_0_planar:
+      return dot_q4_0_planar(row, x, n);
     case TensorType::q4_k:
     case TensorType::q6_k:
       return dot_k_quant(type, row, x, n);

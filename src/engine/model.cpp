@@ -11,6 +11,7 @@
 #include "engine/mapped_file.hpp"
 #include "engine/model_error.hpp"
 #include "engine/quant.hpp"
+#include "engine/repack.hpp"
 
 namespace llorch::engine {
 namespace {
@@ -258,9 +259,11 @@ std::vector<std::pair<std::string, std::size_t>> Model::tensor_type_counts() con
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
   MappedFile mapped(path);
   const auto bytes = mapped.bytes();
-  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0)
-    return load_gguf(std::move(mapped), options);
-  return load_llama2c(std::move(mapped), options);
+  const bool gguf = bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0;
+  std::shared_ptr<Model> model =
+      gguf ? load_gguf(std::move(mapped), options) : load_llama2c(std::move(mapped), options);
+  model->repacked_bytes = repack_for_kernels(*model);
+  return model;
 }
 
 Vocabulary load_vocabulary(const std::string& path, const LoadOptions& options) {

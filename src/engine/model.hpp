@@ -75,6 +75,7 @@ class Model {
   std::string format;         // "GGUF v3", "llama2.c"
   std::string chat_template;  // tokenizer.chat_template (Jinja), "" when the file has none
   std::size_t file_bytes = 0;
+  std::size_t repacked_bytes = 0;  // weights copied into the kernels' layouts at load (repack.hpp)
   std::vector<std::pair<std::string, std::string>> metadata;  // for `model info`: key, value
 
   // Keeps mappings and owned buffers alive (weights point into them).

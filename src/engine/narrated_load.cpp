@@ -1,5 +1,7 @@
 #include "engine/narrated_load.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "engine/model_error.hpp"
@@ -37,12 +39,17 @@ std::shared_ptr<Model> load_model_narrated(const std::string& path, const LoadOp
   for (const auto& [name, count] : model->tensor_type_counts()) {
     types += (types.empty() ? "" : ", ") + std::to_string(count) + " " + name;
   }
+  const std::string repacked = model->repacked_bytes == 0
+                                   ? ""
+                                   : fmt::format("; {:.1f} MB repacked for the SIMD kernels",
+                                                 static_cast<double>(model->repacked_bytes) / 1e6);
   n::info(n::actor::model_loader, n::action::model_load_complete)
       .target(path)
       .human(
-          "Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}) in {} ms",
+          "Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}{}) in {} "
+          "ms",
           static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers, c.dim, c.vocab_size, types,
-          ms)
+          repacked, ms)
       .cute("Brain loaded: {} layers deep and ready to think! 🎓", c.n_layers)
       .memory_bytes(static_cast<std::int64_t>(model->weight_bytes()))
       .duration_ms(ms)

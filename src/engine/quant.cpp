@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 namespace llorch::engine {
@@ -146,6 +147,14 @@ void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n
       return quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), n);
     case TensorType::q4_0:
       return quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), n);
+    case TensorType::q4_0_planar:
+      for (std::size_t b = 0; b < n / 32; ++b) {
+        BlockQ4_0 block;
+        quantize_row_q4_0(x + 32 * b, &block, 32);
+        std::memcpy(out + 16 * b, block.qs, 16);
+        std::memcpy(out + 16 * (n / 32) + 2 * b, &block.d, 2);
+      }
+      return;
     case TensorType::q4_k:
       return quantize_row_q4_k(x, reinterpret_cast<BlockQ4_K*>(out), n);
     case TensorType::q6_k:
@@ -153,8 +162,45 @@ void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n
   }
 }
 
+namespace {
+
+void dequantize_q4_0_block(const std::uint8_t* qs, std::uint16_t scale, float* out) noexcept {
+  const float d = f16_to_f32(scale);
+  for (int j = 0; j < 16; ++j) {
+    out[j] = d * static_cast<float>((qs[j] & 0x0F) - 8);
+    out[j + 16] = d * static_cast<float>((qs[j] >> 4) - 8);
+  }
+}
+
+}  // namespace
+
+void repack_q4_0_planar(const std::byte* q4_0_row, std::byte* out, std::size_t n) noexcept {
+  const std::size_t blocks = n / 32;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::byte* block = q4_0_row + b * sizeof(BlockQ4_0);
+    std::memcpy(out + 16 * b, block + offsetof(BlockQ4_0, qs), 16);
+    std::memcpy(out + 16 * blocks + 2 * b, block + offsetof(BlockQ4_0, d), 2);
+  }
+}
+
+void unpack_q4_0_planar(const std::byte* planar_row, std::byte* out, std::size_t n) noexcept {
+  const std::size_t blocks = n / 32;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::byte* block = out + b * sizeof(BlockQ4_0);
+    std::memcpy(block + offsetof(BlockQ4_0, qs), planar_row + 16 * b, 16);
+    std::memcpy(block + offsetof(BlockQ4_0, d), planar_row + 16 * blocks + 2 * b, 2);
+  }
+}
+
 void dequantize_row(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept {
   switch (type) {
+    case TensorType::q4_0_planar:
+      for (std::size_t b = 0; b < n / 32; ++b) {
+        std::uint16_t d;
+        std::memcpy(&d, row + 16 * (n / 32) + 2 * b, 2);
+        dequantize_q4_0_block(reinterpret_cast<const std::uint8_t*>(row) + 16 * b, d, out + 32 * b);
+      }
+      return;
     case TensorType::f32:
       std::memcpy(out, row, n * sizeof(float));
       return;
@@ -177,11 +223,7 @@ void dequantize_row(TensorType type, const std::byte* row, float* out, std::size
       for (std::size_t b = 0; b < n / 32; ++b) {
         BlockQ4_0 block;
         std::memcpy(&block, row + b * sizeof block, sizeof block);
-        const float d = f16_to_f32(block.d);
-        for (int j = 0; j < 16; ++j) {
-          out[b * 32 + j] = d * static_cast<float>((block.qs[j] & 0x0F) - 8);
-          out[b * 32 + j + 16] = d * static_cast<float>((block.qs[j] >> 4) - 8);
-        }
+        dequantize_q4_0_block(block.qs, block.d, out + 32 * b);
       }
       return;
     case TensorType::q4_k:

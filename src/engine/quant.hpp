@@ -17,6 +17,11 @@ void quantize_row_f16(const float* x, std::uint16_t* out, std::size_t n) noexcep
 void quantize_row_q4_k(const float* x, BlockQ4_K* out, std::size_t n) noexcept;
 void quantize_row_q6_k(const float* x, BlockQ6_K* out, std::size_t n) noexcept;
 
+// One row of `n` values from Q4_0 to Q4_0 planar (the SIMD kernels' layout, see TensorType) and
+// back: the same bytes in another order, nothing is re-encoded.
+void repack_q4_0_planar(const std::byte* q4_0_row, std::byte* out, std::size_t n) noexcept;
+void unpack_q4_0_planar(const std::byte* planar_row, std::byte* out, std::size_t n) noexcept;
+
 // Stores `n` values as one row of `type` at `out` (n a multiple of the type's block size).
 void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n) noexcept;
 

@@ -8,6 +8,7 @@
 
 #include "engine/simd_kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -40,17 +41,41 @@ inline float dot_q8_scalar(const std::byte* row, const QuantizedActivations& x) 
   return sum;
 }
 
+// Block b of a Q4_0 row (its 16 quant bytes and f16 scale) against activation block b.
+inline float q4_0_block_dot(const std::uint8_t* qs, std::uint16_t scale,
+                            const QuantizedActivations& x, std::size_t b) noexcept {
+  std::int32_t s = 0;
+  for (int j = 0; j < 16; ++j) {
+    s += (qs[j] & 0x0F) * x.q[32 * b + j] + (qs[j] >> 4) * x.q[32 * b + 16 + j];
+  }
+  s -= 8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]);
+  return f16_to_f32(scale) * x.d[b] * static_cast<float>(s);
+}
+
 inline float dot_q4_0_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
   float sum = 0.0f;
   for (std::size_t b = 0; b < x.n / 32; ++b) {
     BlockQ4_0 block;
     std::memcpy(&block, row + b * sizeof block, sizeof block);
-    std::int32_t s = 0;
-    for (int j = 0; j < 16; ++j) {
-      s += (block.qs[j] & 0x0F) * x.q[32 * b + j] + (block.qs[j] >> 4) * x.q[32 * b + 16 + j];
-    }
-    s -= 8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]);
-    sum += f16_to_f32(block.d) * x.d[b] * static_cast<float>(s);
+    sum += q4_0_block_dot(block.qs, block.d, x, b);
+  }
+  return sum;
+}
+
+inline std::uint16_t planar_scale(const std::byte* row, std::size_t blocks,
+                                  std::size_t b) noexcept {
+  std::uint16_t bits;
+  std::memcpy(&bits, row + 16 * blocks + 2 * b, 2);
+  return bits;
+}
+
+inline float dot_q4_0_planar_scalar(const std::byte* row, const QuantizedActivations& x,
+                                    std::size_t first_block = 0) noexcept {
+  const std::size_t blocks = x.n / 32;
+  float sum = 0.0f;
+  for (std::size_t b = first_block; b < blocks; ++b) {
+    sum += q4_0_block_dot(reinterpret_cast<const std::uint8_t*>(row) + 16 * b,
+                          planar_scale(row, blocks, b), x, b);
   }
   return sum;
 }
@@ -209,6 +234,19 @@ HWY_INLINE __m256i LoadX(const QuantizedActivations& x, std::size_t b) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
 }
 
+// How far ahead of the computation the decode kernels ask for their weights. Decoding streams
+// every weight from memory once; the hardware prefetchers alone leave the kernels waiting on
+// DRAM latency, and a distance of a few hundred bytes is too short to hide it: with 2.5 KB, a
+// TinyLlama-shape Q4_0 token went from 27 to 36 tok/s (bench/README.md).
+constexpr std::size_t kPrefetchAhead = 2560;
+
+// Asks for every cache line of [p, p + bytes), addresses at most 48 bytes apart so
+// that no line is skipped whatever the alignment.
+HWY_INLINE void Prefetch(const std::byte* p, std::size_t bytes) {
+  for (std::size_t offset = 0; offset < bytes; offset += 48)
+    _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+}
+
 // Two blocks per step into two accumulators: the FMA latency chains run side by side.
 template <typename Block, __m256i (*Load)(const std::byte*, std::size_t)>
 HWY_INLINE float DotSigned(const std::byte* row, const QuantizedActivations& x) {
@@ -218,7 +256,7 @@ HWY_INLINE float DotSigned(const std::byte* row, const QuantizedActivations& x) 
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     // Rows follow each other in memory: this runs into the next row, which is read next.
-    _mm_prefetch(reinterpret_cast<const char*>(row + (b + 32) * sizeof(Block)), _MM_HINT_T0);
+    Prefetch(row + b * sizeof(Block) + kPrefetchAhead, 2 * sizeof(Block));
     const __m256i p0 = DotI8I8(Load(row, b), LoadX(x, b));
     const __m256i p1 = DotI8I8(Load(row, b + 1), LoadX(x, b + 1));
     acc0 =
@@ -254,7 +292,7 @@ float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
   const std::size_t blocks = x.n / 32;
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(row + (b + 32) * sizeof(BlockQ4_0)), _MM_HINT_T0);
+    Prefetch(row + b * sizeof(BlockQ4_0) + kPrefetchAhead, 2 * sizeof(BlockQ4_0));
     const __m256i p0 = DotQ4_0Block(row, b, x);
     const __m256i p1 = DotQ4_0Block(row, b + 1, x);
     acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b, x)),
@@ -309,6 +347,19 @@ HWY_INLINE void RowTile(const std::byte* row, const float* scales, const Quantiz
   for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
 }
 
+// Q4_0's zero points for the batched kernels: per tile, block after block, the tile's tokens'
+// block_offsets8 side by side (one vector per block).
+HWY_INLINE const std::vector<float>& TileZeroPoints(const QuantizedActivations* xs,
+                                                    std::size_t tiles, std::size_t blocks) {
+  thread_local std::vector<float> zero_points;
+  zero_points.resize(tiles * blocks * kTile);
+  for (std::size_t tile = 0; tile < tiles; ++tile)
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t k = 0; k < kTile; ++k)
+        zero_points[(tile * blocks + b) * kTile + k] = xs[tile * kTile + k].block_offsets8[b];
+  return zero_points;
+}
+
 // Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
 // decoded once, in L1) meet a tile of tokens (in L1) at a time.
 template <typename Block>
@@ -321,14 +372,9 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
   const std::size_t tiles = blocks <= kMaxBlocks ? count / kTile : 0;
   thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
-  thread_local std::vector<float> zero_points;
-  if constexpr (std::is_same_v<Block, BlockQ4_0>) {
-    zero_points.resize(tiles * blocks * kTile);
-    for (std::size_t tile = 0; tile < tiles; ++tile)
-      for (std::size_t b = 0; b < blocks; ++b)
-        for (std::size_t k = 0; k < kTile; ++k)
-          zero_points[(tile * blocks + b) * kTile + k] = xs[tile * kTile + k].block_offsets8[b];
-  }
+  static const std::vector<float> kNone;
+  const std::vector<float>& zero_points =
+      std::is_same_v<Block, BlockQ4_0> ? TileZeroPoints(xs, tiles, blocks) : kNone;
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
     if (tiles > 0) {
@@ -360,6 +406,137 @@ void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_coun
   MatmulTiles<BlockQ8_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ8);
 }
 
+// Q4_0 planar (see TensorType), two blocks a step. One 32-byte load holds the quants of blocks b
+// and b+1, so the low nibbles are [b's values 0-15 | b+1's 0-15] and the high ones [b's 16-31 |
+// b+1's 16-31]; x.q_pairs holds the activations in that order. Both products add up in int16
+// (at most 2 · 2 · 15 · 127 in size), and after the pair sums the low four int32 lanes belong to
+// block b and the high four to b+1: one convert and one FMA for two blocks, with the two blocks'
+// scales picked out of a vector of eight (converted from f16 in one instruction).
+HWY_INLINE __m256i DotQ4PlanarPair(__m256i packed, const std::int8_t* xq) {
+  const __m256i nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i low = _mm256_and_si256(packed, nibbles);
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+  const __m256i sums = _mm256_add_epi16(
+      _mm256_maddubs_epi16(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+      _mm256_maddubs_epi16(high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
+  return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
+}
+
+HWY_INLINE __m256i LoadPair(const std::uint8_t* qs, std::size_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 16 * b));
+}
+
+HWY_INLINE __m256 LoadScales8(const std::byte* scales, std::size_t b) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 2 * b)));
+}
+
+// Lanes [2p ×4, 2p+1 ×4] of eight per-block values: the scales of pair p of the eight blocks.
+HWY_INLINE __m256i PairPick(int p) {
+  return _mm256_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+}
+
+// The weight's zero point (8), per block: Σ(w - 8)x = Σwx - 8Σx, and x.block_offsets8 holds
+// 8 · Σq · d_x, so eight blocks' zero points cost one FMA.
+float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
+  const std::size_t blocks = x.n / 32;
+  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
+  const std::byte* scales = row + 16 * blocks;
+  const __m256i pick0 = PairPick(0), pick1 = PairPick(1), pick2 = PairPick(2), pick3 = PairPick(3);
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  __m256 zero = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    // The 144 bytes of row these eight blocks span, kPrefetchAhead further on (quants, scales
+    // and the next row alike: memory is read in order).
+    Prefetch(row + 18 * b + kPrefetchAhead, 144);
+    const __m256 dw = LoadScales8(scales, b);
+    const __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(x.d.data() + b));
+    zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(x.block_offsets8.data() + b), zero);
+    const std::int8_t* xq = x.q_pairs.data() + 32 * b;
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b), xq)),
+                           _mm256_permutevar8x32_ps(s, pick0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 2), xq + 64)),
+                           _mm256_permutevar8x32_ps(s, pick1), acc1);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 4), xq + 128)),
+                           _mm256_permutevar8x32_ps(s, pick2), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 6), xq + 192)),
+                           _mm256_permutevar8x32_ps(s, pick3), acc1);
+  }
+  const float sum = HorizontalSum(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), zero));
+  return b < blocks ? sum + detail::dot_q4_0_planar_scalar(row, x, b) : sum;
+}
+
+// One planar Q4_0 row against kTile token vectors, two blocks a step: the pair's quants are
+// unpacked once for the tile's tokens, and each token's scales come expanded (x.d_pairs).
+HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks,
+                                const QuantizedActivations* xs, const float* zero_points,
+                                float* out, std::size_t stride) {
+  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
+  const std::byte* scales = row + 16 * blocks;
+  const __m256i nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kTile];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  __m256 zero = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    const __m256 dw8 = LoadScales8(scales, b);
+    alignas(32) float dw[8];
+    _mm256_store_ps(dw, dw8);
+    for (std::size_t j = 0; j < 8; ++j) {
+      zero = _mm256_fmadd_ps(_mm256_broadcast_ss(dw + j),
+                             _mm256_loadu_ps(zero_points + (b + j) * kTile), zero);
+    }
+    for (int p = 0; p < 4; ++p) {
+      const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
+      const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
+      const __m256i packed = LoadPair(qs, pair);
+      const __m256i low = _mm256_and_si256(packed, nibbles);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      for (std::size_t k = 0; k < kTile; ++k) {
+        const std::int8_t* xq = xs[k].q_pairs.data() + 32 * pair;
+        const __m256i sums = _mm256_add_epi16(
+            _mm256_maddubs_epi16(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+            _mm256_maddubs_epi16(high,
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
+        const __m256 dx = _mm256_loadu_ps(xs[k].d_pairs.data() + 4 * pair);
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sums, ones)),
+                                 _mm256_mul_ps(dw_pair, dx), acc[k]);
+      }
+    }
+  }
+  alignas(32) float zeros[kTile];
+  _mm256_store_ps(zeros, zero);
+  for (std::size_t k = 0; k < kTile; ++k) {
+    const float tail = b < blocks ? detail::dot_q4_0_planar_scalar(row, xs[k], b) : 0.0f;
+    out[k * stride] = HorizontalSum(acc[k]) - zeros[k] + tail;
+  }
+}
+
+void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                      const QuantizedActivations* xs, std::size_t count, float* out,
+                      std::size_t stride) {
+  constexpr std::size_t kRowBlock = 32;
+  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
+  const std::size_t tiles = count / kTile;
+  const std::vector<float>& zero_points = TileZeroPoints(xs, tiles, blocks);
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        RowTileQ4Planar(rows + r * row_bytes, blocks, xs + tile * kTile,
+                        zero_points.data() + tile * blocks * kTile, out + tile * kTile * stride + r,
+                        stride);
+      }
+    }
+    for (std::size_t t = tiles * kTile; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = DotQ4_0Planar(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
   __m256 acc = _mm256_setzero_ps();
   float minimums = 0.0f;
@@ -374,8 +551,8 @@ float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
     const float d = Half(bits);
     std::memcpy(&bits, &block->dmin, 2);
     const float dmin = Half(bits);
+    Prefetch(row + b * sizeof(BlockQ4_K) + kPrefetchAhead, sizeof(BlockQ4_K));
     for (int chunk = 0; chunk < 4; ++chunk) {
-      _mm_prefetch(reinterpret_cast<const char*>(block + 4) + 64 * chunk, _MM_HINT_T0);
       const __m256i packed =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
       const std::size_t xb = b * 8 + 2 * chunk;
@@ -408,11 +585,8 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
     std::uint16_t bits;
     std::memcpy(&bits, &block->d, 2);
     const float d = Half(bits);
+    Prefetch(row + b * sizeof(BlockQ6_K) + kPrefetchAhead, sizeof(BlockQ6_K));
     for (int half = 0; half < 2; ++half) {
-      for (int line = 0; line < 2; ++line) {
-        _mm_prefetch(reinterpret_cast<const char*>(block + 3) + 128 * half + 64 * line,
-                     _MM_HINT_T0);
-      }
       const std::uint8_t* ql = block->ql + 64 * half;
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
@@ -475,6 +649,16 @@ void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_coun
     for (std::size_t t = 0; t < count; ++t)
       out[t * stride + r] = detail::dot_q8_scalar(rows + r * row_bytes, xs[t]);
 }
+float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q4_0_planar_scalar(row, x);
+}
+void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                      const QuantizedActivations* xs, std::size_t count, float* out,
+                      std::size_t stride) {
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = detail::dot_q4_0_planar_scalar(rows + r * row_bytes, xs[t]);
+}
 
 #endif
 
@@ -496,6 +680,8 @@ HWY_EXPORT(DotQ4_K);
 HWY_EXPORT(DotQ6_K);
 HWY_EXPORT(MatmulQ4_0);
 HWY_EXPORT(MatmulQ8);
+HWY_EXPORT(DotQ4_0Planar);
+HWY_EXPORT(MatmulQ4_0Planar);
 HWY_EXPORT(TargetName);
 
 namespace {
@@ -538,11 +724,24 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
     pair_offsets8[i] = static_cast<std::int16_t>(8 * (q[2 * i] + q[2 * i + 1]));
   for (std::size_t b = 0; b < count / 32; ++b)
     block_offsets8[b] = 8.0f * static_cast<float>(sums16[2 * b] + sums16[2 * b + 1]) * d[b];
+  // Each pair of blocks (b, b+1) as [b 0-15, b+1 0-15, b 16-31, b+1 16-31], as the planar Q4_0
+  // kernels meet them; a last odd block is left out (the kernels take it one block alone).
+  q_pairs.resize(count);
+  for (std::size_t b = 0; b + 2 <= count / 32; b += 2) {
+    const std::int8_t* from = q.data() + 32 * b;
+    std::int8_t* to = q_pairs.data() + 32 * b;
+    std::memcpy(to, from, 16);
+    std::memcpy(to + 16, from + 32, 16);
+    std::memcpy(to + 32, from + 16, 16);
+    std::memcpy(to + 48, from + 48, 16);
+  }
+  d_pairs.resize(count / 8);
+  for (std::size_t b = 0; b < count / 32; ++b) std::fill_n(d_pairs.data() + 4 * b, 4, d[b]);
 }
 
 bool uses_quantized_activations(TensorType type) noexcept {
-  return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_k ||
-         type == TensorType::q6_k;
+  return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_0_planar ||
+         type == TensorType::q4_k || type == TensorType::q6_k;
 }
 
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
@@ -557,6 +756,8 @@ float simd_dot_quantized(TensorType type, const std::byte* row,
       return HWY_DYNAMIC_DISPATCH(DotQ8)(row, x);
     case TensorType::q4_0:
       return HWY_DYNAMIC_DISPATCH(DotQ4_0)(row, x);
+    case TensorType::q4_0_planar:
+      return HWY_DYNAMIC_DISPATCH(DotQ4_0Planar)(row, x);
     case TensorType::q4_k:
       return HWY_DYNAMIC_DISPATCH(DotQ4_K)(row, x);
     case TensorType::q6_k:
@@ -574,6 +775,9 @@ void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t r
   switch (type) {
     case TensorType::q4_0:
       return HWY_DYNAMIC_DISPATCH(MatmulQ4_0)(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q4_0_planar:
+      return HWY_DYNAMIC_DISPATCH(MatmulQ4_0Planar)(rows, row_bytes, row_count, xs, count, out,
+                                                    stride);
     case TensorType::q8_0:
       return HWY_DYNAMIC_DISPATCH(MatmulQ8)(rows, row_bytes, row_count, xs, count, out, stride);
     default:
@@ -590,6 +794,8 @@ float scalar_dot_quantized(TensorType type, const std::byte* row,
       return detail::dot_q8_scalar(row, x);
     case TensorType::q4_0:
       return detail::dot_q4_0_scalar(row, x);
+    case TensorType::q4_0_planar:
+      return detail::dot_q4_0_planar_scalar(row, x);
     case TensorType::q4_k:
       return detail::dot_q4_k_scalar(row, x);
     case TensorType::q6_k:

@@ -23,8 +23,12 @@ struct QuantizedActivations {
   // 8 * (q[2i] + q[2i+1]) for every pair: what a zero point of 8 (Q4_0) takes off the pair sums
   // of an unsigned-by-signed product, ready to subtract in one instruction.
   std::vector<std::int16_t> pair_offsets8;
-  // 8 · Σq · d of every block: the same zero point in float, per block (the batched kernel).
+  // 8 · Σq · d of every block: the same zero point in float, per block.
   std::vector<float> block_offsets8;
+  // For the planar Q4_0 kernels: q with each pair of blocks' halves interleaved, and every
+  // block's scale four times over (see quantize()).
+  std::vector<std::int8_t> q_pairs;
+  std::vector<float> d_pairs;
   std::size_t n = 0;
 
   // `n` must be a multiple of 32.

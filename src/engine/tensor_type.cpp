@@ -79,6 +79,7 @@ const TypeTraits& traits(TensorType type) noexcept {
     case TensorType::f16:
       return kF16;
     case TensorType::q4_0:
+    case TensorType::q4_0_planar:  // the same data, so the same name for people
       return kQ4_0;
     case TensorType::q8_0:
       return kQ8_0;

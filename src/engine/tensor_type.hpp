@@ -8,7 +8,8 @@
 
 namespace llorch::engine {
 
-// Values are the GGUF/ggml type ids.
+// Values are the GGUF/ggml type ids, except q4_0_planar: llorch's own layout of Q4_0 data, never
+// read from a file (see BlockQ4_0 and repack_q4_0_planar).
 enum class TensorType : std::uint32_t {
   f32 = 0,
   f16 = 1,
@@ -16,6 +17,7 @@ enum class TensorType : std::uint32_t {
   q8_0 = 8,
   q4_k = 12,
   q6_k = 14,
+  q4_0_planar = 0x10002,
 };
 
 struct TypeTraits {
@@ -44,6 +46,11 @@ struct BlockQ4_0 {
   std::uint8_t qs[16];
 };
 static_assert(sizeof(BlockQ4_0) == 18);
+
+// Q4_0 planar: the same values and bytes per row as Q4_0, rearranged for the SIMD kernels. A row of
+// B blocks holds the 16 quant bytes of every block first (block b at 16·b, bytes as in BlockQ4_0),
+// then the B f16 scales (block b's at 16·B + 2·b). One 32-byte load then brings two blocks' quants,
+// and one 16-byte load eight scales, which GGUF's interleaved blocks of 18 bytes do not allow.
 
 // K-quants: super-blocks of 256 values (QK_K), as ggml defines them.
 inline constexpr std::size_t kSuperBlock = 256;

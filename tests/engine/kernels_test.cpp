@@ -9,6 +9,7 @@
 
 #include "engine/quant.hpp"
 #include "engine/thread_pool.hpp"
+#include "type_name.hpp"
 
 namespace llorch::engine {
 namespace {
@@ -89,6 +90,29 @@ TEST(Q4_0, LayoutIsGgufs) {
   EXPECT_EQ(y[1], -4.0f);
 }
 
+TEST(Q4_0Planar, IsQ4_0sBytesInAnotherOrder) {
+  const std::size_t n = 32 * 37;  // an odd number of blocks
+  const auto x = random_values(n, 8);
+  std::vector<BlockQ4_0> q(n / 32);
+  quantize_row_q4_0(x.data(), q.data(), n);
+  const auto* gguf = reinterpret_cast<const std::byte*>(q.data());
+  std::vector<std::byte> planar(n / 32 * 18), back(n / 32 * 18), direct(n / 32 * 18);
+  repack_q4_0_planar(gguf, planar.data(), n);
+  // Quants first, block after block, then the scales.
+  EXPECT_EQ(std::memcmp(planar.data() + 16 * 3, q[3].qs, 16), 0);
+  EXPECT_EQ(std::memcmp(planar.data() + 16 * 37 + 2 * 3, &q[3].d, 2), 0);
+  unpack_q4_0_planar(planar.data(), back.data(), n);
+  EXPECT_EQ(std::memcmp(back.data(), gguf, back.size()), 0);
+  quantize_row(TensorType::q4_0_planar, x.data(), direct.data(), n);
+  EXPECT_EQ(direct, planar);
+  std::vector<float> from_gguf(n), from_planar(n);
+  dequantize_row(TensorType::q4_0, gguf, from_gguf.data(), n);
+  dequantize_row(TensorType::q4_0_planar, planar.data(), from_planar.data(), n);
+  EXPECT_EQ(from_gguf, from_planar);
+  EXPECT_EQ(dot_row(TensorType::q4_0, gguf, x.data(), n),
+            dot_row(TensorType::q4_0_planar, planar.data(), x.data(), n));
+}
+
 class DotProduct : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(DotProduct, MatchesF32ArithmeticOnTheDecodedRow) {
@@ -109,20 +133,21 @@ TEST_P(DotProduct, MatchesF32ArithmeticOnTheDecodedRow) {
     for (std::size_t i = 0; i < n; ++i) magnitude += std::abs(double{decoded[i]} * double{x[i]});
     ASSERT_NEAR(got, exact, 1e-5 * magnitude + 1e-6) << "n=" << n;
     // And against the unquantized weights, within what the format loses.
-    const double tolerance = type == TensorType::q4_0 || type == TensorType::q4_k ? 0.15
-                             : type == TensorType::q6_k                           ? 0.06
-                             : type == TensorType::q8_0                           ? 0.02
-                                                                                  : 1e-3;
+    const bool four_bit =
+        type == TensorType::q4_0 || type == TensorType::q4_0_planar || type == TensorType::q4_k;
+    const double tolerance = four_bit                   ? 0.15
+                             : type == TensorType::q6_k ? 0.06
+                             : type == TensorType::q8_0 ? 0.02
+                                                        : 1e-3;
     ASSERT_NEAR(got, dot_reference(w, x), tolerance * magnitude + 1e-6) << "n=" << n;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, DotProduct,
                          ::testing::Values(TensorType::f32, TensorType::f16, TensorType::q8_0,
-                                           TensorType::q4_0, TensorType::q4_k, TensorType::q6_k),
-                         [](const auto& param_info) {
-                           return std::string(traits(param_info.param).name);
-                         });
+                                           TensorType::q4_0, TensorType::q4_0_planar,
+                                           TensorType::q4_k, TensorType::q6_k),
+                         TypeParamName());
 
 TEST(Matvec, ThreadedEqualsSingleThreaded) {
   const std::size_t rows = 300, cols = 256;

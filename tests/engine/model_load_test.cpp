@@ -2,6 +2,7 @@
 
 #include "engine/forward.hpp"
 #include "engine/model.hpp"
+#include "engine/repack.hpp"
 #include "reference_file.hpp"
 
 namespace llorch::engine {
@@ -61,6 +62,39 @@ TEST(ModelLoad, RequantizeLeavesRowsThatAreNotWholeBlocks) {
   const auto logits = state.forward(1, 0);
   // Still the reference's first token after BOS ("Once"): 4-bit weights keep the argmax here.
   EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), 403);
+}
+
+TEST(ModelLoad, RepackedQ4_0ComputesWhatGgufQ4_0Does) {
+  // The GGUF file has its own output matrix; the llama2.c checkpoint shares the embedding's.
+  for (const char* file : {"/gguf/stories260K.gguf", "/llama2c/stories260K.bin"}) {
+    SCOPED_TRACE(file);
+    auto m = load_model(models_dir() + file);
+    requantize(*m, TensorType::q4_0);
+    const auto gguf_logits = [&] {
+      LlamaState state(m, 1);
+      const auto logits = state.forward(1, 0);
+      return std::vector<float>(logits.begin(), logits.end());
+    }();
+    const std::size_t bytes = m->layers[0].wq.rows * m->layers[0].wq.row_bytes();
+    const std::size_t repacked = repack_for_kernels(*m);
+    EXPECT_GE(repacked, bytes * m->layers.size());
+    EXPECT_EQ(m->layers[0].wq.type, TensorType::q4_0_planar);
+    EXPECT_EQ(m->token_embedding.type, TensorType::q4_0_planar);
+    EXPECT_EQ(m->output.type, TensorType::q4_0_planar);
+    if (m->tied_output) {
+      EXPECT_EQ(m->output.data, m->token_embedding.data);
+    }
+    EXPECT_EQ(m->layers[0].w_down.type, TensorType::f32);  // rows of 172 values: not Q4_0
+    EXPECT_EQ(repack_for_kernels(*m), 0u);                   // nothing left to repack
+    LlamaState state(m, 1);
+    const auto logits = state.forward(1, 0);
+    ASSERT_EQ(logits.size(), gguf_logits.size());
+    // The same integer sums; only float rounding in another order differs.
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      ASSERT_NEAR(logits[i], gguf_logits[i], 1e-3f * std::max(1.0f, std::abs(gguf_logits[i])))
+          << i;
+    }
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "engine/kernels.hpp"
 #include "engine/quant.hpp"
+#include "type_name.hpp"
 
 namespace llorch::engine {
 namespace {
@@ -42,7 +43,10 @@ TEST_P(QuantizedDot, SimdEqualsScalarAndTheFloatReference) {
   const TensorType type = GetParam();
   std::mt19937 rng(11);
   for (int round = 0; round < 60; ++round) {
-    const std::size_t n = kSuperBlock * (1 + rng() % 12);  // a multiple of every block size
+    // Whole blocks; for 32-value blocks any count, so that kernels taking several blocks a step
+    // meet every tail.
+    const std::size_t block = traits(type).block_elements;
+    const std::size_t n = block == 32 ? 32 * (1 + rng() % 90) : kSuperBlock * (1 + rng() % 12);
     const auto w = random_values(n, rng, 0.3f);
     auto x = random_values(n, rng);
     if (round % 5 == 0) std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero block
@@ -65,11 +69,53 @@ TEST_P(QuantizedDot, SimdEqualsScalarAndTheFloatReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(QuantizedTypes, QuantizedDot,
-                         ::testing::Values(TensorType::q8_0, TensorType::q4_0, TensorType::q4_k,
+                         ::testing::Values(TensorType::q8_0, TensorType::q4_0,
+                                           TensorType::q4_0_planar, TensorType::q4_k,
                                            TensorType::q6_k),
-                         [](const auto& param_info) {
-                           return std::string(traits(param_info.param).name);
-                         });
+                         TypeParamName());
+
+class QuantizedMatmul : public ::testing::TestWithParam<TensorType> {};
+
+// The batched prompt's kernel (tiles of tokens, blocks of rows) gives every row and token what
+// one dot product gives, on shapes with every kind of tail: token counts that are not whole
+// tiles, block counts that are not whole steps, row counts that are not whole row blocks.
+TEST_P(QuantizedMatmul, EqualsOneDotPerRowAndToken) {
+  const TensorType type = GetParam();
+  const TypeTraits& t = traits(type);
+  std::mt19937 rng(17);
+  for (int round = 0; round < 12; ++round) {
+    const std::size_t n =
+        t.block_elements == 32 ? 32 * (1 + rng() % 40) : kSuperBlock * (1 + rng() % 4);
+    const std::size_t rows = 1 + rng() % 70;
+    const std::size_t tokens = 1 + rng() % 20;
+    const std::size_t row_bytes = n / t.block_elements * t.block_bytes;
+    std::vector<std::byte> matrix(rows * row_bytes);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto w = random_values(n, rng, 0.3f);
+      quantize_row(type, w.data(), matrix.data() + r * row_bytes, n);
+    }
+    std::vector<QuantizedActivations> xs(tokens);
+    for (auto& x : xs) x.quantize(random_values(n, rng).data(), n);
+    std::vector<float> out(tokens * rows);
+    simd_matmul_quantized(type, matrix.data(), row_bytes, rows, xs.data(), tokens, out.data(),
+                          rows);
+    for (std::size_t k = 0; k < tokens; ++k) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::byte* row = matrix.data() + r * row_bytes;
+        const float one = scalar_dot_quantized(type, row, xs[k]);
+        ASSERT_NEAR(out[k * rows + r], one, 1e-4 * (std::abs(one) + std::sqrt(double(n))))
+            << "n=" << n << " rows=" << rows << " tokens=" << tokens << " row " << r << " token "
+            << k;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(QuantizedTypes, QuantizedMatmul,
+                         ::testing::Values(TensorType::q8_0, TensorType::q4_0,
+                                           TensorType::q4_0_planar, TensorType::q4_k,
+                                           TensorType::q6_k),
+                         TypeParamName());
 
 TEST(SimdKernels, FloatDotsHandleEveryTailLength) {
   std::mt19937 rng(5);
