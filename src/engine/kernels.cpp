@@ -139,13 +139,15 @@ void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* po
   thread_local QuantizedActivations quantized;
   const bool simd = kernel_path() == KernelPath::simd;
   bool any_integer = false;
+  bool any_super_blocks = false;
   std::size_t total = 0;
   for (const auto& job : jobs) {
     any_integer = any_integer || (simd && uses_quantized_activations(job.w->type));
+    any_super_blocks = any_super_blocks || uses_super_blocks(job.w->type);
     total += job.w->rows;
   }
   if (jobs.empty()) return;
-  if (any_integer) quantized.quantize(x, jobs[0].w->cols);
+  if (any_integer) quantized.quantize(x, jobs[0].w->cols, any_super_blocks);
   const QuantizedActivations& qx = quantized;
   const auto rows = [&](std::size_t begin, std::size_t end) {
     std::size_t offset = 0;
@@ -178,7 +180,8 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
     // thread's own thread_local.
     QuantizedActivations* targets = quantized.data();
     const auto quantize = [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) targets[t].quantize(x + t * w.cols, w.cols);
+      for (std::size_t t = begin; t < end; ++t)
+        targets[t].quantize(x + t * w.cols, w.cols, uses_super_blocks(w.type));
     };
     if (pool != nullptr && tokens >= 8) {
       pool->parallel_for(tokens, quantize);

@@ -80,6 +80,8 @@ inline float dot_q4_0_planar_scalar(const std::byte* row, const QuantizedActivat
   return sum;
 }
 
+// The K-quants meet the super-block quantization (x.qk): integer sums over the whole super-block,
+// one float multiply each.
 inline float dot_q4_k_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
   float sum = 0.0f;
   for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
@@ -88,21 +90,22 @@ inline float dot_q4_k_scalar(const std::byte* row, const QuantizedActivations& x
     std::uint8_t sc[8];
     std::uint8_t mn[8];
     unpack_q4_k_scales(block.scales, sc, mn);
-    const float d = f16_to_f32(block.d);
-    const float dmin = f16_to_f32(block.dmin);
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    const std::int16_t* xsums = x.ksums16.data() + 16 * b;
+    std::int32_t scaled = 0;
+    std::int32_t mins = 0;
     for (int chunk = 0; chunk < 4; ++chunk) {
       const std::uint8_t* q = block.qs + 32 * chunk;
       for (int half = 0; half < 2; ++half) {
-        const std::size_t xb = b * 8 + 2 * chunk + half;  // activation block of these 32 values
-        const std::int8_t* xq = x.q.data() + 32 * xb;
+        const int j = 2 * chunk + half;  // sub-block of 32 values
         std::int32_t s = 0;
-        for (int l = 0; l < 32; ++l) s += (half == 0 ? q[l] & 0x0F : q[l] >> 4) * xq[l];
-        const int j = 2 * chunk + half;
-        const std::int32_t xsum = x.sums16[2 * xb] + x.sums16[2 * xb + 1];
-        sum +=
-            x.d[xb] * (d * sc[j] * static_cast<float>(s) - dmin * mn[j] * static_cast<float>(xsum));
+        for (int l = 0; l < 32; ++l) s += (half == 0 ? q[l] & 0x0F : q[l] >> 4) * xq[32 * j + l];
+        scaled += sc[j] * s;
+        mins += mn[j] * (xsums[2 * j] + xsums[2 * j + 1]);
       }
     }
+    sum += x.dk[b] * (f16_to_f32(block.d) * static_cast<float>(scaled) -
+                      f16_to_f32(block.dmin) * static_cast<float>(mins));
   }
   return sum;
 }
@@ -112,7 +115,7 @@ inline float dot_q6_k_scalar(const std::byte* row, const QuantizedActivations& x
   for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
     BlockQ6_K block;
     std::memcpy(&block, row + b * sizeof block, sizeof block);
-    const float d = f16_to_f32(block.d);
+    std::int32_t scaled = 0;
     for (int half = 0; half < 2; ++half) {
       const std::uint8_t* ql = block.ql + 64 * half;
       const std::uint8_t* qh = block.qh + 32 * half;
@@ -124,15 +127,16 @@ inline float dot_q6_k_scalar(const std::byte* row, const QuantizedActivations& x
         q[l + 64] = static_cast<std::uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
         q[l + 96] = static_cast<std::uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
       }
-      for (int g = 0; g < 8; ++g) {                    // groups of 16 values, one scale each
-        const std::size_t xg = b * 16 + 8 * half + g;  // activation group of 16
-        const std::int8_t* xq = x.q.data() + 16 * xg;
+      for (int g = 0; g < 8; ++g) {  // groups of 16 values, one scale each
+        const std::size_t group = 8 * static_cast<std::size_t>(half) + static_cast<std::size_t>(g);
+        const std::int8_t* xq = x.qk.data() + kSuperBlock * b + 16 * group;
         std::int32_t s = 0;
         for (int l = 0; l < 16; ++l) s += q[16 * g + l] * xq[l];
-        s -= 32 * x.sums16[xg];
-        sum += x.d[xg / 2] * d * block.scales[8 * half + g] * static_cast<float>(s);
+        s -= 32 * x.ksums16[16 * b + group];
+        scaled += block.scales[group] * s;
       }
     }
+    sum += f16_to_f32(block.d) * x.dk[b] * static_cast<float>(scaled);
   }
   return sum;
 }
@@ -537,55 +541,155 @@ void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t 
   }
 }
 
+// Every 16-bit lane of a 128-bit half of the result holds word `low` (low half) or `high` (high
+// half) of each half of v: a broadcast of one scale per half, in one shuffle.
+HWY_INLINE __m256i BroadcastWords(__m256i v, int low, int high) {
+  const auto pick = [](int word) { return static_cast<short>(((2 * word + 1) << 8) | (2 * word)); };
+  return _mm256_shuffle_epi8(
+      v, _mm256_set_m128i(_mm_set1_epi16(pick(high)), _mm_set1_epi16(pick(low))));
+}
+
+// The 8 six-bit scales (bytes 0-7) and 8 mins (bytes 8-15) of a Q4_K block, as
+// unpack_q4_k_scales gives them, in a few word operations instead of a loop over bytes.
+HWY_INLINE __m128i Q4KScalesAndMins(const std::uint8_t packed[12]) {
+  constexpr std::uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kLow2 = 0x03030303;
+  std::uint32_t w[3];
+  std::memcpy(w, packed, 12);
+  const std::uint32_t scales_low = w[0] & kLow6;
+  const std::uint32_t scales_high = (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4);
+  const std::uint32_t mins_low = w[1] & kLow6;
+  const std::uint32_t mins_high = ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4);
+  return _mm_setr_epi32(static_cast<int>(scales_low), static_cast<int>(scales_high),
+                        static_cast<int>(mins_low), static_cast<int>(mins_high));
+}
+
+// Q4_K against the super-block quantization: each sub-block's pair sums are weighted by its
+// 6-bit scale in the integer multiply-add, so a super-block costs one float FMA for its scales
+// and one for its minimums (Σ min_j · Σx over sub-block j, from the activations' 16-sums).
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
+  const __m256i nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
-  float minimums = 0.0f;
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc_mins = _mm256_setzero_ps();
   for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
     const auto* block = reinterpret_cast<const BlockQ4_K*>(row + b * sizeof(BlockQ4_K));
-    std::uint8_t sc[8];
-    std::uint8_t mn[8];
-    unpack_q4_k_scales(block->scales, sc, mn);
+    Prefetch(row + b * sizeof(BlockQ4_K) + kPrefetchAhead, sizeof(BlockQ4_K));
+    const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    __m256i sums = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
+      const __m256i low = _mm256_and_si256(packed, nibbles);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk));
+      const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk + 32));
+      const int j = 2 * chunk;
+      sums = _mm256_add_epi32(
+          sums, _mm256_add_epi32(
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(low, v0), BroadcastWords(scales, j, j)),
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(high, v1),
+                                      BroadcastWords(scales, j + 1, j + 1))));
+    }
+    // Minimums: min_j for both 16-sums of sub-block j.
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
+    const __m256i xsums =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksums16.data() + 16 * b));
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(Half(bits) * x.dk[b]), acc);
+    std::memcpy(&bits, &block->dmin, 2);
+    acc_mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
+                               _mm256_set1_ps(Half(bits) * x.dk[b]), acc_mins);
+  }
+  return HorizontalSum(_mm256_sub_ps(acc, acc_mins));
+}
+
+// The batched prompt's Q4_K kernel: one row against kTileK tokens, each 64 values' nibbles and
+// scales unpacked once for all of them. Four tokens, not eight: a token keeps an integer and a
+// float accumulator, and the unpacked weights need registers too.
+constexpr std::size_t kTileK = 4;
+
+HWY_INLINE void RowTileQ4K(const std::byte* row, std::size_t super_blocks,
+                           const QuantizedActivations* xs, float* out, std::size_t stride) {
+  const __m256i nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc[kTileK];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < super_blocks; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ4_K*>(row + b * sizeof(BlockQ4_K));
+    const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
+    __m256i sums[kTileK];
+    for (auto& s : sums) s = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
+      const __m256i low = _mm256_and_si256(packed, nibbles);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const __m256i low_scale = BroadcastWords(scales, 2 * chunk, 2 * chunk);
+      const __m256i high_scale = BroadcastWords(scales, 2 * chunk + 1, 2 * chunk + 1);
+      for (std::size_t k = 0; k < kTileK; ++k) {
+        const std::int8_t* xq = xs[k].qk.data() + kSuperBlock * b + 64 * chunk;
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
+        sums[k] = _mm256_add_epi32(
+            sums[k],
+            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(low, v0), low_scale),
+                             _mm256_madd_epi16(_mm256_maddubs_epi16(high, v1), high_scale)));
+      }
+    }
     std::uint16_t bits;
     std::memcpy(&bits, &block->d, 2);
     const float d = Half(bits);
     std::memcpy(&bits, &block->dmin, 2);
     const float dmin = Half(bits);
-    Prefetch(row + b * sizeof(BlockQ4_K) + kPrefetchAhead, sizeof(BlockQ4_K));
-    for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i packed =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
-      const std::size_t xb = b * 8 + 2 * chunk;
-      const __m256i lo = _mm256_and_si256(packed, low_nibbles);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * xb));
-      const __m256i v1 =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * (xb + 1)));
-      const int j = 2 * chunk;
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(lo, v0)),
-                            _mm256_set1_ps(d * sc[j] * x.d[xb]), acc);
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotU8I8(hi, v1)),
-                            _mm256_set1_ps(d * sc[j + 1] * x.d[xb + 1]), acc);
-      minimums +=
-          dmin * (mn[j] * x.d[xb] * static_cast<float>(x.sums16[2 * xb] + x.sums16[2 * xb + 1]) +
-                  mn[j + 1] * x.d[xb + 1] *
-                      static_cast<float>(x.sums16[2 * xb + 2] + x.sums16[2 * xb + 3]));
+    for (std::size_t k = 0; k < kTileK; ++k) {
+      const __m256i xsums =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[k].ksums16.data() + 16 * b));
+      const float dx = xs[k].dk[b];
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[k]), _mm256_set1_ps(d * dx), acc[k]);
+      acc[k] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
+                                _mm256_set1_ps(dmin * dx), acc[k]);
     }
   }
-  return HorizontalSum(acc) - minimums;
+  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]);
 }
 
+void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  constexpr std::size_t kRowBlock = 16;
+  const std::size_t super_blocks = count > 0 ? xs[0].n / kSuperBlock : 0;
+  const std::size_t tiles = count / kTileK;
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        RowTileQ4K(rows + r * row_bytes, super_blocks, xs + tile * kTileK,
+                   out + tile * kTileK * stride + r, stride);
+      }
+    }
+    for (std::size_t t = tiles * kTileK; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = DotQ4_K(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+// Q6_K against the super-block quantization: 6-bit q (0-63) meets x unsigned-by-signed, each
+// 16 values' scale weights the pair sums in the integer multiply-add, and the zero point (32)
+// comes off once per super-block: 32 · Σ scale_g · Σx over group g.
 float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
   __m256 acc = _mm256_setzero_ps();
-  float offsets = 0.0f;
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   const __m256i two_bits = _mm256_set1_epi8(3);
   for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
     const auto* block = reinterpret_cast<const BlockQ6_K*>(row + b * sizeof(BlockQ6_K));
-    std::uint16_t bits;
-    std::memcpy(&bits, &block->d, 2);
-    const float d = Half(bits);
     Prefetch(row + b * sizeof(BlockQ6_K) + kPrefetchAhead, sizeof(BlockQ6_K));
+    const __m256i scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block->scales)));
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    __m256i sums = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const std::uint8_t* ql = block->ql + 64 * half;
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
@@ -604,23 +708,26 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
               _mm256_and_si256(_mm256_srli_epi16(l1, 4), low_nibbles),
               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two_bits), 4)),
       };
-      const std::int8_t* sc = block->scales + 8 * half;
+      // This half's eight scales in both 128-bit halves.
+      const __m256i half_scales = half == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                                            : _mm256_permute2x128_si256(scales16, scales16, 0x11);
       for (int run = 0; run < 4; ++run) {
-        const std::size_t xb = b * 8 + 4 * half + run;  // activation block of these 32 values
         const __m256i v =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * xb));
-        // Each 16 values have their own scale: weight the pair sums before adding them up.
-        const __m256i scales =
-            _mm256_set_m128i(_mm_set1_epi16(sc[2 * run + 1]), _mm_set1_epi16(sc[2 * run]));
-        const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], v), scales);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d * x.d[xb]), acc);
-        offsets += d * x.d[xb] * 32.0f *
-                   static_cast<float>(sc[2 * run] * x.sums16[2 * xb] +
-                                      sc[2 * run + 1] * x.sums16[2 * xb + 1]);
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 128 * half + 32 * run));
+        // Values 0-15 of the run have scale 2·run of the half, values 16-31 scale 2·run+1.
+        sums = _mm256_add_epi32(
+            sums, _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], v),
+                                    BroadcastWords(half_scales, 2 * run, 2 * run + 1)));
       }
     }
+    const __m256i xsums =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksums16.data() + 16 * b));
+    sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(scales16, xsums), 5));
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(Half(bits) * x.dk[b]), acc);
   }
-  return HorizontalSum(acc) - offsets;
+  return HorizontalSum(acc);
 }
 
 #else  // portable targets: the same integer sums in plain C++
@@ -652,6 +759,12 @@ void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_coun
 float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q4_0_planar_scalar(row, x);
 }
+void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = detail::dot_q4_k_scalar(rows + r * row_bytes, xs[t]);
+}
 void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                       const QuantizedActivations* xs, std::size_t count, float* out,
                       std::size_t stride) {
@@ -682,6 +795,7 @@ HWY_EXPORT(MatmulQ4_0);
 HWY_EXPORT(MatmulQ8);
 HWY_EXPORT(DotQ4_0Planar);
 HWY_EXPORT(MatmulQ4_0Planar);
+HWY_EXPORT(MatmulQ4_K);
 HWY_EXPORT(TargetName);
 
 namespace {
@@ -695,33 +809,42 @@ inline std::int32_t RoundToInt(float v) noexcept {
   return bits - 0x4B400000;
 }
 
+// Quantizes `count` values in blocks of `block` (scale amax / 127, rounded to nearest) into q
+// and d, and sums every 16 of the results into sums.
+template <typename Sum>
+void quantize_in_blocks(const float* x, std::size_t count, std::size_t block, std::int8_t* q,
+                        float* d, Sum* sums) noexcept {
+  for (std::size_t b = 0; b < count / block; ++b) {
+    const float* xb = x + b * block;
+    float amax = 0.0f;
+    for (std::size_t j = 0; j < block; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float scale = amax / 127.0f;
+    const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
+    d[b] = scale;
+    for (std::size_t g = 0; g < block / 16; ++g) {
+      std::int32_t sum = 0;
+      for (std::size_t j = 16 * g; j < 16 * g + 16; ++j) {
+        const auto v = static_cast<std::int8_t>(RoundToInt(xb[j] * inverse));
+        q[b * block + j] = v;
+        sum += v;
+      }
+      sums[b * block / 16 + g] = static_cast<Sum>(sum);
+    }
+  }
+}
+
 }  // namespace
 
-void QuantizedActivations::quantize(const float* x, std::size_t count) {
+void QuantizedActivations::quantize(const float* x, std::size_t count, bool super_blocks) {
   n = count;
   q.resize(count);
   d.resize(count / 32);
   sums16.resize(count / 16);
+  quantize_in_blocks(x, count, 32, q.data(), d.data(), sums16.data());
   pair_offsets8.resize(count / 2);
-  block_offsets8.resize(count / 32);
-  for (std::size_t b = 0; b < count / 32; ++b, x += 32) {
-    float amax = 0.0f;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float scale = amax / 127.0f;
-    const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
-    d[b] = scale;
-    for (int g = 0; g < 2; ++g) {
-      std::int32_t sum = 0;
-      for (int j = 16 * g; j < 16 * g + 16; ++j) {
-        const auto v = static_cast<std::int8_t>(RoundToInt(x[j] * inverse));
-        q[32 * b + j] = v;
-        sum += v;
-      }
-      sums16[2 * b + g] = sum;
-    }
-  }
   for (std::size_t i = 0; i < count / 2; ++i)
     pair_offsets8[i] = static_cast<std::int16_t>(8 * (q[2 * i] + q[2 * i + 1]));
+  block_offsets8.resize(count / 32);
   for (std::size_t b = 0; b < count / 32; ++b)
     block_offsets8[b] = 8.0f * static_cast<float>(sums16[2 * b] + sums16[2 * b + 1]) * d[b];
   // Each pair of blocks (b, b+1) as [b 0-15, b+1 0-15, b 16-31, b+1 16-31], as the planar Q4_0
@@ -737,6 +860,16 @@ void QuantizedActivations::quantize(const float* x, std::size_t count) {
   }
   d_pairs.resize(count / 8);
   for (std::size_t b = 0; b < count / 32; ++b) std::fill_n(d_pairs.data() + 4 * b, 4, d[b]);
+
+  const bool whole = super_blocks && count % kSuperBlock == 0;
+  qk.resize(whole ? count : 0);
+  dk.resize(whole ? count / kSuperBlock : 0);
+  ksums16.resize(whole ? count / 16 : 0);
+  if (whole) quantize_in_blocks(x, count, kSuperBlock, qk.data(), dk.data(), ksums16.data());
+}
+
+bool uses_super_blocks(TensorType type) noexcept {
+  return type == TensorType::q4_k || type == TensorType::q6_k;
 }
 
 bool uses_quantized_activations(TensorType type) noexcept {
@@ -778,6 +911,8 @@ void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t r
     case TensorType::q4_0_planar:
       return HWY_DYNAMIC_DISPATCH(MatmulQ4_0Planar)(rows, row_bytes, row_count, xs, count, out,
                                                     stride);
+    case TensorType::q4_k:
+      return HWY_DYNAMIC_DISPATCH(MatmulQ4_K)(rows, row_bytes, row_count, xs, count, out, stride);
     case TensorType::q8_0:
       return HWY_DYNAMIC_DISPATCH(MatmulQ8)(rows, row_bytes, row_count, xs, count, out, stride);
     default:

@@ -29,11 +29,21 @@ struct QuantizedActivations {
   // block's scale four times over (see quantize()).
   std::vector<std::int8_t> q_pairs;
   std::vector<float> d_pairs;
+  // The same vector quantized in super-blocks of 256 values, one float scale each (ggml's Q8_K),
+  // for the K-quant kernels: with one activation scale per super-block, the weights' integer
+  // sums add up over the whole super-block before one float multiply. Filled by quantize() when
+  // asked for (and n is a multiple of 256); empty otherwise.
+  std::vector<std::int8_t> qk;
+  std::vector<float> dk;              // one per 256 values
+  std::vector<std::int16_t> ksums16;  // Σ qk of every 16 values
   std::size_t n = 0;
 
-  // `n` must be a multiple of 32.
-  void quantize(const float* x, std::size_t n);
+  // `n` must be a multiple of 32; `super_blocks` fills qk, dk and ksums16 too.
+  void quantize(const float* x, std::size_t n, bool super_blocks = false);
 };
+
+// Whether `type`'s kernels read the super-block quantization (QuantizedActivations::qk).
+bool uses_super_blocks(TensorType type) noexcept;
 
 // Whether `type` is computed against QuantizedActivations (else against F32 activations).
 bool uses_quantized_activations(TensorType type) noexcept;

@@ -85,14 +85,13 @@ TEST(ModelLoad, RepackedQ4_0ComputesWhatGgufQ4_0Does) {
       EXPECT_EQ(m->output.data, m->token_embedding.data);
     }
     EXPECT_EQ(m->layers[0].w_down.type, TensorType::f32);  // rows of 172 values: not Q4_0
-    EXPECT_EQ(repack_for_kernels(*m), 0u);                   // nothing left to repack
+    EXPECT_EQ(repack_for_kernels(*m), 0u);                 // nothing left to repack
     LlamaState state(m, 1);
     const auto logits = state.forward(1, 0);
     ASSERT_EQ(logits.size(), gguf_logits.size());
     // The same integer sums; only float rounding in another order differs.
     for (std::size_t i = 0; i < logits.size(); ++i) {
-      ASSERT_NEAR(logits[i], gguf_logits[i], 1e-3f * std::max(1.0f, std::abs(gguf_logits[i])))
-          << i;
+      ASSERT_NEAR(logits[i], gguf_logits[i], 1e-3f * std::max(1.0f, std::abs(gguf_logits[i]))) << i;
     }
   }
 }

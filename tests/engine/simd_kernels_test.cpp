@@ -52,7 +52,7 @@ TEST_P(QuantizedDot, SimdEqualsScalarAndTheFloatReference) {
     if (round % 5 == 0) std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero block
     const auto row = stored(type, w);
     QuantizedActivations qx;
-    qx.quantize(x.data(), n);
+    qx.quantize(x.data(), n, uses_super_blocks(type));
 
     const float scalar = scalar_dot_quantized(type, row.data(), qx);
     const float simd = simd_dot_quantized(type, row.data(), qx);
@@ -95,7 +95,7 @@ TEST_P(QuantizedMatmul, EqualsOneDotPerRowAndToken) {
       quantize_row(type, w.data(), matrix.data() + r * row_bytes, n);
     }
     std::vector<QuantizedActivations> xs(tokens);
-    for (auto& x : xs) x.quantize(random_values(n, rng).data(), n);
+    for (auto& x : xs) x.quantize(random_values(n, rng).data(), n, uses_super_blocks(type));
     std::vector<float> out(tokens * rows);
     simd_matmul_quantized(type, matrix.data(), row_bytes, rows, xs.data(), tokens, out.data(),
                           rows);
@@ -147,6 +147,27 @@ TEST(SimdKernels, ActivationsQuantizeToInt8WithSums) {
     for (std::size_t i = 16 * g; i < 16 * g + 16; ++i) sum += qx.q[i];
     EXPECT_EQ(qx.sums16[g], sum);
   }
+}
+
+TEST(SimdKernels, ActivationsQuantizeInSuperBlocksWhenAsked) {
+  std::vector<float> x(512);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 256) - 100.0f;
+  QuantizedActivations qx;
+  qx.quantize(x.data(), x.size());
+  EXPECT_TRUE(qx.qk.empty());
+  qx.quantize(x.data(), x.size(), true);
+  ASSERT_EQ(qx.dk.size(), 2u);
+  EXPECT_FLOAT_EQ(qx.dk[0], 155.0f / 127.0f);  // one scale for all 256 values
+  EXPECT_EQ(qx.qk[255], 127);
+  EXPECT_EQ(qx.qk[0], static_cast<std::int8_t>(std::lround(-100.0f / (155.0f / 127.0f))));
+  for (std::size_t g = 0; g < 32; ++g) {
+    int sum = 0;
+    for (std::size_t i = 16 * g; i < 16 * g + 16; ++i) sum += qx.qk[i];
+    EXPECT_EQ(qx.ksums16[g], sum);
+  }
+  std::vector<float> odd(96, 1.0f);  // not whole super-blocks: none
+  qx.quantize(odd.data(), odd.size(), true);
+  EXPECT_TRUE(qx.qk.empty());
 }
 
 // Q4_K as ggml's dequantize_row_q4_K reads it: 6-bit scales and mins, the top bits of sub-blocks
