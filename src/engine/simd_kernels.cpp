@@ -474,24 +474,20 @@ float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
 // One planar Q4_0 row against kTile token vectors, two blocks a step: the pair's quants are
 // unpacked once for the tile's tokens, and each token's scales come expanded (x.d_pairs).
 HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks,
-                                const QuantizedActivations* xs, const float* zero_points,
-                                float* out, std::size_t stride) {
+                                const QuantizedActivations* xs, float* out, std::size_t stride) {
   const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
   const std::byte* scales = row + 16 * blocks;
   const __m256i nibbles = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[kTile];
   for (auto& a : acc) a = _mm256_setzero_ps();
-  __m256 zero = _mm256_setzero_ps();
   std::size_t b = 0;
   for (; b + 8 <= blocks; b += 8) {
     const __m256 dw8 = LoadScales8(scales, b);
-    alignas(32) float dw[8];
-    _mm256_store_ps(dw, dw8);
-    for (std::size_t j = 0; j < 8; ++j) {
-      zero = _mm256_fmadd_ps(_mm256_broadcast_ss(dw + j),
-                             _mm256_loadu_ps(zero_points + (b + j) * kTile), zero);
-    }
+    // The eight blocks' zero points straight into each token's accumulator: its lanes are
+    // summed in the end whatever they hold.
+    for (std::size_t k = 0; k < kTile; ++k)
+      acc[k] = _mm256_fnmadd_ps(dw8, _mm256_loadu_ps(xs[k].block_offsets8.data() + b), acc[k]);
     for (int p = 0; p < 4; ++p) {
       const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
       const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
@@ -510,11 +506,9 @@ HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks,
       }
     }
   }
-  alignas(32) float zeros[kTile];
-  _mm256_store_ps(zeros, zero);
   for (std::size_t k = 0; k < kTile; ++k) {
     const float tail = b < blocks ? detail::dot_q4_0_planar_scalar(row, xs[k], b) : 0.0f;
-    out[k * stride] = HorizontalSum(acc[k]) - zeros[k] + tail;
+    out[k * stride] = HorizontalSum(acc[k]) + tail;
   }
 }
 
@@ -524,14 +518,12 @@ void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t 
   constexpr std::size_t kRowBlock = 32;
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
   const std::size_t tiles = count / kTile;
-  const std::vector<float>& zero_points = TileZeroPoints(xs, tiles, blocks);
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
     for (std::size_t tile = 0; tile < tiles; ++tile) {
       for (std::size_t r = r0; r < r1; ++r) {
         RowTileQ4Planar(rows + r * row_bytes, blocks, xs + tile * kTile,
-                        zero_points.data() + tile * blocks * kTile, out + tile * kTile * stride + r,
-                        stride);
+                        out + tile * kTile * stride + r, stride);
       }
     }
     for (std::size_t t = tiles * kTile; t < count; ++t) {
