@@ -2,9 +2,12 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "engine/model_error.hpp"
@@ -47,16 +50,30 @@ std::size_t repack_for_kernels(Model& model) {
   capacity = (capacity + kHugePage - 1) & ~(kHugePage - 1);
   const std::shared_ptr<std::byte> memory = anonymous_memory(capacity, model.path);
 
-  const bool tied = model.tied_output;
+  std::vector<Tensor> repacked;
   std::byte* next = memory.get();
-  for (Tensor* t : targets) {
-    const std::size_t row_bytes = t->row_bytes();
-    for (std::size_t r = 0; r < t->rows; ++r)
-      repack_q4_0_planar(t->row(r), next + r * row_bytes, t->cols);
-    t->type = TensorType::q4_0_planar;
-    t->data = next;
-    next += aligned(t->rows * row_bytes);
+  for (const Tensor* t : targets) {
+    repacked.push_back(Tensor{TensorType::q4_0_planar, next, t->rows, t->cols});
+    next += aligned(t->rows * t->row_bytes());
   }
+  // Every core takes tensors in turn: most of the time goes to the kernel zeroing the new pages
+  // on first touch, which happens in whichever thread touches them.
+  std::atomic<std::size_t> next_tensor{0};
+  const auto work = [&] {
+    for (std::size_t i = next_tensor++; i < targets.size(); i = next_tensor++) {
+      const Tensor& from = *targets[i];
+      for (std::size_t r = 0; r < from.rows; ++r)
+        repack_q4_0_planar(from.row(r), const_cast<std::byte*>(repacked[i].row(r)), from.cols);
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (unsigned i = 1; i < std::max(1u, std::thread::hardware_concurrency()); ++i)
+      helpers.emplace_back(work);
+    work();
+  }
+  const bool tied = model.tied_output;
+  for (std::size_t i = 0; i < targets.size(); ++i) *targets[i] = repacked[i];
   if (tied) model.output = model.token_embedding;
   model.storage.push_back(memory);
   return total;
