@@ -471,9 +471,34 @@ float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
   return b < blocks ? sum + detail::dot_q4_0_planar_scalar(row, x, b) : sum;
 }
 
-// One planar Q4_0 row against kTile token vectors, two blocks a step: the pair's quants are
-// unpacked once for the tile's tokens, and each token's scales come expanded (x.d_pairs).
-HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks,
+// The activations of kTile tokens in the order RowTileQ4Planar reads them, so that one pointer
+// and constant offsets reach every token (eight tokens' own pointers do not fit in registers
+// beside the accumulators): per group of eight blocks, the tokens' zero points, then per pair of
+// blocks the tokens' interleaved quants and their expanded scales.
+constexpr std::size_t kPairBytes = kTile * (64 + 8 * sizeof(float));
+constexpr std::size_t kGroupBytes = kTile * 8 * sizeof(float) + 4 * kPairBytes;
+
+HWY_INLINE void PackTileQ4Planar(const QuantizedActivations* xs, std::size_t groups,
+                                 std::byte* out) {
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::byte* group = out + g * kGroupBytes;
+    for (std::size_t k = 0; k < kTile; ++k)
+      std::memcpy(group + 32 * k, xs[k].block_offsets8.data() + 8 * g, 32);
+    for (std::size_t p = 0; p < 4; ++p) {
+      const std::size_t pair = 8 * g + 2 * p;
+      std::byte* quants = group + kTile * 32 + p * kPairBytes;
+      std::byte* scales = quants + kTile * 64;
+      for (std::size_t k = 0; k < kTile; ++k) {
+        std::memcpy(quants + 64 * k, xs[k].q_pairs.data() + 32 * pair, 64);
+        std::memcpy(scales + 32 * k, xs[k].d_pairs.data() + 4 * pair, 32);
+      }
+    }
+  }
+}
+
+// One planar Q4_0 row against kTile token vectors (packed by PackTileQ4Planar), two blocks a
+// step: the pair's quants are unpacked once for the tile's tokens.
+HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks, const std::byte* tile,
                                 const QuantizedActivations* xs, float* out, std::size_t stride) {
   const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
   const std::byte* scales = row + 16 * blocks;
@@ -482,27 +507,29 @@ HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks,
   __m256 acc[kTile];
   for (auto& a : acc) a = _mm256_setzero_ps();
   std::size_t b = 0;
-  for (; b + 8 <= blocks; b += 8) {
+  for (; b + 8 <= blocks; b += 8, tile += kGroupBytes) {
     const __m256 dw8 = LoadScales8(scales, b);
     // The eight blocks' zero points straight into each token's accumulator: its lanes are
     // summed in the end whatever they hold.
+    const auto* zero_points = reinterpret_cast<const float*>(tile);
     for (std::size_t k = 0; k < kTile; ++k)
-      acc[k] = _mm256_fnmadd_ps(dw8, _mm256_loadu_ps(xs[k].block_offsets8.data() + b), acc[k]);
+      acc[k] = _mm256_fnmadd_ps(dw8, _mm256_loadu_ps(zero_points + 8 * k), acc[k]);
     for (int p = 0; p < 4; ++p) {
       const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
       const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
       const __m256i packed = LoadPair(qs, pair);
       const __m256i low = _mm256_and_si256(packed, nibbles);
       const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const std::byte* quants = tile + kTile * 32 + static_cast<std::size_t>(p) * kPairBytes;
+      const auto* dx = reinterpret_cast<const float*>(quants + kTile * 64);
       for (std::size_t k = 0; k < kTile; ++k) {
-        const std::int8_t* xq = xs[k].q_pairs.data() + 32 * pair;
+        const std::byte* xq = quants + 64 * k;
         const __m256i sums = _mm256_add_epi16(
             _mm256_maddubs_epi16(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
             _mm256_maddubs_epi16(high,
                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
-        const __m256 dx = _mm256_loadu_ps(xs[k].d_pairs.data() + 4 * pair);
         acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sums, ones)),
-                                 _mm256_mul_ps(dw_pair, dx), acc[k]);
+                                 _mm256_mul_ps(dw_pair, _mm256_loadu_ps(dx + 8 * k)), acc[k]);
       }
     }
   }
@@ -518,12 +545,17 @@ void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t 
   constexpr std::size_t kRowBlock = 32;
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
   const std::size_t tiles = count / kTile;
+  const std::size_t tile_bytes = blocks / 8 * kGroupBytes;
+  thread_local std::vector<std::byte> packed;
+  packed.resize(tiles * tile_bytes);
+  for (std::size_t tile = 0; tile < tiles; ++tile)
+    PackTileQ4Planar(xs + tile * kTile, blocks / 8, packed.data() + tile * tile_bytes);
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
     for (std::size_t tile = 0; tile < tiles; ++tile) {
       for (std::size_t r = r0; r < r1; ++r) {
-        RowTileQ4Planar(rows + r * row_bytes, blocks, xs + tile * kTile,
-                        out + tile * kTile * stride + r, stride);
+        RowTileQ4Planar(rows + r * row_bytes, blocks, packed.data() + tile * tile_bytes,
+                        xs + tile * kTile, out + tile * kTile * stride + r, stride);
       }
     }
     for (std::size_t t = tiles * kTile; t < count; ++t) {
