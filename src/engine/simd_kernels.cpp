@@ -315,53 +315,58 @@ float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
 // block is decoded once and stays in registers for the four products.
 constexpr std::size_t kTile = 8;
 
-// One weight row against kTile token vectors. Q4_0 leaves its zero point (8) out of the integer
-// products and takes it off once per block for all the tile's tokens: `zero_points` holds, block
-// after block, their 8 · Σx · d_x (block_offsets8). Q8_0 is signed: |w| meets x with w's sign.
+// A tile's activations in the order RowTile reads them, so that one pointer and constant offsets
+// reach every token (eight tokens' own pointers do not fit in registers beside the
+// accumulators): per block, the tokens' 32 quants, their scales, and their Q4_0 zero points
+// (8 · Σx · d_x, block_offsets8).
+constexpr std::size_t kTileBlockBytes = kTile * (32 + 2 * sizeof(float));
+
+HWY_INLINE void PackTile(const QuantizedActivations* xs, std::size_t blocks, std::byte* out) {
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::byte* block = out + b * kTileBlockBytes;
+    auto* scales = reinterpret_cast<float*>(block + kTile * 32);
+    for (std::size_t k = 0; k < kTile; ++k) {
+      std::memcpy(block + 32 * k, xs[k].q.data() + 32 * b, 32);
+      scales[k] = xs[k].d[b];
+      scales[kTile + k] = xs[k].block_offsets8[b];
+    }
+  }
+}
+
+// One weight row against kTile token vectors (packed by PackTile). Q4_0 leaves its zero point
+// (8) out of the integer products and takes it off once per block for all the tile's tokens.
+// Q8_0 is signed: |w| meets x with w's sign.
 template <typename Block>
-HWY_INLINE void RowTile(const std::byte* row, const float* scales, const QuantizedActivations* xs,
-                        const float* zero_points, float* out, std::size_t stride) {
+HWY_INLINE void RowTile(const std::byte* row, const float* scales, const std::byte* tile,
+                        std::size_t blocks, float* out, std::size_t stride) {
   static_assert(kTile == 8, "one vector of zero points per block");
   constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
-  const std::size_t blocks = xs[0].n / 32;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[kTile];
   __m256 zero = _mm256_setzero_ps();
   for (auto& a : acc) a = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < blocks; ++b) {
+  for (std::size_t b = 0; b < blocks; ++b, tile += kTileBlockBytes) {
     const __m256 dw = _mm256_broadcast_ss(scales + b);
+    const auto* dx = reinterpret_cast<const float*>(tile + kTile * 32);
     __m256i w;
     if constexpr (kQ4) {
       w = LoadQ4_0(row, b);
-      zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(zero_points + b * kTile), zero);
+      zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(dx + kTile), zero);
     } else {
       w = LoadQ8(row, b);
     }
     const __m256i magnitude = kQ4 ? w : _mm256_sign_epi8(w, w);
     for (std::size_t k = 0; k < kTile; ++k) {
-      __m256i v = LoadX(xs[k], b);
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
       if constexpr (!kQ4) v = _mm256_sign_epi8(v, w);
-      const __m256 dx = _mm256_broadcast_ss(&xs[k].d[b]);
       const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, v), ones);
-      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[k]);
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                               _mm256_mul_ps(dw, _mm256_broadcast_ss(dx + k)), acc[k]);
     }
   }
   alignas(32) float zeros[kTile];
   _mm256_store_ps(zeros, zero);
   for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
-}
-
-// Q4_0's zero points for the batched kernels: per tile, block after block, the tile's tokens'
-// block_offsets8 side by side (one vector per block).
-HWY_INLINE const std::vector<float>& TileZeroPoints(const QuantizedActivations* xs,
-                                                    std::size_t tiles, std::size_t blocks) {
-  thread_local std::vector<float> zero_points;
-  zero_points.resize(tiles * blocks * kTile);
-  for (std::size_t tile = 0; tile < tiles; ++tile)
-    for (std::size_t b = 0; b < blocks; ++b)
-      for (std::size_t k = 0; k < kTile; ++k)
-        zero_points[(tile * blocks + b) * kTile + k] = xs[tile * kTile + k].block_offsets8[b];
-  return zero_points;
 }
 
 // Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
@@ -376,9 +381,10 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
   const std::size_t tiles = blocks <= kMaxBlocks ? count / kTile : 0;
   thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
-  static const std::vector<float> kNone;
-  const std::vector<float>& zero_points =
-      std::is_same_v<Block, BlockQ4_0> ? TileZeroPoints(xs, tiles, blocks) : kNone;
+  thread_local std::vector<std::byte> packed;
+  packed.resize(tiles * blocks * kTileBlockBytes);
+  for (std::size_t tile = 0; tile < tiles; ++tile)
+    PackTile(xs + tile * kTile, blocks, packed.data() + tile * blocks * kTileBlockBytes);
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
     if (tiles > 0) {
@@ -389,7 +395,7 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
     for (std::size_t tile = 0; tile < tiles; ++tile) {
       for (std::size_t r = r0; r < r1; ++r) {
         RowTile<Block>(rows + r * row_bytes, scales.data() + (r - r0) * kMaxBlocks,
-                       xs + tile * kTile, zero_points.data() + tile * blocks * kTile,
+                       packed.data() + tile * blocks * kTileBlockBytes, blocks,
                        out + tile * kTile * stride + r, stride);
       }
     }
