@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/model_loading.hpp"
+#include "cli/read_bandwidth.hpp"
 #include "engine/forward.hpp"
 #include "narration/setup.hpp"
 
@@ -24,7 +25,7 @@ struct BenchOptions {
   std::size_t threads = 0;
   std::size_t batch = 64;  // prompt tokens per forward pass, as the generator runs a prompt
   int repetitions = 5;
-  double bandwidth_gbps = 0;  // 0: this machine kind's measured figure for the thread count
+  double bandwidth_gbps = 0;  // 0: measure it now (read_bandwidth.hpp)
   bool json = false;
 };
 
@@ -81,9 +82,16 @@ int run_bench(BenchOptions o) {
   }
 
   const double bytes = static_cast<double>(model->weight_bytes());
-  // STREAM-like read bandwidth of this project's machine kind (shared/docs/performance-targets.md).
-  const double bandwidth = o.bandwidth_gbps > 0 ? o.bandwidth_gbps : (threads >= 2 ? 23.8 : 14.4);
-  const double limit = bandwidth * 1e9 / bytes;  // tokens/s if every weight is read once per token
+  // A token reads every weight once except the embedding table, of which it reads one row (unless
+  // the output matrix is that table).
+  const engine::Tensor& embedding = model->token_embedding;
+  const double read_per_token =
+      bytes -
+      (model->tied_output ? 0.0 : static_cast<double>(embedding.rows * embedding.row_bytes()));
+  // Measured after the runs, with as many threads: the limit of this moment on this host.
+  const bool measured = o.bandwidth_gbps <= 0 && o.generate > 0;
+  const double bandwidth = measured ? measure_read_bandwidth_gbps(threads) : o.bandwidth_gbps;
+  const double limit = bandwidth * 1e9 / read_per_token;  // tokens/s if memory were all it took
   const Figure pp_fig = pp.empty() ? Figure{} : summarize(pp);
   const Figure tg_fig = tg.empty() ? Figure{} : summarize(tg);
 
@@ -93,6 +101,7 @@ int run_bench(BenchOptions o) {
     };
     nlohmann::ordered_json out{{"model", o.model.path},
                                {"weight_bytes", model->weight_bytes()},
+                               {"bytes_read_per_token", read_per_token},
                                {"threads", threads},
                                {"repetitions", o.repetitions},
                                {"prompt_tokens", o.prompt},
@@ -100,6 +109,7 @@ int run_bench(BenchOptions o) {
                                {"prompt_tokens_per_second", figure(pp_fig)},
                                {"generation_tokens_per_second", figure(tg_fig)},
                                {"bandwidth_gbps", bandwidth},
+                               {"bandwidth_measured", measured},
                                {"generation_limit_tokens_per_second", limit},
                                {"generation_fraction_of_limit", tg_fig.median / limit}};
     fmt::print("{}\n", out.dump());
@@ -116,8 +126,9 @@ int run_bench(BenchOptions o) {
   if (o.prompt > 0) row("pp", o.prompt, pp_fig);
   if (o.generate > 0) row("tg", o.generate, tg_fig);
   if (o.generate > 0) {
-    fmt::print("generation: {:.0f} % of the bandwidth limit ({:.1f} tokens/s at {:.1f} GB/s)\n",
-               100 * tg_fig.median / limit, limit, bandwidth);
+    fmt::print("generation: {:.0f} % of the bandwidth limit ({:.1f} tokens/s at {:.1f} GB/s{})\n",
+               100 * tg_fig.median / limit, limit, bandwidth,
+               measured ? fmt::format(", read by {} thread(s) just now", threads) : "");
   }
   return 0;
 }
@@ -144,9 +155,8 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   command
-      ->add_option(
-          "--bandwidth-gbps", o->bandwidth_gbps,
-          "Memory bandwidth for the limit (default: this machine kind's, 14.4 or 23.8 GB/s)")
+      ->add_option("--bandwidth-gbps", o->bandwidth_gbps,
+                   "Memory bandwidth for the limit in GB/s (default: measured after the runs)")
       ->check(CLI::PositiveNumber);
   command->add_flag("--json", o->json, "One JSON object instead of the table");
   return {command, [o] { return run_reporting_errors([&] { return run_bench(*o); }); }};
