@@ -768,39 +768,41 @@ float DotQ8(const std::byte* row, const QuantizedActivations& x) {
 float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q4_0_scalar(row, x);
 }
+float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
+  return detail::dot_q4_0_planar_scalar(row, x);
+}
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q4_k_scalar(row, x);
 }
 float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q6_k_scalar(row, x);
 }
+
+// Every row against every vector, one dot product each.
+template <float (*Dot)(const std::byte*, const QuantizedActivations&)>
+void MatmulByDots(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                  const QuantizedActivations* xs, std::size_t count, float* out,
+                  std::size_t stride) {
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t) out[t * stride + r] = Dot(rows + r * row_bytes, xs[t]);
+}
+
 void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                 const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  for (std::size_t r = 0; r < row_count; ++r)
-    for (std::size_t t = 0; t < count; ++t)
-      out[t * stride + r] = detail::dot_q4_0_scalar(rows + r * row_bytes, xs[t]);
+  MatmulByDots<DotQ4_0>(rows, row_bytes, row_count, xs, count, out, stride);
 }
 void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
               const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  for (std::size_t r = 0; r < row_count; ++r)
-    for (std::size_t t = 0; t < count; ++t)
-      out[t * stride + r] = detail::dot_q8_scalar(rows + r * row_bytes, xs[t]);
-}
-float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
-  return detail::dot_q4_0_planar_scalar(row, x);
-}
-void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
-                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  for (std::size_t r = 0; r < row_count; ++r)
-    for (std::size_t t = 0; t < count; ++t)
-      out[t * stride + r] = detail::dot_q4_k_scalar(rows + r * row_bytes, xs[t]);
+  MatmulByDots<DotQ8>(rows, row_bytes, row_count, xs, count, out, stride);
 }
 void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                       const QuantizedActivations* xs, std::size_t count, float* out,
                       std::size_t stride) {
-  for (std::size_t r = 0; r < row_count; ++r)
-    for (std::size_t t = 0; t < count; ++t)
-      out[t * stride + r] = detail::dot_q4_0_planar_scalar(rows + r * row_bytes, xs[t]);
+  MatmulByDots<DotQ4_0Planar>(rows, row_bytes, row_count, xs, count, out, stride);
+}
+void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulByDots<DotQ4_K>(rows, row_bytes, row_count, xs, count, out, stride);
 }
 
 #endif
