@@ -4,6 +4,7 @@
 #include "engine/simd_kernels.hpp"
 
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstring>
@@ -116,6 +117,44 @@ INSTANTIATE_TEST_SUITE_P(QuantizedTypes, QuantizedMatmul,
                                            TensorType::q4_0_planar, TensorType::q4_k,
                                            TensorType::q6_k),
                          TypeParamName());
+
+// Machines without AVX2 run Highway's portable target: force it, and check that every kernel
+// runs there and agrees with the reference.
+TEST(SimdKernels, ThePortableTargetComputesWhatTheReferenceDoes) {
+  hwy::SetSupportedTargetsForTest(HWY_EMU128 | HWY_SCALAR);
+  const std::string_view portable = simd_target_name();
+  ASSERT_TRUE(portable == "EMU128" || portable == "SCALAR") << portable;
+  std::mt19937 rng(23);
+  for (TensorType type : {TensorType::q8_0, TensorType::q4_0, TensorType::q4_0_planar,
+                          TensorType::q4_k, TensorType::q6_k}) {
+    const std::size_t n = 2 * kSuperBlock, rows = 5, tokens = 9;
+    const std::size_t row_bytes = n / traits(type).block_elements * traits(type).block_bytes;
+    std::vector<std::byte> matrix(rows * row_bytes);
+    for (std::size_t r = 0; r < rows; ++r)
+      quantize_row(type, random_values(n, rng, 0.3f).data(), matrix.data() + r * row_bytes, n);
+    std::vector<QuantizedActivations> xs(tokens);
+    for (auto& x : xs) x.quantize(random_values(n, rng).data(), n, uses_super_blocks(type));
+    std::vector<float> out(rows * tokens);
+    simd_matmul_quantized(type, matrix.data(), row_bytes, rows, xs.data(), tokens, out.data(),
+                          rows);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::byte* row = matrix.data() + r * row_bytes;
+        ASSERT_EQ(simd_dot_quantized(type, row, xs[t]), scalar_dot_quantized(type, row, xs[t]));
+        ASSERT_EQ(out[t * rows + r], scalar_dot_quantized(type, row, xs[t])) << test_name(type);
+      }
+    }
+  }
+  const auto w = random_values(77, rng);
+  const auto x = random_values(77, rng);
+  for (TensorType type : {TensorType::f32, TensorType::f16}) {
+    const auto row = stored(type, w);
+    EXPECT_NEAR(simd_dot(type, row.data(), x.data(), 77), dot_row(type, row.data(), x.data(), 77),
+                1e-4);
+  }
+  hwy::SetSupportedTargetsForTest(0);  // the CPU's own again
+  EXPECT_NE(simd_target_name(), portable);
+}
 
 TEST(SimdKernels, FloatDotsHandleEveryTailLength) {
   std::mt19937 rng(5);
