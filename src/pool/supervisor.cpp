@@ -35,6 +35,7 @@ struct Supervisor::Worker {
   int pid = 0;
   int restarts = 0;
   int crashes_in_a_row = 0;
+  int bind_races = 0;  // ports lost to another process since it was last ready
   std::deque<Clock::time_point> crash_times;
   std::string last_error;
   std::string kill_reason;  // why we killed it, for the crash report
@@ -329,6 +330,25 @@ void Supervisor::on_exit(const std::string& id, std::uint64_t generation, ExitSt
     maybe_finish_shutdown();
     return;
   }
+  // The pool checks that a port is free before it hands it over, but another process (another
+  // pool on this machine, a client's ephemeral port) can take it before the worker binds. That is
+  // a lost race, not a crash: start the worker again on the next port at once, a few times.
+  constexpr int kBindRaces = 3;
+  if (status.exit_code == worker::kExitBindFailed && w->kill_reason.empty() &&
+      w->bind_races < kBindRaces) {
+    ++w->bind_races;
+    n::warn(n::actor::pool_manager, n::action::worker_spawn)
+        .target(w->id)
+        .worker_id(w->id)
+        .human(
+            "Worker {} could not bind port {}: another process took it after the pool found it "
+            "free; starting it again on another port (try {} of {})",
+            w->id, w->port, w->bind_races, kBindRaces)
+        .attempt(w->bind_races)
+        .emit();
+    start(*w);
+    return;
+  }
   std::string reason = status.describe();
   if (status.exit_code) {
     const auto meaning = worker::describe_exit_code(*status.exit_code);
@@ -520,6 +540,7 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
   w->timer.cancel();
   w->url = url;
   w->crashes_in_a_row = 0;
+  w->bind_races = 0;
   const auto waited =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - w->spawned_at);
   const std::int64_t memory =

@@ -42,6 +42,7 @@ class TempDir {
     if (executable) fs::permissions(file, fs::perms::owner_all, fs::perm_options::add);
     return file;
   }
+  const fs::path& path() const { return path_; }
 
  private:
   fs::path path_;
@@ -219,6 +220,30 @@ TEST(PoolManager, KilledWorkerIsReportedRestartedAndReadyAgain) {
   });
   EXPECT_NE(after[0]["last_error"].get<std::string>().find("signal 9"), std::string::npos);
   EXPECT_TRUE(process_gone(first_pid));
+}
+
+TEST(PoolManager, APortTakenBetweenTheCheckAndTheBindIsNotACrash) {
+  TempDir dir;
+  // The first start exits as a worker that lost its port does (kExitBindFailed = 4); the next
+  // one is the real worker.
+  const fs::path marker = dir.path() / "lost-once";
+  const fs::path racer =
+      dir.write("racing-worker.sh",
+                "#!/bin/sh\nif [ ! -e '" + marker.string() + "' ]; then touch '" + marker.string() +
+                    "'; exit 4; fi\nexec '" + std::string(LLORCH_BINARY) + "' \"$@\"\n",
+                true);
+  PoolManager pool(dir.write("pool.toml", workers_toml(1)), {"--worker-binary", racer.string()});
+  const json ready = wait_for_workers(pool.url(), [](const json& l) { return all_ready(l, 1); });
+  EXPECT_EQ(ready[0]["restarts"], 0);
+  const auto retried = pool.wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "worker_spawn" &&
+               e.human.find("another process took it") != std::string::npos;
+      },
+      1s);
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->level, narration::Level::warn);
+  EXPECT_TRUE(events_with(pool, "worker_crashed").empty());
 }
 
 TEST(PoolManager, WorkerThatExitsAtOnceIsACrashLoop) {
