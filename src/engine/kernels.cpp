@@ -70,8 +70,8 @@ float dot_q4_0_planar(const std::byte* row, const float* x, std::size_t n) noexc
   float sum = 0.0f;
   for (std::size_t b = 0; b < blocks; ++b, x += 32) {
     std::uint16_t d;
-    std::memcpy(&d, row + 16 * blocks + 2 * b, 2);
-    sum += dot_q4_0_block(reinterpret_cast<const std::uint8_t*>(row) + 16 * b, d, x);
+    std::memcpy(&d, row + q4_0_planar_scale(blocks, b), 2);
+    sum += dot_q4_0_block(reinterpret_cast<const std::uint8_t*>(row + q4_0_planar_quants(b)), d, x);
   }
   return sum;
 }

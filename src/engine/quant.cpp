@@ -151,8 +151,8 @@ void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n
       for (std::size_t b = 0; b < n / 32; ++b) {
         BlockQ4_0 block;
         quantize_row_q4_0(x + 32 * b, &block, 32);
-        std::memcpy(out + 16 * b, block.qs, 16);
-        std::memcpy(out + 16 * (n / 32) + 2 * b, &block.d, 2);
+        std::memcpy(out + q4_0_planar_quants(b), block.qs, 16);
+        std::memcpy(out + q4_0_planar_scale(n / 32, b), &block.d, 2);
       }
       return;
     case TensorType::q4_k:
@@ -178,8 +178,8 @@ void repack_q4_0_planar(const std::byte* q4_0_row, std::byte* out, std::size_t n
   const std::size_t blocks = n / 32;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::byte* block = q4_0_row + b * sizeof(BlockQ4_0);
-    std::memcpy(out + 16 * b, block + offsetof(BlockQ4_0, qs), 16);
-    std::memcpy(out + 16 * blocks + 2 * b, block + offsetof(BlockQ4_0, d), 2);
+    std::memcpy(out + q4_0_planar_quants(b), block + offsetof(BlockQ4_0, qs), 16);
+    std::memcpy(out + q4_0_planar_scale(blocks, b), block + offsetof(BlockQ4_0, d), 2);
   }
 }
 
@@ -187,8 +187,8 @@ void unpack_q4_0_planar(const std::byte* planar_row, std::byte* out, std::size_t
   const std::size_t blocks = n / 32;
   for (std::size_t b = 0; b < blocks; ++b) {
     std::byte* block = out + b * sizeof(BlockQ4_0);
-    std::memcpy(block + offsetof(BlockQ4_0, qs), planar_row + 16 * b, 16);
-    std::memcpy(block + offsetof(BlockQ4_0, d), planar_row + 16 * blocks + 2 * b, 2);
+    std::memcpy(block + offsetof(BlockQ4_0, qs), planar_row + q4_0_planar_quants(b), 16);
+    std::memcpy(block + offsetof(BlockQ4_0, d), planar_row + q4_0_planar_scale(blocks, b), 2);
   }
 }
 
@@ -197,8 +197,9 @@ void dequantize_row(TensorType type, const std::byte* row, float* out, std::size
     case TensorType::q4_0_planar:
       for (std::size_t b = 0; b < n / 32; ++b) {
         std::uint16_t d;
-        std::memcpy(&d, row + 16 * (n / 32) + 2 * b, 2);
-        dequantize_q4_0_block(reinterpret_cast<const std::uint8_t*>(row) + 16 * b, d, out + 32 * b);
+        std::memcpy(&d, row + q4_0_planar_scale(n / 32, b), 2);
+        dequantize_q4_0_block(reinterpret_cast<const std::uint8_t*>(row + q4_0_planar_quants(b)), d,
+                              out + 32 * b);
       }
       return;
     case TensorType::f32:

@@ -65,7 +65,7 @@ inline float dot_q4_0_scalar(const std::byte* row, const QuantizedActivations& x
 inline std::uint16_t planar_scale(const std::byte* row, std::size_t blocks,
                                   std::size_t b) noexcept {
   std::uint16_t bits;
-  std::memcpy(&bits, row + 16 * blocks + 2 * b, 2);
+  std::memcpy(&bits, row + q4_0_planar_scale(blocks, b), 2);
   return bits;
 }
 
@@ -74,7 +74,7 @@ inline float dot_q4_0_planar_scalar(const std::byte* row, const QuantizedActivat
   const std::size_t blocks = x.n / 32;
   float sum = 0.0f;
   for (std::size_t b = first_block; b < blocks; ++b) {
-    sum += q4_0_block_dot(reinterpret_cast<const std::uint8_t*>(row) + 16 * b,
+    sum += q4_0_block_dot(reinterpret_cast<const std::uint8_t*>(row + q4_0_planar_quants(b)),
                           planar_scale(row, blocks, b), x, b);
   }
   return sum;
@@ -251,6 +251,17 @@ HWY_INLINE void Prefetch(const std::byte* p, std::size_t bytes) {
     _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
 }
 
+// The low and the high nibbles of 32 packed bytes, as 32 unsigned bytes (0-15) each.
+struct Nibbles {
+  __m256i low;
+  __m256i high;
+};
+
+HWY_INLINE Nibbles SplitNibbles(__m256i packed) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  return {_mm256_and_si256(packed, mask), _mm256_and_si256(_mm256_srli_epi16(packed, 4), mask)};
+}
+
 // Two blocks per step into two accumulators: the FMA latency chains run side by side.
 template <typename Block, __m256i (*Load)(const std::byte*, std::size_t)>
 HWY_INLINE float DotSigned(const std::byte* row, const QuantizedActivations& x) {
@@ -422,18 +433,17 @@ void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_coun
 // (at most 2 · 2 · 15 · 127 in size), and after the pair sums the low four int32 lanes belong to
 // block b and the high four to b+1: one convert and one FMA for two blocks, with the two blocks'
 // scales picked out of a vector of eight (converted from f16 in one instruction).
-HWY_INLINE __m256i DotQ4PlanarPair(__m256i packed, const std::int8_t* xq) {
-  const __m256i nibbles = _mm256_set1_epi8(0x0F);
-  const __m256i low = _mm256_and_si256(packed, nibbles);
-  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+HWY_INLINE __m256i DotQ4PlanarPair(const Nibbles& w, const std::int8_t* xq) {
   const __m256i sums = _mm256_add_epi16(
-      _mm256_maddubs_epi16(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
-      _mm256_maddubs_epi16(high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
+      _mm256_maddubs_epi16(w.low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+      _mm256_maddubs_epi16(w.high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
   return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
 }
 
-HWY_INLINE __m256i LoadPair(const std::uint8_t* qs, std::size_t b) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 16 * b));
+// The quants of blocks b and b+1 of a planar row, split into nibbles.
+HWY_INLINE Nibbles LoadPair(const std::uint8_t* qs, std::size_t b) {
+  return SplitNibbles(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + q4_0_planar_quants(b))));
 }
 
 HWY_INLINE __m256 LoadScales8(const std::byte* scales, std::size_t b) {
@@ -450,7 +460,7 @@ HWY_INLINE __m256i PairPick(int p) {
 float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
   const std::size_t blocks = x.n / 32;
   const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
-  const std::byte* scales = row + 16 * blocks;
+  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
   const __m256i pick0 = PairPick(0), pick1 = PairPick(1), pick2 = PairPick(2), pick3 = PairPick(3);
   __m256 acc0 = _mm256_setzero_ps();
   __m256 acc1 = _mm256_setzero_ps();
@@ -507,9 +517,7 @@ HWY_INLINE void PackTileQ4Planar(const QuantizedActivations* xs, std::size_t gro
 HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks, const std::byte* tile,
                                 const QuantizedActivations* xs, float* out, std::size_t stride) {
   const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
-  const std::byte* scales = row + 16 * blocks;
-  const __m256i nibbles = _mm256_set1_epi8(0x0F);
-  const __m256i ones = _mm256_set1_epi16(1);
+  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
   __m256 acc[kTile];
   for (auto& a : acc) a = _mm256_setzero_ps();
   std::size_t b = 0;
@@ -523,18 +531,12 @@ HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks, const 
     for (int p = 0; p < 4; ++p) {
       const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
       const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
-      const __m256i packed = LoadPair(qs, pair);
-      const __m256i low = _mm256_and_si256(packed, nibbles);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const Nibbles w = LoadPair(qs, pair);
       const std::byte* quants = tile + kTile * 32 + static_cast<std::size_t>(p) * kPairBytes;
       const auto* dx = reinterpret_cast<const float*>(quants + kTile * 64);
       for (std::size_t k = 0; k < kTile; ++k) {
-        const std::byte* xq = quants + 64 * k;
-        const __m256i sums = _mm256_add_epi16(
-            _mm256_maddubs_epi16(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
-            _mm256_maddubs_epi16(high,
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
-        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sums, ones)),
+        const auto* xq = reinterpret_cast<const std::int8_t*>(quants + 64 * k);
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(w, xq)),
                                  _mm256_mul_ps(dw_pair, _mm256_loadu_ps(dx + 8 * k)), acc[k]);
       }
     }
@@ -597,7 +599,6 @@ HWY_INLINE __m128i Q4KScalesAndMins(const std::uint8_t packed[12]) {
 // 6-bit scale in the integer multiply-add, so a super-block costs one float FMA for its scales
 // and one for its minimums (Σ min_j · Σx over sub-block j, from the activations' 16-sums).
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
-  const __m256i nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
   __m256 acc_mins = _mm256_setzero_ps();
   for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
@@ -608,18 +609,16 @@ float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
     const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
     __m256i sums = _mm256_setzero_si256();
     for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i packed =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
-      const __m256i low = _mm256_and_si256(packed, nibbles);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const Nibbles w = SplitNibbles(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk)));
       const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk));
       const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk + 32));
       const int j = 2 * chunk;
       sums = _mm256_add_epi32(
-          sums, _mm256_add_epi32(
-                    _mm256_madd_epi16(_mm256_maddubs_epi16(low, v0), BroadcastWords(scales, j, j)),
-                    _mm256_madd_epi16(_mm256_maddubs_epi16(high, v1),
-                                      BroadcastWords(scales, j + 1, j + 1))));
+          sums, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0),
+                                                   BroadcastWords(scales, j, j)),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1),
+                                                   BroadcastWords(scales, j + 1, j + 1))));
     }
     // Minimums: min_j for both 16-sums of sub-block j.
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
@@ -642,7 +641,6 @@ constexpr std::size_t kTileK = 4;
 
 HWY_INLINE void RowTileQ4K(const std::byte* row, std::size_t super_blocks,
                            const QuantizedActivations* xs, float* out, std::size_t stride) {
-  const __m256i nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc[kTileK];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (std::size_t b = 0; b < super_blocks; ++b) {
@@ -653,10 +651,8 @@ HWY_INLINE void RowTileQ4K(const std::byte* row, std::size_t super_blocks,
     __m256i sums[kTileK];
     for (auto& s : sums) s = _mm256_setzero_si256();
     for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i packed =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk));
-      const __m256i low = _mm256_and_si256(packed, nibbles);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibbles);
+      const Nibbles w = SplitNibbles(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk)));
       const __m256i low_scale = BroadcastWords(scales, 2 * chunk, 2 * chunk);
       const __m256i high_scale = BroadcastWords(scales, 2 * chunk + 1, 2 * chunk + 1);
       for (std::size_t k = 0; k < kTileK; ++k) {
@@ -665,8 +661,8 @@ HWY_INLINE void RowTileQ4K(const std::byte* row, std::size_t super_blocks,
         const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
         sums[k] = _mm256_add_epi32(
             sums[k],
-            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(low, v0), low_scale),
-                             _mm256_madd_epi16(_mm256_maddubs_epi16(high, v1), high_scale)));
+            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0), low_scale),
+                             _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1), high_scale)));
       }
     }
     std::uint16_t bits;

@@ -51,6 +51,13 @@ static_assert(sizeof(BlockQ4_0) == 18);
 // B blocks holds the 16 quant bytes of every block first (block b at 16·b, bytes as in BlockQ4_0),
 // then the B f16 scales (block b's at 16·B + 2·b). One 32-byte load then brings two blocks' quants,
 // and one 16-byte load eight scales, which GGUF's interleaved blocks of 18 bytes do not allow.
+// Where block b's 16 quant bytes and its scale lie in such a row of `blocks` blocks:
+constexpr std::size_t q4_0_planar_quants(std::size_t b) noexcept {
+  return 16 * b;
+}
+constexpr std::size_t q4_0_planar_scale(std::size_t blocks, std::size_t b) noexcept {
+  return 16 * blocks + 2 * b;
+}
 
 // K-quants: super-blocks of 256 values (QK_K), as ggml defines them.
 inline constexpr std::size_t kSuperBlock = 256;
