@@ -14,7 +14,7 @@ namespace {
 // Reads every value once, asking for memory 2.5 KB ahead as the decode kernels do: a plain loop
 // leaves the hardware prefetchers alone and reads slower than those kernels do.
 std::uint64_t read_all(const std::uint64_t* p, std::size_t count) {
-  constexpr std::size_t kLine = 8;                // values per 64-byte line
+  constexpr std::size_t kLine = 8;  // values per 64-byte line
   constexpr std::size_t kAhead = 2560 / sizeof(std::uint64_t);
   std::uint64_t a = 0, b = 0, c = 0, d = 0;
   std::size_t i = 0;
