@@ -58,15 +58,7 @@ Timing stream(net::ClientRequest request, Clock::time_point sent, bool openai,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model = std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";
-  std::size_t tokens = 128;
-  int reps = 15;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--model") model = argv[i + 1];
-    if (flag == "--tokens") tokens = std::stoul(argv[i + 1]);
-    if (flag == "--reps") reps = std::stoi(argv[i + 1]);
-  }
+  const auto [model, tokens, reps] = llorch::bench::parse_flags(argc, argv, 128);
   bp::ipstream out;
   bp::child serve(LLORCH_BINARY,
                   bp::args({"serve", "--model", model, "--port", "0", "--ctx", "8192"}),

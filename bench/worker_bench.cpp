@@ -27,15 +27,7 @@ using llorch::bench::ms_since;
 using namespace llorch;
 
 int main(int argc, char** argv) {
-  std::string model = std::string(LLORCH_MODELS_DIR) + "/gguf/stories260K.gguf";
-  std::size_t tokens = 256;
-  int reps = 15;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--model") model = argv[i + 1];
-    if (flag == "--tokens") tokens = std::stoul(argv[i + 1]);
-    if (flag == "--reps") reps = std::stoi(argv[i + 1]);
-  }
+  const auto [model, tokens, reps] = llorch::bench::parse_flags(argc, argv, 256);
 
   // In process, as `llorch generate` runs it (narration to a capture sink, not a terminal).
   std::vector<double> local_rate, local_total;
