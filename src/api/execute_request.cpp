@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/json_input.hpp"
 #include "narration/correlation.hpp"
 
 namespace llorch::api {
@@ -98,9 +99,10 @@ void parse_messages(Validator& v, const Json& messages, std::vector<ChatTurn>& o
 std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
     std::string_view text, const ExecuteLimits& limits) {
   std::vector<FieldError> errors;
-  const Json body = Json::parse(text, nullptr, false);
+  JsonProblem problem = JsonProblem::none;
+  const Json body = parse_untrusted(text, &problem);
   if (body.is_discarded()) {
-    errors.push_back({"", "json", "the body is not valid JSON"});
+    errors.push_back(body_error(problem));
     return errors;
   }
   if (!body.is_object()) {

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "narration/correlation.hpp"
+#include "narration/narrate.hpp"
 
 namespace llorch::api {
 
@@ -68,14 +72,46 @@ net::HttpResponse invalid_fields(const std::vector<FieldError>& errors,
 }
 
 std::string bearer_token(std::string_view authorization) {
-  return authorization.rfind("Bearer ", 0) == 0 ? std::string(authorization.substr(7)) : "";
+  // RFC 9110: the scheme is case-insensitive; one or more spaces separate it from the token.
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size()) return "";
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return "";
+  }
+  std::string_view rest = authorization.substr(kScheme.size());
+  if (rest.front() != ' ') return "";
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  return std::string(rest);
 }
 
-bool same_secret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+bool same_secret(std::string_view given, std::string_view expected) {
+  // Constant time in the secret's content and length: every byte of the longer one is looked at,
+  // and a length difference is one more difference, not an early return.
+  const std::size_t n = std::max(given.size(), expected.size());
+  volatile unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    const unsigned char b = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (a ^ b));
+  }
+  return diff == 0 && !expected.empty();
+}
+
+bool bearer_matches(const net::HttpRequest& request, std::string_view expected) {
+  return expected.empty() || same_secret(bearer_token(request.header("authorization")), expected);
+}
+
+net::HttpResponse unauthorized(const net::HttpRequest& request, std::string_view what,
+                               const std::string& correlation_id) {
+  n::warn(n::actor::http_server, n::action::access_denied)
+      .target(request.path())
+      .human("Refused {} {}: {}", request.method, request.path(), what)
+      .error_kind("UNAUTHORIZED")
+      .emit();
+  net::HttpResponse r = error_response(401, "UNAUTHORIZED", what, correlation_id);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
 }  // namespace llorch::api

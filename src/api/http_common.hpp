@@ -34,10 +34,20 @@ std::optional<net::HttpResponse> unless_method(const net::HttpRequest& request,
 net::HttpResponse invalid_fields(const std::vector<FieldError>& errors,
                                  const std::string& correlation_id);
 
-// The token of an "Authorization: Bearer <token>" header ("" when there is none).
+// The token of an "Authorization: Bearer <token>" header ("" when there is none); the scheme is
+// matched case-insensitively, as HTTP says.
 std::string bearer_token(std::string_view authorization);
-// Compares secrets in time that depends only on their lengths.
-bool same_secret(std::string_view a, std::string_view b);
+// Whether `given` equals `expected` (never when `expected` is empty), in time that does not
+// depend on where they differ, nor on whether their lengths do.
+bool same_secret(std::string_view given, std::string_view expected);
+
+// A server's own secret check: true when `expected` is empty (no secret configured) or the
+// request's bearer token equals it.
+bool bearer_matches(const net::HttpRequest& request, std::string_view expected);
+
+// 401 UNAUTHORIZED with WWW-Authenticate: Bearer, narrated (access_denied) naming the endpoint.
+net::HttpResponse unauthorized(const net::HttpRequest& request, std::string_view what,
+                               const std::string& correlation_id);
 
 // "prompt, stop[2]" — the failing fields, for a message or a narration line.
 std::string field_list(const std::vector<FieldError>& errors);

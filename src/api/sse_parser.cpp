@@ -5,6 +5,7 @@ namespace llorch::api {
 std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
   std::vector<SseEvent> out;
   for (char c : bytes) {
+    if (overflowed_) break;
     if (c == '\n' && last_was_cr_) {  // the LF of a CRLF
       last_was_cr_ = false;
       continue;
@@ -15,6 +16,7 @@ std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
       buffer_.clear();
     } else {
       buffer_ += c;
+      if (buffer_.size() + current_.data.size() > kMaxEventBytes) overflowed_ = true;
     }
   }
   return out;

@@ -20,6 +20,10 @@ class SseParser {
  public:
   // Feeds bytes; returns the events completed by them.
   std::vector<SseEvent> feed(std::string_view bytes);
+  // A line or an event grew past kMaxEventBytes: the rest of the input is ignored.
+  bool overflowed() const noexcept { return overflowed_; }
+
+  static constexpr std::size_t kMaxEventBytes = 4 * 1024 * 1024;
 
  private:
   void line(std::string_view text, std::vector<SseEvent>& out);
@@ -28,6 +32,7 @@ class SseParser {
   SseEvent current_;
   bool has_data_ = false;
   bool last_was_cr_ = false;
+  bool overflowed_ = false;
 };
 
 }  // namespace llorch::api

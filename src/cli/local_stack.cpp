@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "narration/secure_random.hpp"
 #include "orchestrator/orchestrator.hpp"
 #include "pool/pool_manager.hpp"
 
@@ -25,7 +26,13 @@ bool LocalStack::start() {
   oc.host = o.host;
   oc.port = o.port;
   oc.scheduler.queue_size = o.queue_size;
-  oc.service.api_token = o.api_token;
+  oc.service = o.service;
+  // The pool manager in this process is the only one that may register, and only the
+  // orchestrator may use its API: two tokens nobody else ever sees.
+  const std::string pool_token = narration::secure_random_hex(32);
+  const std::string pool_api_token = narration::secure_random_hex(32);
+  oc.service.pool_token = pool_token;
+  oc.scheduler.pool_api_token = pool_api_token;
   impl_->orchestrator = std::make_unique<orchestrator::Orchestrator>(impl_->io, std::move(oc));
   if (!impl_->orchestrator->start()) return false;
 
@@ -34,6 +41,8 @@ bool LocalStack::start() {
   pc.host = "127.0.0.1";
   pc.port = 0;
   pc.orchestrator_url = impl_->orchestrator->url();
+  pc.orchestrator_token = pool_token;
+  pc.api_token = pool_api_token;
   // In one process the heartbeat is nearly free: frequent, so a worker is used as soon as ready.
   pc.heartbeat_interval = std::chrono::milliseconds(200);
   pc.worker_binary = o.worker_binary;

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "orchestrator/orchestrator_service.hpp"
+
 namespace llorch::cli {
 
 struct LocalStackOptions {
@@ -19,7 +21,7 @@ struct LocalStackOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // the orchestrator's; the pool manager takes any free port
   std::size_t queue_size = 64;
-  std::string api_token;
+  orchestrator::ServiceConfig service;  // API keys, metrics token (the pool token is made here)
   std::string worker_binary;  // default: this executable
 };
 

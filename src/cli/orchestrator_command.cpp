@@ -18,25 +18,56 @@ namespace llorch::cli {
 
 namespace {
 
-// --api-token-env VAR: the token is read from that variable, never from the command line (which
-// every user of the machine can read).
-bool read_api_token(const std::string& variable, std::string& token) {
+// A secret named by a flag is read from that environment variable, never from the command line
+// (which every user of the machine can read).
+bool read_secret(const char* flag, const std::string& variable, std::string& secret) {
   if (variable.empty()) return true;
   const char* value = std::getenv(variable.c_str());
   if (value == nullptr || *value == '\0') {
     fmt::print(stderr,
-               "llorch: error: --api-token-env names {}, but {} is not set; export it (e.g. "
+               "llorch: error: {} names {}, but {} is not set; export it (e.g. "
                "export {}=$(openssl rand -hex 16)) or leave the flag out\n",
-               variable, variable, variable);
+               flag, variable, variable, variable);
     return false;
   }
-  token = value;
+  secret = value;
   return true;
 }
 
-std::string pool_token() {
-  const char* token = std::getenv("LLORCH_ORCHESTRATOR_TOKEN");
-  return token != nullptr ? token : "";
+std::string from_environment(const char* variable) {
+  const char* value = std::getenv(variable);
+  return value != nullptr ? value : "";
+}
+
+// Who may use the API: --api-token-env and --api-keys-file (see orchestrator/api_keys.hpp).
+bool read_access(const std::string& token_env, const std::string& keys_file,
+                 const std::string& metrics_env, orchestrator::ServiceConfig& service) {
+  std::string token;
+  if (!read_secret("--api-token-env", token_env, token)) return false;
+  if (!read_secret("--metrics-token-env", metrics_env, service.metrics_token)) return false;
+  try {
+    service.keys = std::make_shared<orchestrator::ApiKeys>(token, keys_file);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "llorch: error: {}\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+struct AccessFlags {
+  std::string token_env;
+  std::string keys_file;
+  std::string metrics_env;
+};
+
+void add_access_flags(CLI::App* command, AccessFlags& flags) {
+  command->add_option("--api-token-env", flags.token_env,
+                      "Environment variable holding the API key clients must send");
+  command->add_option("--api-keys-file", flags.keys_file,
+                      "File of `client:key` lines, one key per client (read again when it "
+                      "changes); each client sees only its own tasks");
+  command->add_option("--metrics-token-env", flags.metrics_env,
+                      "Environment variable holding a read-only token for /metrics");
 }
 
 }  // namespace
@@ -46,7 +77,7 @@ Command add_orchestrator_command(CLI::App& app) {
       "orchestrator", "The user's API: tasks, OpenAI-compatible endpoints, queue, relay");
   struct Options {
     orchestrator::OrchestratorConfig config;
-    std::string token_env;
+    AccessFlags access;
   };
   auto o = std::make_shared<Options>();
   command->add_option("--port", o->config.port, "Port of the API (0: any free port)")->required();
@@ -59,8 +90,7 @@ Command add_orchestrator_command(CLI::App& app) {
                    "Tasks that may wait for a slot; more get 429")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  command->add_option("--api-token-env", o->token_env,
-                      "Environment variable holding the bearer token clients must send");
+  add_access_flags(command, o->access);
   return {command, [o] {
             for (const auto& url : o->config.pool_urls) {
               try {
@@ -70,8 +100,11 @@ Command add_orchestrator_command(CLI::App& app) {
                 return 1;
               }
             }
-            if (!read_api_token(o->token_env, o->config.service.api_token)) return 1;
-            o->config.service.pool_token = pool_token();
+            if (!read_access(o->access.token_env, o->access.keys_file, o->access.metrics_env,
+                             o->config.service))
+              return 1;
+            o->config.service.pool_token = from_environment("LLORCH_ORCHESTRATOR_TOKEN");
+            o->config.scheduler.pool_api_token = from_environment("LLORCH_POOL_TOKEN");
             narration::install_stdout_narrator({.component = "llorch-orchestrator"});
             return orchestrator::run_orchestrator(o->config);
           }};
@@ -82,7 +115,7 @@ Command add_serve_command(CLI::App& app) {
       "serve", "Orchestrator and pool manager in one process, workers as children: one machine");
   struct Options {
     LocalStackOptions stack;
-    std::string token_env;
+    AccessFlags access;
   };
   auto o = std::make_shared<Options>();
   command->add_option("-m,--model", o->stack.model, "Model file (GGUF or llama2.c)")
@@ -103,10 +136,11 @@ Command add_serve_command(CLI::App& app) {
   command->add_option("--queue-size", o->stack.queue_size, "Tasks that may wait for a slot")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  command->add_option("--api-token-env", o->token_env,
-                      "Environment variable holding the bearer token clients must send");
+  add_access_flags(command, o->access);
   return {command, [o] {
-            if (!read_api_token(o->token_env, o->stack.api_token)) return 1;
+            if (!read_access(o->access.token_env, o->access.keys_file, o->access.metrics_env,
+                             o->stack.service))
+              return 1;
             narration::install_stdout_narrator({.component = "llorch-serve"});
             namespace n = llorch::narration;
             boost::asio::io_context io;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli/commands.hpp"
@@ -58,6 +59,11 @@ Command add_pool_manager_command(CLI::App& app) {
               return 1;
             }
             if (config.pool_id.empty()) config.pool_id = default_pool_id();
+            // Secrets come from the environment, never the command line (which every local
+            // user can read).
+            if (const char* t = std::getenv("LLORCH_POOL_TOKEN")) config.api_token = t;
+            if (const char* t = std::getenv("LLORCH_ORCHESTRATOR_TOKEN"))
+              config.orchestrator_token = t;
             if (config.worker_binary.empty()) {
               std::error_code ec;
               config.worker_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();

@@ -45,6 +45,9 @@ Command add_worker_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
   return {command, [c] {
+            // The pool manager gives each worker a secret of its own in the environment (never
+            // on the command line, which every local user can read).
+            if (const char* secret = std::getenv("LLORCH_WORKER_TOKEN")) c->secret = secret;
             narration::install_stdout_narrator(
                 {.component = "llorch-worker",
                  .worker_id =

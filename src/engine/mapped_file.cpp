@@ -10,16 +10,38 @@
 #include <utility>
 
 #include "engine/model_error.hpp"
+#include "engine/model_file_guard.hpp"
 
 namespace llorch::engine {
 
+namespace {
+
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Judged before opening: opening a FIFO would wait for a writer forever. O_NONBLOCK covers a
+  // path swapped for one between the two calls; fstat then judges what was opened.
+  struct stat named {};
+  if (::stat(path.c_str(), &named) == 0 && !S_ISREG(named.st_mode)) {
+    throw ModelError(path + ": is " + kind_of(named.st_mode) +
+                     ", not a model file; give the path of a .gguf or llama2.c file");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw ModelError(path + ": cannot open: " + std::strerror(errno));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
-    throw ModelError(path + ": not a regular file");
+    throw ModelError(path + ": is " + kind_of(info.st_mode) +
+                     ", not a model file; give the path of a .gguf or llama2.c file");
   }
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ > 0) {
@@ -30,6 +52,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
       throw ModelError(path + ": cannot map into memory: " + std::strerror(error));
     }
     data_ = static_cast<const std::byte*>(mapped);
+    protect_mapping(data_, size_);
   }
   ::close(fd);
 }
@@ -54,7 +77,10 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 }
 
 void MappedFile::release() noexcept {
-  if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (data_ != nullptr) {
+    unprotect_mapping(data_);
+    ::munmap(const_cast<std::byte*>(data_), size_);
+  }
   data_ = nullptr;
   size_ = 0;
 }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "narration/narrate.hpp"
+#include "narration/secure_random.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -37,13 +38,9 @@ bool is_valid_correlation_id(std::string_view candidate) noexcept {
 }
 
 std::string generate_uuid_v4() {
-  thread_local std::mt19937_64 engine{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }()};
-  std::uint64_t high = engine();
-  std::uint64_t low = engine();
+  // From the kernel's CSPRNG: task ids are capabilities (whoever knows one can follow the task).
+  std::uint64_t high = secure_random_u64();
+  std::uint64_t low = secure_random_u64();
   high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // variant 10
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF,

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "narration/console_sink.hpp"
+#include "narration/fatal.hpp"
 #include "narration/json_sink.hpp"
 #include "narration/narrate.hpp"
 
@@ -53,6 +54,15 @@ class LevelFilterSink final : public Sink {
   Level shown_;
 };
 
+// The actor a process's fatal line names, from its component ("llorch-worker" → worker).
+std::string_view actor_of(std::string_view component) {
+  if (component.ends_with("worker")) return actor::worker;
+  if (component.ends_with("pool-manager")) return actor::pool_manager;
+  if (component.ends_with("orchestrator") || component.ends_with("serve"))
+    return actor::orchestrator;
+  return actor::cli;
+}
+
 std::shared_ptr<Sink> sink_for(int fd, const LogSettings& settings, bool tty) {
   if (settings.format == LogFormat::pretty) return std::make_shared<ConsoleSink>(fd, tty);
   return std::make_shared<JsonLineSink>(fd);
@@ -62,6 +72,7 @@ std::shared_ptr<Sink> sink_for(int fd, const LogSettings& settings, bool tty) {
 
 std::shared_ptr<Narrator> install_filtered_narrator_on(int fd, Identity identity, Level min_level,
                                                        Level shown) {
+  install_fatal_handlers(identity.component, actor_of(identity.component), fd);
   const bool tty = ::isatty(fd) == 1;
   const char* level_env = std::getenv("LLORCH_LOG");
   const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);
@@ -75,6 +86,7 @@ std::shared_ptr<Narrator> install_filtered_narrator_on(int fd, Identity identity
 }
 
 std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level min_level) {
+  install_fatal_handlers(identity.component, actor_of(identity.component), fd);
   const bool tty = ::isatty(fd) == 1;
   const char* level_env = std::getenv("LLORCH_LOG");
   const LogSettings settings = log_settings_from(level_env, std::getenv("LLORCH_LOG_FORMAT"), tty);

@@ -22,6 +22,7 @@ inline constexpr std::string_view worker = "worker";
 }  // namespace actor
 
 namespace action {
+inline constexpr std::string_view access_denied = "access_denied";
 inline constexpr std::string_view cache_reset = "cache_reset";
 inline constexpr std::string_view callback_attempt = "callback_attempt";
 inline constexpr std::string_view callback_failed = "callback_failed";
@@ -36,12 +37,14 @@ inline constexpr std::string_view device_init = "device_init";
 inline constexpr std::string_view error = "error";
 inline constexpr std::string_view events_dropped = "events_dropped";
 inline constexpr std::string_view execute_request = "execute_request";
+inline constexpr std::string_view fatal_error = "fatal_error";
 inline constexpr std::string_view health_check_failed = "health_check_failed";
 inline constexpr std::string_view inference_cancelled = "inference_cancelled";
 inline constexpr std::string_view inference_complete = "inference_complete";
 inline constexpr std::string_view inference_failed = "inference_failed";
 inline constexpr std::string_view inference_start = "inference_start";
 inline constexpr std::string_view log_config = "log_config";
+inline constexpr std::string_view model_file_changed = "model_file_changed";
 inline constexpr std::string_view model_load = "model_load";
 inline constexpr std::string_view model_load_complete = "model_load_complete";
 inline constexpr std::string_view model_load_failed = "model_load_failed";
@@ -53,6 +56,7 @@ inline constexpr std::string_view ready_timeout = "ready_timeout";
 inline constexpr std::string_view request_validated = "request_validated";
 inline constexpr std::string_view server_bind = "server_bind";
 inline constexpr std::string_view server_bind_failed = "server_bind_failed";
+inline constexpr std::string_view server_overloaded = "server_overloaded";
 inline constexpr std::string_view server_shutdown = "server_shutdown";
 inline constexpr std::string_view server_start = "server_start";
 inline constexpr std::string_view startup = "startup";
@@ -81,6 +85,7 @@ inline constexpr std::array kActors{
 };
 
 inline constexpr std::array kActions{
+    action::access_denied,
     action::cache_reset,
     action::callback_attempt,
     action::callback_failed,
@@ -95,12 +100,14 @@ inline constexpr std::array kActions{
     action::error,
     action::events_dropped,
     action::execute_request,
+    action::fatal_error,
     action::health_check_failed,
     action::inference_cancelled,
     action::inference_complete,
     action::inference_failed,
     action::inference_start,
     action::log_config,
+    action::model_file_changed,
     action::model_load,
     action::model_load_complete,
     action::model_load_failed,
@@ -112,6 +119,7 @@ inline constexpr std::array kActions{
     action::request_validated,
     action::server_bind,
     action::server_bind_failed,
+    action::server_overloaded,
     action::server_shutdown,
     action::server_start,
     action::startup,

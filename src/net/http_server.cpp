@@ -12,6 +12,7 @@
 #include <deque>
 
 #include "narration/correlation.hpp"
+#include "narration/narrate.hpp"
 
 namespace llorch::net {
 
@@ -37,26 +38,34 @@ HttpResponse early_error(unsigned status, std::string_view code, std::string_vie
 class Session : public std::enable_shared_from_this<Session>, public Exchange {
  public:
   Session(tcp::socket socket, std::shared_ptr<const Handler> handler, ServerLimits limits,
-          std::shared_ptr<std::atomic<int>> in_flight)
+          std::shared_ptr<std::atomic<int>> in_flight, std::shared_ptr<std::atomic<int>> open)
       : stream_(std::move(socket)),
         strand_(stream_.get_executor()),
         handler_(std::move(handler)),
         limits_(limits),
-        in_flight_(std::move(in_flight)) {}
+        in_flight_(std::move(in_flight)),
+        open_(std::move(open)) {
+    open_->fetch_add(1);
+  }
 
-  ~Session() override { finish_request(); }
+  ~Session() override {
+    finish_request();
+    open_->fetch_sub(1);
+  }
 
   void start() {
     asio::dispatch(strand_, [self = shared_from_this()] { self->read_request(); });
   }
 
   void respond(HttpResponse response) override {
+    answered_ = true;
     asio::post(strand_, [self = shared_from_this(), response = std::move(response)]() mutable {
       self->write_response(std::move(response));
     });
   }
 
   void stream(Headers headers, std::shared_ptr<FrameSource> source) override {
+    answered_ = true;
     asio::post(strand_, [self = shared_from_this(), headers = std::move(headers),
                          source = std::move(source)]() mutable {
       self->start_stream(std::move(headers), std::move(source));
@@ -66,7 +75,9 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
  private:
   void read_request() {
     parser_.emplace();
+    answered_ = false;
     parser_->body_limit(limits_.body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
     stream_.expires_after(std::chrono::seconds(limits_.header_read_seconds));
     http::async_read(stream_, buffer_, *parser_,
                      asio::bind_executor(
@@ -85,6 +96,12 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
                       std::string(parser_->get()["X-Correlation-Id"])));
     }
     if (ec == beast::error::timeout) return close();
+    if (ec == http::error::header_limit) {
+      keep_alive_ = false;
+      return write_response(early_error(
+          431, "HEADERS_TOO_LARGE",
+          fmt::format("the request's headers are larger than {} bytes", limits_.header_bytes), ""));
+    }
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
         keep_alive_ = false;
@@ -107,7 +124,19 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     request.body = std::move(message.body());
     in_flight_->fetch_add(1);
     counted_ = true;
-    (*handler_)(std::move(request), shared_from_this());
+    const std::string correlation = request.header("x-correlation-id");
+    try {
+      (*handler_)(std::move(request), shared_from_this());
+    } catch (const std::exception& e) {
+      // A handler that throws must not take the process down with it: the client gets a 500
+      // (if nothing was answered yet) and the operator a line naming the cause.
+      narration::error(narration::actor::http_server, narration::action::error)
+          .human("A request handler failed: {}", e.what())
+          .error_kind("INTERNAL")
+          .emit();
+      keep_alive_ = false;
+      if (!answered_) write_response(early_error(500, "INTERNAL", "the server failed to handle the request; it is logged", correlation));
+    }
   }
 
   void write_response(HttpResponse r) {
@@ -134,21 +163,24 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     counted_ = false;
   }
 
-  // After an early answer (413) the client may still be sending: half-close and read what comes
-  // for a moment, so that it sees the answer instead of a reset.
+  // After an early answer (413, a malformed request) the client may still be sending:
+  // half-close and read what comes for a moment, so that it sees the answer instead of a reset —
+  // but at most kLingerBytes and one second, so that a client sending forever costs nothing.
+  static constexpr std::size_t kLingerBytes = 64 * 1024;
   void linger() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
-    discard();
+    stream_.expires_after(std::chrono::seconds(1));
+    discard(0);
   }
-  void discard() {
-    stream_.async_read_some(asio::buffer(probe_),
-                            asio::bind_executor(strand_, [self = shared_from_this()](
-                                                             beast::error_code ec, std::size_t) {
-                              if (ec) return self->close();
-                              self->discard();
-                            }));
+  void discard(std::size_t so_far) {
+    stream_.async_read_some(
+        asio::buffer(probe_),
+        asio::bind_executor(strand_, [self = shared_from_this(), so_far](beast::error_code ec,
+                                                                         std::size_t n) {
+          if (ec || so_far + n >= kLingerBytes) return self->close();
+          self->discard(so_far + n);
+        }));
   }
 
   void start_stream(Headers headers, std::shared_ptr<FrameSource> source) {
@@ -227,7 +259,9 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   std::deque<std::string> pending_;
   char probe_[64];
   std::shared_ptr<std::atomic<int>> in_flight_;
+  std::shared_ptr<std::atomic<int>> open_;  // connections of this server, this one included
   bool counted_ = false;  // this session holds one count in in_flight_
+  std::atomic<bool> answered_{false};  // respond() or stream() was called for this request
   bool writing_ = false;
   bool stream_ended_ = false;
   bool closed_ = false;
@@ -246,15 +280,67 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec,
                                                                              tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) {
-        // Frames are small and must leave at once: no Nagle delay on streams.
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
+      if (ec) return self->back_off(ec);
+      if (self->starved) {
+        self->starved = false;
+        narration::info(narration::actor::http_server, narration::action::server_overloaded)
+            .human("Accepting connections on port {} again", self->acceptor.local_endpoint().port())
+            .emit();
       }
-      if (!ec)
-        std::make_shared<Session>(std::move(socket), self->handler, self->limits, self->in_flight)
+      // Frames are small and must leave at once: no Nagle delay on streams.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (self->open->load() >= static_cast<int>(self->limits.max_connections)) {
+        self->refuse(std::move(socket));
+      } else {
+        self->refusing = false;
+        std::make_shared<Session>(std::move(socket), self->handler, self->limits, self->in_flight,
+                                  self->open)
             ->start();
+      }
       self->accept();
+    });
+  }
+
+  // accept() failing (out of descriptors, most often) fails again at once: say so once, then
+  // try again every 100 ms instead of spinning a core.
+  void back_off(beast::error_code ec) {
+    if (!starved) {
+      starved = true;
+      narration::error(narration::actor::http_server, narration::action::server_overloaded)
+          .human("Cannot accept connections on port {}: {} ({} open); retrying every 100 ms",
+                 acceptor.local_endpoint().port(), ec.message(), open->load())
+          .error_kind("ACCEPT_FAILED")
+          .emit();
+    }
+    retry_timer.expires_after(std::chrono::milliseconds(100));
+    retry_timer.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec && self->acceptor.is_open()) self->accept();
+    });
+  }
+
+  // Over the connection limit: a short 503 and the connection closed, narrated once per episode.
+  void refuse(tcp::socket socket) {
+    if (!refusing.exchange(true)) {
+      narration::warn(narration::actor::http_server, narration::action::server_overloaded)
+          .human("Refusing connections on port {}: {} are open, the limit",
+                 acceptor.local_endpoint().port(), limits.max_connections)
+          .error_kind("TOO_MANY_CONNECTIONS")
+          .emit();
+    }
+    auto held = std::make_shared<tcp::socket>(std::move(socket));
+    static const std::string kAnswer = [] {
+      const std::string body =
+          R"({"error":{"code":"TOO_MANY_CONNECTIONS","message":"too many open connections; retry shortly"}})";
+      return fmt::format(
+          "HTTP/1.1 503 Service Unavailable\r\nServer: llorch\r\nContent-Type: application/json\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+          body.size(), body);
+    }();
+    asio::async_write(*held, asio::buffer(kAnswer), [held](beast::error_code, std::size_t) {
+      beast::error_code ignored;
+      held->shutdown(tcp::socket::shutdown_both, ignored);
+      held->close(ignored);
     });
   }
 
@@ -263,6 +349,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::shared_ptr<const Handler> handler;
   ServerLimits limits;
   std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
+  asio::steady_timer retry_timer{io};
+  bool starved = false;                // accept() is failing; narrated once
+  std::atomic<bool> refusing = false;  // the connection limit was reached; narrated once
 };
 
 HttpServer::HttpServer(asio::io_context& io, Handler handler, ServerLimits limits)

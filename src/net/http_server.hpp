@@ -13,9 +13,12 @@
 
 namespace llorch::net {
 
+// Every server's limits; the README's security section lists them.
 struct ServerLimits {
-  std::size_t body_bytes = 1024 * 1024;  // larger bodies get 413
+  std::size_t body_bytes = 1024 * 1024;  // larger bodies get 413 and the connection is closed
+  std::size_t header_bytes = 16 * 1024;  // larger header sections get 431
   int header_read_seconds = 30;          // a client that sends nothing is dropped
+  std::size_t max_connections = 512;     // more get 503 TOO_MANY_CONNECTIONS at once
 };
 
 class HttpServer {

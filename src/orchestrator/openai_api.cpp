@@ -5,6 +5,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "api/json_input.hpp"
+
 namespace llorch::orchestrator {
 
 namespace {
@@ -38,18 +40,18 @@ Outcome collect(const Task& task) {
   task.read(0, frames);
   Outcome o;
   for (const auto& f : frames) {
-    const auto data = OJson::parse(f.data, nullptr, false);
+    const auto data = api::parse_untrusted<OJson>(f.data);
     if (!data.is_object()) continue;
     if (f.type == "token") {
-      o.text += data.value("t", "");
+      o.text += api::string_or(data, "t");
       ++o.tokens_out;
     } else if (f.type == "metrics") {
-      o.tokens_in = data.value("tokens_in", std::size_t{0});
+      o.tokens_in = api::count_or(data, "tokens_in");
     } else if (f.type == "end") {
-      o.stop_reason = data.value("stop_reason", "");
+      o.stop_reason = api::string_or(data, "stop_reason");
     } else if (f.type == "error") {
-      o.error_code = data.value("code", "");
-      o.error_message = data.value("message", "");
+      o.error_code = api::string_or(data, "code", "WORKER_ERROR");
+      o.error_message = api::string_or(data, "message", "the worker reported an error");
     } else if (f.type == "narration") {
       o.narration.push_back(data);
     }
@@ -133,19 +135,19 @@ OJson OpenAiStream::choice(const std::string& text, const OJson& finish) {
 
 void OpenAiStream::write(std::size_t, const TaskFrame& f, std::string& out) {
   const auto send = [&](const OJson& j) { out += "data: " + dump(j) + "\n\n"; };
-  const auto data = OJson::parse(f.data, nullptr, false);
+  const auto data = api::parse_untrusted<OJson>(f.data);
   if (!data.is_object()) return;
   if (f.type == "token") {
     ++tokens_out_;
-    send(chunk(choice(data.value("t", ""), nullptr)));
+    send(chunk(choice(api::string_or(data, "t"), nullptr)));
   } else if (f.type == "metrics") {
-    tokens_in_ = data.value("tokens_in", std::size_t{0});
+    tokens_in_ = api::count_or(data, "tokens_in");
   } else if (f.type == "narration" && request_.narration) {
     OJson c = chunk(OJson::array());
     c["llorch"] = {{"narration", data}};
     send(c);
   } else if (f.type == "end") {
-    send(chunk(choice("", finish_reason(data.value("stop_reason", "")))));
+    send(chunk(choice("", finish_reason(api::string_or(data, "stop_reason")))));
     if (request_.include_usage) {
       OJson c = chunk(OJson::array());
       c["usage"] = usage(tokens_in_, tokens_out_);
@@ -154,9 +156,9 @@ void OpenAiStream::write(std::size_t, const TaskFrame& f, std::string& out) {
     out += "data: [DONE]\n\n";
   } else if (f.type == "error") {
     // OpenAI's streams carry errors as a data frame with an error object.
-    const std::string code = data.value("code", "");
+    const std::string code = api::string_or(data, "code", "WORKER_ERROR");
     send({{"error",
-           {{"message", data.value("message", "")},
+           {{"message", api::string_or(data, "message", "the worker reported an error")},
             {"type", status_for(code) == 400 ? "invalid_request_error" : "server_error"},
             {"param", nullptr},
             {"code", code},

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/execute_request.hpp"
+#include "api/json_input.hpp"
 
 namespace llorch::orchestrator {
 
@@ -54,9 +56,14 @@ bool is_zero_or_null(const Json& v) {
 std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
     std::string_view text, bool chat) {
   std::vector<api::FieldError> errors;
-  const Json body = Json::parse(text, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    errors.push_back({"", "json", "the body must be a JSON object"});
+  api::JsonProblem problem = api::JsonProblem::none;
+  const Json body = api::parse_untrusted(text, &problem);
+  if (body.is_discarded()) {
+    errors.push_back(api::body_error(problem));
+    return errors;
+  }
+  if (!body.is_object()) {
+    errors.push_back({"", "type:object", "the body must be a JSON object"});
     return errors;
   }
   const auto fail = [&](std::string field, std::string constraint, std::string message) {
@@ -106,9 +113,9 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
           content = c->get<std::string>();
         } else if (c != m.end() && c->is_array()) {
           for (const auto& part : *c) {
-            if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+            if (api::string_or(part, "type") == "text" && part.contains("text") &&
                 part["text"].is_string()) {
-              content += part["text"].get<std::string>();
+              content += part["text"].get_ref<const std::string&>();
             } else {
               fail(name + ".content", "type:text", name + ".content parts must be text parts");
               break;
@@ -159,7 +166,7 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
       fail(name, "unsupported", fmt::format("{} is not supported by llorch; leave it out", name));
   }
   if (const auto f = body.find("response_format");
-      f != body.end() && !f->is_null() && !(f->is_object() && f->value("type", "") == "text"))
+      f != body.end() && !f->is_null() && api::string_or(*f, "type") != "text")
     fail("response_format", "unsupported", "only {\"type\": \"text\"} is supported");
   if (const auto s = body.find("stream"); s != body.end() && !s->is_null()) {
     if (!s->is_boolean())
@@ -171,7 +178,7 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
     if (!o->is_object() || (o->contains("include_usage") && !(*o)["include_usage"].is_boolean()))
       fail("stream_options", "type:object", "stream_options must be {\"include_usage\": bool}");
     else
-      r.include_usage = o->value("include_usage", false);
+      r.include_usage = o->contains("include_usage") && (*o)["include_usage"].get<bool>();
   }
   if (const auto v = body.find("llorch"); v != body.end() && !v->is_null()) {
     if (!v->is_object()) {
@@ -199,11 +206,16 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
       if (e.field == "max_tokens" && chat && body.contains("max_completion_tokens"))
         e.field = "max_completion_tokens";
       if (e.field == "narration_mode" || e.field == "ignore_eos") e.field = "llorch." + e.field;
-      if (e.field != "prompt" && e.field != "messages") errors.push_back(std::move(e));
+      // prompt and messages were judged above for their shape; the worker's rules add their
+      // limits (count, bytes), unless that field has an error already.
+      const bool said = std::any_of(errors.begin(), errors.end(),
+                                    [&](const api::FieldError& x) { return x.field == e.field; });
+      if (!said) errors.push_back(std::move(e));
     }
   }
-  if (!errors.empty()) return errors;
-  r.spec.request = std::get<api::ExecuteRequest>(std::move(parsed));
+  auto* request = std::get_if<api::ExecuteRequest>(&parsed);
+  if (!errors.empty() || request == nullptr) return errors;
+  r.spec.request = std::move(*request);
   r.spec.model = r.model;
   r.spec.cancel_on_disconnect = true;
   return r;

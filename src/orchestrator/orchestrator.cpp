@@ -58,6 +58,9 @@ struct Orchestrator::Impl {
         try {
           net::ClientRequest request{.method = "GET", .url = pool_url + "/v1/workers"};
           request.timeout = std::chrono::milliseconds(2000);
+          if (!config.scheduler.pool_api_token.empty())
+            request.headers.emplace_back("Authorization",
+                                         "Bearer " + config.scheduler.pool_api_token);
           const auto response = net::http_call(request);
           std::vector<api::FieldError> errors;
           auto report = parse_pool_report(response.body, false, errors);
@@ -130,7 +133,7 @@ bool Orchestrator::start() {
   const auto url = net::listen_narrated(
       impl_->server, c.host, c.port,
       fmt::format("Orchestrator API (queue of {}, {})", c.scheduler.queue_size,
-                  c.service.api_token.empty() ? "no API token" : "API token required"));
+                  c.service.keys->enabled() ? "API keys required" : "no API keys: open to local callers"));
   if (!url) return false;
   impl_->url = *url;
   impl_->expire_every_second();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "api/http_common.hpp"
 #include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
@@ -33,6 +35,7 @@ struct OrchestratorService::Call {
   std::shared_ptr<net::Exchange> exchange;
   std::string correlation_id;
   std::string traceparent;
+  std::string client;  // the API key's client ("" when no keys are configured)
 
   net::Headers identity() const {
     net::Headers h{{"X-Correlation-Id", correlation_id}};
@@ -63,26 +66,9 @@ void OrchestratorService::handle(net::HttpRequest request,
   n::RequestScope scope({call.correlation_id, "", nullptr});
   const std::string path = call.request.path();
 
-  const bool user_api = path.rfind(kTasks, 0) == 0 || path == "/v1/completions" ||
-                        path == "/v1/chat/completions" || path == "/v1/models";
-  const bool pool_api = path.rfind(kPools, 0) == 0;
-  const std::string& secret = user_api ? config_.api_token : config_.pool_token;
-  if ((user_api || pool_api) && !secret.empty() &&
-      !api::same_secret(api::bearer_token(call.request.header("authorization")), secret)) {
-    n::warn(n::actor::http_server, n::action::validation_failed)
-        .target(path)
-        .human("Refused {} {}: wrong or missing bearer token", call.request.method, path)
-        .error_kind("UNAUTHORIZED")
-        .emit();
-    HttpResponse r = path.rfind("/v1/", 0) == 0 && !pool_api
-                         ? openai_error(401, "invalid_request_error", "invalid_api_key",
-                                        "wrong or missing API key (Authorization: Bearer …)",
-                                        call.correlation_id)
-                         : error_response(401, "UNAUTHORIZED", "wrong or missing bearer token",
-                                          call.correlation_id);
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return call.reply(std::move(r));
-  }
+  const auto client = authenticate(call, path);
+  if (!client) return;
+  call.client = *client;
 
   if (path == kTasks) {
     if (call.allow("POST")) create_task(call);
@@ -92,7 +78,7 @@ void OrchestratorService::handle(net::HttpRequest request,
     if (call.allow("POST")) openai(call, path == "/v1/chat/completions");
   } else if (path == "/v1/models") {
     if (call.allow("GET")) models(call);
-  } else if (pool_api) {
+  } else if (path.rfind(kPools, 0) == 0) {
     pools(call, path.substr(kPools.size()));
   } else if (path == "/health") {
     if (call.allow("GET")) health(call);
@@ -106,6 +92,57 @@ void OrchestratorService::handle(net::HttpRequest request,
                                           path),
                               call.correlation_id));
   }
+}
+
+std::optional<std::string> OrchestratorService::authenticate(Call& call, const std::string& path) {
+  const std::string token = api::bearer_token(call.request.header("authorization"));
+  const bool keys = config_.keys->enabled();
+  const bool pool_api = path.rfind(kPools, 0) == 0;
+  const bool user_api = path.rfind(kTasks, 0) == 0 || path == "/v1/completions" ||
+                        path == "/v1/chat/completions" || path.rfind("/v1/models", 0) == 0;
+  const auto client = [&]() -> std::optional<std::string> {
+    return keys ? config_.keys->client_of(token) : std::optional<std::string>("");
+  };
+  const auto refuse = [&](std::string_view why) -> std::optional<std::string> {
+    if (user_api) {
+      n::warn(n::actor::http_server, n::action::access_denied)
+          .target(path)
+          .human("Refused {} {}: {}", call.request.method, path, why)
+          .error_kind("UNAUTHORIZED")
+          .emit();
+      HttpResponse r = path.rfind("/v1/", 0) == 0
+                           ? openai_error(401, "invalid_request_error", "invalid_api_key",
+                                          std::string(why), call.correlation_id)
+                           : error_response(401, "UNAUTHORIZED", why, call.correlation_id);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      call.reply(std::move(r));
+    } else {
+      call.reply(api::unauthorized(call.request, why, call.correlation_id));
+    }
+    return std::nullopt;
+  };
+  if (path == "/health") return "";
+  if (path == "/metrics") {
+    if (!keys && config_.metrics_token.empty()) return "";
+    if (api::same_secret(token, config_.metrics_token)) return "";
+    if (auto c = client(); c && keys) return c;
+    return refuse("wrong or missing bearer token (an API key or the metrics token)");
+  }
+  if (pool_api) {
+    if (api::same_secret(token, config_.pool_token)) return "";
+    // Reading the pool list is also for API key holders; changing it is for pools alone.
+    if (call.request.method == "GET" && path == kPools && keys) {
+      if (auto c = client()) return c;
+    }
+    if (config_.pool_token.empty() && !keys) return "";  // nothing configured: a private machine
+    if (config_.pool_token.empty())
+      return refuse(
+          "pool registration is closed: start the orchestrator with LLORCH_ORCHESTRATOR_TOKEN "
+          "set and give the pool managers the same token");
+    return refuse("wrong or missing pool token (LLORCH_ORCHESTRATOR_TOKEN)");
+  }
+  if (auto c = client()) return c;
+  return refuse("wrong or missing API key (Authorization: Bearer …)");
 }
 
 bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, bool openai_errors) {
@@ -162,13 +199,8 @@ void OrchestratorService::create_task(Call& call) {
     return call.reply(api::invalid_fields(*errors, call.correlation_id));
   }
   TaskSpec spec = std::get<TaskSpec>(std::move(parsed));
-  if (spec.request.job_id.empty()) spec.request.job_id = "task-" + n::generate_uuid_v4();
-  if (scheduler_.find(spec.request.job_id)) {
-    return call.reply(error_response(
-        409, "TASK_EXISTS",
-        fmt::format("a task {} exists already; choose another job_id", spec.request.job_id),
-        call.correlation_id));
-  }
+  spec.owner = call.client;
+  spec.request.job_id = "task-" + n::generate_uuid_v4();
   const std::string id = spec.request.job_id;
   auto task = Task::create(id, call.correlation_id, call.traceparent, std::move(spec), &metrics_);
   if (!admit(call, task, false)) return;
@@ -184,7 +216,9 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
   const auto slash = rest.find('/');
   const std::string id = rest.substr(0, slash);
   const std::string tail = slash == std::string::npos ? "" : rest.substr(slash);
-  const auto task = scheduler_.find(id);
+  auto task = scheduler_.find(id);
+  // Another client's task does not exist for this one.
+  if (task && task->spec().owner != call.client) task = nullptr;
   if (!task || (tail != "" && tail != "/events")) {
     return call.reply(error_response(
         404, tail == "" || tail == "/events" ? "JOB_NOT_FOUND" : "NOT_FOUND",
@@ -198,13 +232,15 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
     std::size_t from = 0;
     const std::string last = call.request.header("last-event-id");
     if (!last.empty()) {
-      try {
-        std::size_t used = 0;
-        from = std::stoull(last, &used) + 1;
-        if (used != last.size()) throw std::invalid_argument(last);
-      } catch (const std::exception&) {
+      // Digits only: stoull would take "-1" (and " 1", "+1") and wrap around to the start.
+      const bool digits = last.size() <= 18 && std::all_of(last.begin(), last.end(), [](char c) {
+                            return c >= '0' && c <= '9';
+                          });
+      if (digits) {
+        from = std::stoull(last) + 1;
+      } else {
         return call.reply(error_response(
-            400, "INVALID_REQUEST", "Last-Event-ID must be the id of an event of this stream",
+            400, "INVALID_REQUEST", "Last-Event-ID must be a non-negative integer: the id of an event of this stream",
             call.correlation_id, {{"Last-Event-ID", "type:integer", "an event id, e.g. 41"}}));
       }
     }
@@ -250,6 +286,7 @@ void OrchestratorService::openai(Call& call, bool chat) {
                      call.correlation_id, *errors));
   }
   OpenAiRequest r = std::get<OpenAiRequest>(std::move(parsed));
+  r.spec.owner = call.client;
   r.spec.request.job_id = (chat ? "chatcmpl-" : "cmpl-") + n::generate_uuid_v4();
   const std::string id = r.spec.request.job_id;
   auto task = Task::create(id, call.correlation_id, call.traceparent, r.spec, &metrics_);

@@ -4,17 +4,23 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/http_types.hpp"
+#include "orchestrator/api_keys.hpp"
 #include "orchestrator/orchestrator_metrics.hpp"
 #include "orchestrator/scheduler.hpp"
 
 namespace llorch::orchestrator {
 
 struct ServiceConfig {
-  std::string api_token;   // required as a bearer token on the user's API when not empty
-  std::string pool_token;  // required from pool managers when not empty
+  // The user's API keys. When any is set, every endpoint but /health needs a bearer token: an
+  // API key (tasks, OpenAI endpoints, models, /metrics, GET /v1/pools), the pool token (pool
+  // registration, heartbeats, GET /v1/pools) or the metrics token (/metrics).
+  std::shared_ptr<ApiKeys> keys = std::make_shared<ApiKeys>();
+  std::string pool_token;     // LLORCH_ORCHESTRATOR_TOKEN: what pool managers show
+  std::string metrics_token;  // --metrics-token-env: read-only, /metrics alone
 };
 
 class OrchestratorService {
@@ -26,6 +32,8 @@ class OrchestratorService {
 
  private:
   struct Call;
+  // Who the caller is (nullopt: refused, already answered).
+  std::optional<std::string> authenticate(Call& call, const std::string& path);
   void create_task(Call& call);
   void task_route(Call& call, const std::string& rest);
   void openai(Call& call, bool chat);

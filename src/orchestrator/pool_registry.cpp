@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "api/json_input.hpp"
 #include "narration/correlation.hpp"
 
 namespace llorch::orchestrator {
@@ -29,9 +30,14 @@ std::string model_id(const std::string& model_path) {
 
 std::optional<PoolReport> parse_pool_report(std::string_view text, bool need_url,
                                             std::vector<api::FieldError>& errors) {
-  const Json body = Json::parse(text, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    errors.push_back({"", "json", "the body must be a JSON object"});
+  api::JsonProblem problem = api::JsonProblem::none;
+  const Json body = api::parse_untrusted(text, &problem);
+  if (body.is_discarded()) {
+    errors.push_back(api::body_error(problem));
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
+    errors.push_back({"", "type:object", "the body must be a JSON object"});
     return std::nullopt;
   }
   PoolReport report;
@@ -74,6 +80,7 @@ std::optional<PoolReport> parse_pool_report(std::string_view text, bool need_url
       string_field(w, "url", where, entry.url, false);
       string_field(w, "model", where, entry.model, true);
       string_field(w, "last_error", where, entry.last_error, false);
+      string_field(w, "secret", where, entry.secret, false);
       const auto slots = w.find("slots");
       if (slots == w.end() || !slots->is_number_integer() || slots->get<std::int64_t>() < 1 ||
           slots->get<std::int64_t>() > 1024) {
@@ -99,7 +106,7 @@ void PoolRegistry::update(PoolReport report, bool registered) {
   pool.workers = std::move(report.workers);
   for (auto& w : pool.workers) {
     const auto it = before.find(w.id);
-    if (it != before.end() && it->second.url == w.url) {
+    if (it != before.end() && it->second.url == w.url && it->second.secret == w.secret) {
       w.in_use = it->second.in_use;
       w.shunned_until = it->second.shunned_until;
     }

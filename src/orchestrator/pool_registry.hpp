@@ -20,6 +20,7 @@ struct WorkerEntry {
   std::string url;    // "" until it is ready
   std::string model;  // the model file as the pool names it
   std::string last_error;
+  std::string secret;  // the worker's token, shown as a bearer on /execute and /cancel
   int slots = 1;
   int in_use = 0;                                         // slots this orchestrator holds on it
   std::chrono::steady_clock::time_point shunned_until{};  // refused or unreachable: skip until

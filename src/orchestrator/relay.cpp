@@ -4,9 +4,11 @@
 
 #include <thread>
 
+#include "api/json_input.hpp"
 #include "api/sse_parser.hpp"
 #include "narration/correlation.hpp"
 #include "net/http_client.hpp"
+#include "orchestrator/worker_events.hpp"
 
 namespace llorch::orchestrator {
 
@@ -50,6 +52,8 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
   net::ClientRequest request{
       .method = "POST", .url = where.worker_url + "/execute", .body = execute_body(task)};
   request.headers.emplace_back("X-Correlation-Id", task.correlation_id());
+  if (!where.worker_secret.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + where.worker_secret);
   if (!task.traceparent().empty()) request.headers.emplace_back("traceparent", task.traceparent());
   request.timeout = kReadTimeout;
 
@@ -57,18 +61,29 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
   bool terminal = false;
   bool streaming = false;
   std::string error_body;
+  std::string broken;  // what the worker sent that breaks the contract
   std::optional<Clock::time_point> cancel_seen;
   try {
     net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
       if (head.status != 200) {
-        error_body.append(chunk);
+        error_body.append(chunk.substr(0, 64 * 1024 - std::min(error_body.size(), 64 * 1024ul)));
         return error_body.size() < 64 * 1024;
       }
       streaming = true;
       for (auto& event : parser.feed(chunk)) {
         if (terminal) break;
+        if (auto problem = check_worker_frame(event.event, event.data)) {
+          broken = std::move(*problem);
+          terminal = true;
+          break;
+        }
         terminal = event.event == "end" || event.event == "error";
+        if (event.event == "error") event.data = normalized_worker_error(event.data, task.correlation_id());
         task.push(std::move(event.event), std::move(event.data));
+      }
+      if (parser.overflowed() && !terminal) {
+        broken = "an event larger than the stream parser takes";
+        terminal = true;
       }
       if (terminal) return false;
       if (task.cancel_requested.load()) {
@@ -82,26 +97,30 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
     if (!streaming) return {RelayOutcome::unreachable, e.what()};
     if (!terminal) return {RelayOutcome::lost, e.what()};
   }
+  if (!broken.empty()) {
+    // Hanging up (above) cancels the job on the worker; the user gets a terminal event.
+    task.push("error", Json{{"type", "error"},
+                            {"code", "WORKER_PROTOCOL_ERROR"},
+                            {"message", fmt::format("worker {} sent {}; the stream ends here",
+                                                    where.worker_id, broken)},
+                            {"correlation_id", task.correlation_id()}}
+                           .dump(-1, ' ', false, Json::error_handler_t::replace));
+    return {RelayOutcome::rejected, broken};
+  }
   if (terminal) return {RelayOutcome::finished, ""};
   if (!streaming) {
     // Not a stream: the worker answered with an error body before taking the job.
-    const auto body = nlohmann::json::parse(error_body, nullptr, false);
-    const std::string code = body.is_object() && body.contains("error")
-                                 ? body["error"].value("code", "")
-                                 : std::string();
-    const std::string message = body.is_object() && body.contains("error")
-                                    ? body["error"].value("message", "")
-                                    : error_body.substr(0, 200);
-    if (code == "SLOTS_BUSY" || code == "DRAINING" || error_body.empty())
-      return {RelayOutcome::refused, code.empty() ? "no answer" : code};
+    const WorkerRefusal refusal = read_refusal(error_body);
+    if (refusal.code == "SLOTS_BUSY" || refusal.code == "DRAINING" || error_body.empty())
+      return {RelayOutcome::refused, refusal.code.empty() ? "no answer" : refusal.code};
     if (task.cancel_requested.load()) return {RelayOutcome::abandoned, ""};
     task.push("error", Json{{"type", "error"},
-                            {"code", "INVALID_REQUEST"},
+                            {"code", refusal.code == "UNAUTHORIZED" ? "WORKER_REFUSED" : "INVALID_REQUEST"},
                             {"message", fmt::format("worker {} refused the request: {}",
-                                                    where.worker_id, message)},
+                                                    where.worker_id, refusal.message)},
                             {"correlation_id", task.correlation_id()}}
-                           .dump());
-    return {RelayOutcome::rejected, message};
+                           .dump(-1, ' ', false, Json::error_handler_t::replace));
+    return {RelayOutcome::rejected, refusal.message};
   }
   if (task.cancel_requested.load()) return {RelayOutcome::abandoned, "hung up after cancel"};
   return {RelayOutcome::lost, "the stream ended without a terminal event"};
@@ -115,10 +134,13 @@ std::string crash_report(const Placement& where, std::chrono::milliseconds patie
       net::ClientRequest request{.method = "GET",
                                  .url = where.pool_url + "/v1/workers/" + where.worker_id};
       request.timeout = std::chrono::milliseconds(1000);
+      if (!where.pool_token.empty())
+        request.headers.emplace_back("Authorization", "Bearer " + where.pool_token);
       const auto response = net::http_call(request);
-      const auto body = nlohmann::json::parse(response.body, nullptr, false);
+      if (response.status == 401) return "";  // this orchestrator lacks the pool's token
+      const auto body = api::parse_untrusted(response.body);
       if (response.status == 200 && body.is_object()) {
-        const std::string state = body.value("state", "");
+        const std::string state = api::string_or(body, "state");
         const auto last_error = body.find("last_error");
         if (last_error != body.end() && last_error->is_string()) {
           return fmt::format("pool {} reports: {} (now {})", where.pool_id,
@@ -145,6 +167,8 @@ bool cancel_on_worker(const Placement& where, const std::string& job_id,
                                .url = where.worker_url + "/cancel",
                                .body = Json{{"job_id", job_id}}.dump()};
     request.headers.emplace_back("X-Correlation-Id", correlation_id);
+    if (!where.worker_secret.empty())
+      request.headers.emplace_back("Authorization", "Bearer " + where.worker_secret);
     request.timeout = std::chrono::milliseconds(2000);
     return net::http_call(request).status == 200;
   } catch (const std::exception&) {

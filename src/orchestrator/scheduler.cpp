@@ -94,7 +94,8 @@ void Scheduler::start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry&
                                    WorkerEntry& worker) {
   ++worker.in_use;
   ++running_;
-  Placement where{pool.id, pool.url, worker.id, worker.url};
+  Placement where{pool.id, pool.url, worker.id, worker.url, worker.secret,
+                  config_.pool_api_token};
   task->set_running(where);
   {
     n::RequestScope scope(task->context());
@@ -127,7 +128,14 @@ void Scheduler::run_relay(std::shared_ptr<Task> task, Placement where) {
         .worker_id(where.worker_id)
         .emit();
   }
-  const RelayResult result = relay_to_worker(*task, where);
+  RelayResult result;
+  try {
+    result = relay_to_worker(*task, where);
+  } catch (const std::exception& e) {
+    // Never let one stream take the process down: the task ends with an error event.
+    result = {task->ended() ? RelayOutcome::finished : RelayOutcome::lost,
+              fmt::format("the relay failed: {}", e.what())};
+  }
   after_relay(task, where, result);
 }
 

@@ -28,6 +28,7 @@ struct SchedulerConfig {
   std::size_t retained_tasks = 200;  // finished tasks kept for GET and resume, with every event
   std::chrono::milliseconds pool_timeout{15000};  // a registered pool silent this long is gone
   int max_attempts = 3;                           // placements tried before a task fails
+  std::string pool_api_token;  // LLORCH_POOL_TOKEN: shown to pool managers' APIs (crash reports)
 };
 
 class Scheduler {

@@ -1,5 +1,6 @@
 #include "orchestrator/task.hpp"
 
+#include "api/json_input.hpp"
 #include "api/stream_events.hpp"
 #include "orchestrator/orchestrator_metrics.hpp"
 
@@ -104,13 +105,13 @@ void Task::append_locked(std::string type, std::string data,
 
 void Task::note_terminal_locked(const std::string& type, const std::string& data) {
   ended_ = true;
-  const auto body = nlohmann::json::parse(data, nullptr, false);
+  const auto body = api::parse_untrusted(data);
   if (type == "end") {
-    stop_reason_ = body.is_object() ? body.value("stop_reason", "") : "";
+    stop_reason_ = api::string_or(body, "stop_reason");
     state_ = stop_reason_ == "CANCELLED" ? TaskState::cancelled : TaskState::completed;
   } else {
-    error_code_ = body.is_object() ? body.value("code", "") : "";
-    error_message_ = body.is_object() ? body.value("message", "") : "";
+    error_code_ = api::string_or(body, "code", "WORKER_ERROR");
+    error_message_ = api::string_or(body, "message", "the worker reported an error");
     state_ = TaskState::failed;
   }
   if (metrics_ != nullptr) metrics_->count_request(std::string(to_string(state_)));

@@ -25,6 +25,7 @@ enum class TaskState { queued, running, completed, cancelled, failed };
 std::string_view to_string(TaskState state);
 
 struct TaskSpec {
+  std::string owner;  // the API key's client that created it ("" without keys)
   api::ExecuteRequest request;  // its job_id is the task's id
   std::string model;            // "" runs on any worker
   bool cancel_on_disconnect = true;
@@ -42,6 +43,8 @@ struct Placement {
   std::string pool_url;
   std::string worker_id;
   std::string worker_url;
+  std::string worker_secret;  // the worker's token, from its pool (bearer for /execute, /cancel)
+  std::string pool_token;     // the pool API's token (crash reports)
 };
 
 using Clock = std::chrono::steady_clock;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/execute_request.hpp"
+#include "api/json_input.hpp"
 
 namespace llorch::orchestrator {
 
@@ -12,9 +13,9 @@ constexpr api::ExecuteLimits kTaskLimits{131072, 262144};
 
 std::variant<TaskSpec, std::vector<api::FieldError>> parse_task_request(std::string_view text) {
   std::vector<api::FieldError> errors;
-  nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
-  if (body.is_discarded())
-    return std::vector<api::FieldError>{{"", "json", "the body is not valid JSON"}};
+  api::JsonProblem problem = api::JsonProblem::none;
+  nlohmann::json body = api::parse_untrusted(text, &problem);
+  if (body.is_discarded()) return std::vector<api::FieldError>{api::body_error(problem)};
   TaskSpec spec;
   if (body.is_object()) {
     if (const auto m = body.find("model"); m != body.end()) {
@@ -23,6 +24,13 @@ std::variant<TaskSpec, std::vector<api::FieldError>> parse_task_request(std::str
       else
         spec.model = m->get<std::string>();
       body.erase("model");
+    }
+    // Task ids come from the OS's random generator: a client-chosen id could squat another's.
+    if (body.contains("job_id")) {
+      errors.push_back({"job_id", "unknown",
+                        "job_id is chosen by the orchestrator (a random id in the answer); "
+                        "remove it"});
+      body.erase("job_id");
     }
     if (const auto d = body.find("on_disconnect"); d != body.end()) {
       if (*d == "cancel" || *d == "continue")

@@ -85,6 +85,9 @@ ChildProcess::ChildProcess(const ChildOptions& options, ChildCallbacks callbacks
   bp::pipe out;
   bp::pipe err;
   auto environment = boost::this_process::environment();
+  for (const auto& key : options.unset_env) {
+    if (environment.find(key) != environment.end()) environment.erase(key);
+  }
   for (const auto& [key, value] : options.env) environment[key] = value;
   bp::child child(bp::exe = options.binary, bp::args = options.args, bp::std_out > out,
                   bp::std_err > err, bp::std_in < bp::null, environment, ChildSetup{});

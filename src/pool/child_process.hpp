@@ -36,6 +36,7 @@ struct ChildOptions {
   std::string binary;
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) ours
+  std::vector<std::string> unset_env;                    // of ours, not passed on (secrets)
 };
 
 // Spawns at construction; throws std::system_error when the binary cannot be started. The child

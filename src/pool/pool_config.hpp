@@ -39,11 +39,24 @@ struct PortRange {
   std::uint16_t last = 19899;
 };
 
+// What POST /v1/workers may ask for: a caller with the pool's token still cannot take the
+// machine's memory with a request (config files are the operator's and are not bounded here).
+struct SpawnLimits {
+  std::size_t slots = 8;          // per worker
+  std::size_t context = 32768;    // ctx, when given (0: the model's own)
+  std::size_t threads = 0;        // per slot; 0: this machine's cores
+  std::size_t workers = 16;       // workers in the pool after the spawn
+  std::uint64_t model_bytes = 0;  // model files of all workers together; 0: ¾ of physical memory
+};
+
 struct PoolConfig {
   std::string pool_id;  // default: pool-<hostname>
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string orchestrator_url;  // empty: no registration
+  std::string orchestrator_token;  // LLORCH_ORCHESTRATOR_TOKEN: shown when registering
+  std::string api_token;           // LLORCH_POOL_TOKEN: required by the API (all but /health)
+  SpawnLimits spawn_limits;
   std::chrono::milliseconds heartbeat_interval{5000};
   std::string worker_binary;  // default: this executable
   PortRange worker_ports;

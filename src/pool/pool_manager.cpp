@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "narration/narrate.hpp"
+#include "narration/secure_random.hpp"
 #include "net/http_server.hpp"
 #include "net/narrated_listen.hpp"
 #include "pool/narration_feed.hpp"
@@ -69,6 +70,16 @@ bool PoolManager::start() {
       .emit();
   n::Narrator::current().add_sink(m.feed);
 
+  if (config.api_token.empty()) {
+    // No token given: one nobody knows, so that the API is closed rather than open to every
+    // local process (which could then spawn workers and read other users' narration).
+    config.api_token = n::secure_random_hex(32);
+    n::warn(n::actor::pool_manager, n::action::access_denied)
+        .target(config.pool_id)
+        .human("LLORCH_POOL_TOKEN is not set: the pool manager API answers /health only; set it "
+               "to manage workers over HTTP")
+        .emit();
+  }
   const auto url = net::listen_narrated(m.server, config.host, config.port, "Pool manager API");
   if (!url) return false;
   config.port = m.server.port();
@@ -80,13 +91,12 @@ bool PoolManager::start() {
     for (std::size_t i = 0; i < spec.count; ++i) m.supervisor->spawn(spec);
   }
   if (!config.orchestrator_url.empty()) {
-    const char* token = std::getenv("LLORCH_ORCHESTRATOR_TOKEN");
     m.link = std::make_unique<OrchestratorLink>(
         OrchestratorLinkConfig{config.orchestrator_url, config.pool_id, m.url,
-                               token != nullptr ? token : "", config.heartbeat_interval},
+                               config.orchestrator_token, config.heartbeat_interval},
         [&m] {
           nlohmann::ordered_json list = nlohmann::ordered_json::array();
-          for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w));
+          for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w, true));
           return list;
         });
     m.supervisor->set_on_change([&m] { m.link->nudge(); });

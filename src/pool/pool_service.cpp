@@ -1,6 +1,10 @@
 #include "pool/pool_service.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "api/http_common.hpp"
 #include "narration/context.hpp"
@@ -23,8 +27,8 @@ HttpResponse json_response(unsigned status, const nlohmann::ordered_json& body) 
 
 }  // namespace
 
-nlohmann::ordered_json worker_json(const WorkerView& w) {
-  return {{"id", w.id},
+nlohmann::ordered_json worker_json(const WorkerView& w, bool with_secret) {
+  nlohmann::ordered_json j{{"id", w.id},
           {"state", to_string(w.state)},
           {"url", w.url.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.url)},
           {"model", w.spec.model},
@@ -36,6 +40,8 @@ nlohmann::ordered_json worker_json(const WorkerView& w) {
           {"restarts", w.restarts},
           {"last_error", w.last_error.empty() ? nlohmann::ordered_json(nullptr)
                                               : nlohmann::ordered_json(w.last_error)}};
+  if (with_secret && !w.secret.empty()) j["secret"] = w.secret;
+  return j;
 }
 
 PoolService::PoolService(const PoolConfig& config, Supervisor& supervisor, NarrationFeed& feed,
@@ -59,6 +65,13 @@ void PoolService::handle(net::HttpRequest request, std::shared_ptr<net::Exchange
     return !refusal;
   };
   const std::string path = request.path();
+  // /health is open (load balancers, the orchestrator); the ready callback has each worker's own
+  // token; everything else asks for the pool's.
+  if (path != "/health" && path != "/v1/workers/ready" &&
+      !api::bearer_matches(request, config_.api_token)) {
+    return reply(api::unauthorized(request, "wrong or missing pool token (LLORCH_POOL_TOKEN)",
+                                   correlation_id));
+  }
 
   if (path == "/health") {
     if (allow("GET")) reply(health());
@@ -84,7 +97,7 @@ void PoolService::handle(net::HttpRequest request, std::shared_ptr<net::Exchange
   } else if (path == "/v1/workers") {
     if (request.method == "GET") {
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
-      for (const auto& w : supervisor_.workers()) list.push_back(worker_json(w));
+      for (const auto& w : supervisor_.workers()) list.push_back(worker_json(w, true));
       reply(json_response(200, {{"pool_id", config_.pool_id}, {"workers", list}}));
     } else if (allow("POST")) {
       reply(spawn(request, correlation_id));
@@ -92,7 +105,7 @@ void PoolService::handle(net::HttpRequest request, std::shared_ptr<net::Exchange
   } else if (path.rfind(kWorkersPrefix, 0) == 0 && path.size() > kWorkersPrefix.size()) {
     const std::string id = path.substr(kWorkersPrefix.size());
     if (request.method == "GET") {
-      if (const auto w = supervisor_.worker(id)) return reply(json_response(200, worker_json(*w)));
+      if (const auto w = supervisor_.worker(id)) return reply(json_response(200, worker_json(*w, true)));
       reply(error_response(404, "WORKER_NOT_FOUND", fmt::format("no worker {} in this pool", id),
                            correlation_id));
     } else if (allow("DELETE")) {
@@ -124,10 +137,58 @@ HttpResponse PoolService::spawn(const net::HttpRequest& request,
         .emit();
     return api::invalid_fields(errors, correlation_id);
   }
+  if (const auto too_much = beyond_limits(spec); !too_much.empty()) {
+    n::warn(n::actor::pool_manager, n::action::validation_failed)
+        .target("/v1/workers")
+        .human("Refused to spawn a worker: {}", api::field_list(too_much))
+        .error_kind("LIMIT_EXCEEDED")
+        .emit();
+    return error_response(400, "LIMIT_EXCEEDED",
+                          fmt::format("the request asks for more than this pool allows: {}",
+                                      api::field_list(too_much)),
+                          correlation_id, too_much);
+  }
   const WorkerView w = supervisor_.spawn(spec);
-  HttpResponse r = json_response(201, worker_json(w));
+  HttpResponse r = json_response(201, worker_json(w, true));
   r.headers.emplace_back("Location", std::string(kWorkersPrefix) + w.id);
   return r;
+}
+
+std::vector<api::FieldError> PoolService::beyond_limits(const WorkerSpec& spec) const {
+  const SpawnLimits& l = config_.spawn_limits;
+  std::vector<api::FieldError> errors;
+  const auto over = [&](const char* field, std::uint64_t value, std::uint64_t max,
+                        const char* what) {
+    if (value > max)
+      errors.push_back({field, fmt::format("max:{}", max),
+                        fmt::format("{} asks for {} {}; this pool allows at most {}", field, value,
+                                    what, max)});
+  };
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  over("slots", spec.slots, l.slots, "slots");
+  over("ctx", spec.context_length, l.context, "positions");
+  over("threads", spec.threads, l.threads == 0 ? cores : l.threads, "threads per slot");
+  const auto workers = supervisor_.workers();
+  if (workers.size() + 1 > l.workers)
+    errors.push_back({"", fmt::format("maxWorkers:{}", l.workers),
+                      fmt::format("the pool has {} workers; it allows at most {}", workers.size(),
+                                  l.workers)});
+  // Memory: the model files of every worker, this one included (weights are read in whole).
+  std::error_code ec;
+  std::uint64_t bytes = std::filesystem::file_size(spec.model, ec);
+  for (const auto& w : workers) bytes += std::filesystem::file_size(w.spec.model, ec);
+  std::uint64_t budget = l.model_bytes;
+  if (budget == 0) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    budget = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * page / 4 * 3 : 0;
+  }
+  if (budget > 0 && bytes > budget)
+    errors.push_back({"model", fmt::format("maxModelBytes:{}", budget),
+                      fmt::format("the pool's workers would hold {} MB of model files; this pool "
+                                  "allows {} MB",
+                                  bytes >> 20, budget >> 20)});
+  return errors;
 }
 
 HttpResponse PoolService::stop(const std::string& id, const std::string& correlation_id) {

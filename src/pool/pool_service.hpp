@@ -17,7 +17,9 @@
 namespace llorch::pool {
 
 // The JSON of one worker, as GET /v1/workers lists it.
-nlohmann::ordered_json worker_json(const WorkerView& worker);
+// A worker as the API lists it; `with_secret` adds the token callers of its /execute need (for
+// the orchestrator, which has the pool's token).
+nlohmann::ordered_json worker_json(const WorkerView& worker, bool with_secret);
 
 class PoolService {
  public:
@@ -29,6 +31,8 @@ class PoolService {
 
  private:
   net::HttpResponse spawn(const net::HttpRequest& request, const std::string& correlation_id);
+  // What of `spec` exceeds config.spawn_limits (slots, ctx, threads, workers, memory).
+  std::vector<api::FieldError> beyond_limits(const WorkerSpec& spec) const;
   net::HttpResponse stop(const std::string& id, const std::string& correlation_id);
   net::HttpResponse health() const;
 

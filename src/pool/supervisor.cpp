@@ -12,6 +12,7 @@
 #include "api/http_common.hpp"
 #include "narration/json_line.hpp"
 #include "narration/narrate.hpp"
+#include "narration/secure_random.hpp"
 #include "net/http_client.hpp"
 #include "worker/worker_config.hpp"
 
@@ -29,7 +30,8 @@ struct Supervisor::Worker {
   WorkerState state = WorkerState::starting;
   std::uint64_t generation = 0;  // one per process; events of an older process are ignored
   std::uint16_t port = 0;
-  std::string token;  // bearer token of the current process's ready callback
+  std::string token;   // bearer token of the current process's ready callback
+  std::string secret;  // what the current process asks of callers of /execute, /cancel, /shutdown
   std::string url;
   std::unique_ptr<ChildProcess> child;
   int pid = 0;
@@ -58,10 +60,7 @@ struct Supervisor::HealthResult {
 namespace {
 
 std::string random_token() {
-  std::random_device random;
-  std::string token;
-  for (int i = 0; i < 8; ++i) token += fmt::format("{:08x}", random());
-  return token;
+  return narration::secure_random_hex(32);
 }
 
 // "cpu" → "cpu", "cuda:0" → "gpu0", "metal:1" → "metal1": the device part of a worker's name.
@@ -101,7 +100,8 @@ Supervisor::Worker* Supervisor::find(const std::string& id) {
 }
 
 WorkerView Supervisor::view(const Worker& w) const {
-  return {w.id, w.state, w.url, w.spec, w.pid, w.restarts, w.last_error, w.slots_busy};
+  return {w.id,       w.state,      w.url,     w.spec, w.pid, w.restarts,
+          w.last_error, w.slots_busy, w.secret};
 }
 
 void Supervisor::publish() {
@@ -198,6 +198,7 @@ void Supervisor::start(Worker& w) {
   }
   w.port = *port;
   w.token = random_token();
+  w.secret = random_token();
 
   ChildOptions options;
   options.binary = config_.worker_binary;
@@ -223,7 +224,12 @@ void Supervisor::start(Worker& w) {
     options.args.push_back(std::to_string(w.spec.context_length));
   }
   // Its narration must be JSON lines whatever our own format is: we parse them.
-  options.env = {{"LLORCH_CALLBACK_TOKEN", w.token}, {"LLORCH_LOG_FORMAT", "json"}};
+  // Two secrets of its own: one it shows the pool (its ready callback), one it asks of whoever
+  // sends it work. The pool's and orchestrator's tokens stay here.
+  options.env = {{"LLORCH_CALLBACK_TOKEN", w.token},
+                 {"LLORCH_WORKER_TOKEN", w.secret},
+                 {"LLORCH_LOG_FORMAT", "json"}};
+  options.unset_env = {"LLORCH_ORCHESTRATOR_TOKEN", "LLORCH_POOL_TOKEN", "LLORCH_API_TOKEN"};
 
   const std::string id = w.id;
   const std::uint64_t generation = w.generation;
@@ -345,6 +351,19 @@ void Supervisor::on_exit(const std::string& id, std::uint64_t generation, ExitSt
             "free; starting it again on another port (try {} of {})",
             w->id, w->port, w->bind_races, kBindRaces)
         .attempt(w->bind_races)
+        .emit();
+    start(*w);
+    return;
+  }
+  // A worker whose model file changed under it ended its streams and left so that it could be
+  // started on the new file: not a crash.
+  if (status.exit_code == worker::kExitModelFileChanged && w->kill_reason.empty()) {
+    n::warn(n::actor::pool_manager, n::action::model_file_changed)
+        .target(w->id)
+        .worker_id(w->id)
+        .human("Worker {} stopped because its model file {} changed; starting it on the new file",
+               w->id, w->spec.model)
+        .model_ref(w->spec.model)
         .emit();
     start(*w);
     return;

@@ -33,6 +33,7 @@ struct WorkerView {
   int restarts = 0;
   std::string last_error;
   std::size_t slots_busy = 0;
+  std::string secret;  // the worker's LLORCH_WORKER_TOKEN; listed only to token holders
 };
 
 // The answer to a ready callback.

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "api/stream_events.hpp"
+#include "engine/model_file_guard.hpp"
 #include "narration/narrate.hpp"
 
 namespace llorch::worker {
@@ -40,6 +41,10 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
   narration::StreamMessage terminal;
   try {
     const engine::GenerationResult result = generator.generate(request, hooks);
+    if (engine::model_file_changed()) {
+      // What was computed since the file changed cannot be trusted; say why the stream ends.
+      throw std::runtime_error(engine::model_file_change_reason());
+    }
     channel.push({"metrics", api::metrics_event(result.prompt_tokens.size(), result.tokens.size(),
                                                 result.prompt_ms, result.first_token_ms,
                                                 result.generate_ms, job.context.correlation_id)});
@@ -56,7 +61,9 @@ narration::StreamMessage run_job(engine::Generator& generator, Job& job, WorkerM
     }
   } catch (const std::exception& e) {
     const bool too_long = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-    const char* code = too_long ? "PROMPT_TOO_LONG" : "INFERENCE_FAILED";
+    const char* code = too_long                       ? "PROMPT_TOO_LONG"
+                       : engine::model_file_changed() ? "MODEL_FILE_CHANGED"
+                                                      : "INFERENCE_FAILED";
     n::error(n::actor::inference_engine, n::action::inference_failed)
         .target(job.context.job_id)
         .human("Inference failed: {}", e.what())

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/model_error.hpp"
+#include "engine/model_file_guard.hpp"
 #include "engine/narrated_load.hpp"
 #include "narration/narrate.hpp"
 #include "net/http_server.hpp"
@@ -65,6 +66,8 @@ std::string_view describe_exit_code(int code) noexcept {
       return "could not bind its port";
     case kExitCallbackFailed:
       return "ready callback failed";
+    case kExitModelFileChanged:
+      return "its model file changed";
     default:
       return "";
   }
@@ -151,6 +154,29 @@ int run_worker(WorkerConfig config) {
       .emit();
   const auto url = net::listen_narrated(*server, config.host, config.port, "HTTP server");
   if (!url) return kExitBindFailed;
+
+  // The model file changing under the worker (see engine/model_file_guard.hpp) ends every stream
+  // with MODEL_FILE_CHANGED and the worker with kExitModelFileChanged: its pool starts it anew.
+  engine::ModelFileWatch watch(config.model_path);
+  asio::steady_timer file_timer(io);
+  std::function<void()> watch_file = [&] {
+    if (engine::model_file_changed()) {
+      n::error(n::actor::worker, n::action::model_file_changed)
+          .target(config.model_path)
+          .human("{}: {}; ending every stream and stopping so that the new file is loaded",
+                 config.model_path, engine::model_file_change_reason())
+          .model_ref(config.model_path)
+          .error_kind("MODEL_FILE_CHANGED")
+          .emit();
+      begin_shutdown("the model file changed", kExitModelFileChanged);
+      return;
+    }
+    file_timer.expires_after(std::chrono::milliseconds(100));
+    file_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec && !stopping.load()) watch_file();
+    });
+  };
+  watch_file();
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {

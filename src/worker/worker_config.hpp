@@ -13,6 +13,7 @@ struct WorkerConfig {
   std::uint16_t port = 8080;   // 0: any free port (the bound one is narrated)
   std::string worker_id;       // default: worker-<port>
   std::string callback_url;    // pool manager's ready endpoint; empty: no callback
+  std::string secret;          // LLORCH_WORKER_TOKEN: required for /execute, /cancel, /shutdown
   std::string device = "cpu";  // cpu | cuda:N | metal:N
   std::size_t threads = 1;     // per slot
   std::size_t slots = 1;
@@ -30,6 +31,7 @@ enum ExitCode : int {
   kExitModelLoadFailed = 3,
   kExitBindFailed = 4,
   kExitCallbackFailed = 5,
+  kExitModelFileChanged = 6,  // the model file changed under it: start it again on the new file
 };
 
 // What an exit code means, for a crash report ("model load failed"); empty for unknown codes.

@@ -47,6 +47,14 @@ void WorkerService::handle(net::HttpRequest request, std::shared_ptr<net::Exchan
     return !refusal;
   };
 
+  // Whoever can reach the port must not run, cancel or stop jobs: the pool manager gave this
+  // worker a secret, and only the orchestrator it told holds it.
+  const bool guarded = path == "/execute" || path == "/cancel" || path == "/shutdown";
+  if (guarded && !api::bearer_matches(request, config_.secret)) {
+    metrics_.count_request("unauthorized");
+    return reply(api::unauthorized(request, "wrong or missing worker token (LLORCH_WORKER_TOKEN)",
+                                   correlation_id));
+  }
   if (path == "/execute") {
     if (allow("POST")) execute(request, correlation_id, exchange);
   } else if (path == "/cancel") {
