@@ -11,6 +11,7 @@
 #include "cli/model_loading.hpp"
 #include "engine/generator.hpp"
 #include "narration/setup.hpp"
+#include "narration/text_safety.hpp"
 
 namespace llorch::cli {
 namespace {
@@ -47,17 +48,25 @@ int run_generate(const GenerateOptions& o) {
   // The prompt is printed with the first generated text, so that the narration before it
   // (loading, tokenizing) stands on lines of its own when both streams share a terminal.
   bool started = false;
+  // On a terminal the prompt and the model's text are shown made safe (no escape sequences, no
+  // bidi overrides); piped, the model's bytes go out as they are.
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  const auto shown = [terminal](std::string_view text) {
+    std::string s(text);
+    if (terminal) narration::sanitize_keeping_lines(s);
+    return s;
+  };
   engine::GenerationHooks hooks;
   hooks.on_token = [&](engine::TokenId, std::string_view text) {
     if (!o.json) {
-      fmt::print("{}{}", std::exchange(started, true) ? "" : o.prompt, text);
+      fmt::print("{}{}", std::exchange(started, true) ? "" : shown(o.prompt), shown(text));
       std::fflush(stdout);
     }
     return true;
   };
   hooks.on_finished = [&] {
     if (!o.json) {
-      fmt::print("{}\n", std::exchange(started, true) ? "" : o.prompt);
+      fmt::print("{}\n", std::exchange(started, true) ? "" : shown(o.prompt));
       std::fflush(stdout);
     }
   };

@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/json_input.hpp"
 #include "api/sse_parser.hpp"
 #include "cli/commands.hpp"
 #include "cli/local_stack.hpp"
 #include "cli/run_screen.hpp"
 #include "narration/setup.hpp"
+#include "narration/text_safety.hpp"
 #include "net/http_client.hpp"
 
 namespace llorch::cli {
@@ -42,12 +44,14 @@ net::Headers auth_headers() {
 }
 
 std::string describe_refusal(const net::ClientResponse& r) {
-  const auto body = nlohmann::json::parse(r.body, nullptr, false);
-  if (!body.is_object() || !body.contains("error")) return fmt::format("HTTP {}", r.status);
-  std::string text = body["error"].value("message", "");
-  if (body["error"].contains("details")) {
-    for (const auto& d : body["error"]["details"]) text += "; " + d.value("message", "");
+  const auto body = api::parse_untrusted(r.body);
+  const auto& error = api::object_or_empty(body, "error");
+  if (error.empty()) return fmt::format("HTTP {}", r.status);
+  std::string text = api::string_or(error, "message");
+  if (const auto d = error.find("details"); d != error.end() && d->is_array()) {
+    for (const auto& detail : *d) text += "; " + api::string_or(detail, "message");
   }
+  narration::sanitize(text);  // the server's words, on the user's terminal
   return fmt::format("HTTP {}: {}", r.status, text);
 }
 
@@ -74,9 +78,9 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
     screen.problem("the orchestrator refused the request: " + describe_refusal(created));
     return 1;
   }
-  const auto answer = nlohmann::json::parse(created.body, nullptr, false);
-  const std::string events = answer.is_object() ? answer.value("events_url", "") : "";
-  task_url = server + "/v2/tasks/" + (answer.is_object() ? answer.value("job_id", "") : "");
+  const auto answer = api::parse_untrusted(created.body);
+  const std::string events = api::string_or(answer, "events_url");
+  task_url = server + "/v2/tasks/" + api::string_or(answer, "job_id");
   api::SseParser parser;
   std::string terminal;
   try {
@@ -86,8 +90,8 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
     net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
       if (head.status != 200) return false;
       for (const auto& e : parser.feed(chunk)) {
-        const auto data = nlohmann::json::parse(e.data, nullptr, false);
-        if (data.is_discarded()) continue;
+        const auto data = api::parse_untrusted(e.data);
+        if (!data.is_object()) continue;
         screen.event(e.event, data, e.data);
         if (e.event == "end" || e.event == "error") terminal = e.event;
       }

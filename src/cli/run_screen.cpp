@@ -9,6 +9,9 @@
 #include <deque>
 #include <map>
 
+#include "api/json_input.hpp"
+#include "narration/text_safety.hpp"
+
 namespace llorch::cli {
 
 namespace {
@@ -60,28 +63,35 @@ std::size_t display_width(std::string_view s) {
   return width;
 }
 
+// Text from the server (narration, error messages) for a terminal: no escape sequences.
+std::string terminal_text(std::string text) {
+  narration::sanitize(text);
+  return text;
+}
+
 std::string ending_line(const nlohmann::json& end, std::size_t tokens, double elapsed_ms) {
   const double rate = elapsed_ms > 0 ? static_cast<double>(tokens) * 1000.0 / elapsed_ms : 0.0;
-  const std::string reason = end.value("stop_reason", "");
+  const std::string reason = terminal_text(api::string_or(end, "stop_reason"));
   if (reason == "CANCELLED") return fmt::format("🛑 Cancelled after {} tokens", tokens);
   return fmt::format("🏁 Done: {} tokens in {:.0f} ms end to end ({:.1f} tok/s, {})", tokens,
                      elapsed_ms, rate, reason);
 }
 
 std::string error_line(const nlohmann::json& error) {
-  return fmt::format("❌ {}: {}", error.value("code", "ERROR"), error.value("message", ""));
+  return fmt::format("❌ {}: {}", terminal_text(api::string_or(error, "code", "ERROR")),
+                     terminal_text(api::string_or(error, "message")));
 }
 
 std::string narration_line(const nlohmann::json& data) {
-  const std::string action = data.value("action", "");
-  const std::string level = data.value("level", "info");
-  return fmt::format("{} {}", narration_icon(action, level), data.value("human", ""));
+  const std::string action = api::string_or(data, "action");
+  const std::string level = api::string_or(data, "level", "info");
+  return fmt::format("{} {}", narration_icon(action, level),
+                     terminal_text(api::string_or(data, "human")));
 }
 
 // The title line shows the start of a long prompt on one line.
 std::string shorten(std::string text) {
-  for (char& c : text)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  narration::sanitize(text);  // the user's prompt may hold escape sequences too
   if (text.size() <= 60) return text;
   std::size_t cut = 57;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole chars
@@ -97,7 +107,9 @@ class TerminalScreen final : public RunScreen {
     if (type == "narration") {
       if (!quiet_) narration_.push_back(narration_line(data));
     } else if (type == "token") {
-      output_ += data.value("t", "");
+      std::string t = api::string_or(data, "t");
+      narration::sanitize_keeping_lines(t);  // the model's bytes must not drive the terminal
+      output_ += t;
       ++tokens_;
     } else if (type == "end") {
       footer_ = ending_line(data, tokens_, elapsed_ms());
@@ -188,13 +200,15 @@ class TerminalScreen final : public RunScreen {
 
 class PipedScreen final : public RunScreen {
  public:
-  explicit PipedScreen(bool quiet) : quiet_(quiet) {}
+  explicit PipedScreen(bool quiet) : quiet_(quiet), stdout_is_terminal_(::isatty(1) == 1) {}
 
   void event(const std::string& type, const nlohmann::json& data, std::string_view) override {
     if (type == "narration") {
       if (!quiet_) say(narration_line(data));
     } else if (type == "token") {
-      const std::string t = data.value("t", "");
+      // Piped: the model's bytes as they are (documented); a terminal gets them made safe.
+      std::string t = api::string_or(data, "t");
+      if (stdout_is_terminal_) narration::sanitize_keeping_lines(t);
       std::fwrite(t.data(), 1, t.size(), stdout);
       std::fflush(stdout);
       ++tokens_;
@@ -221,6 +235,7 @@ class PipedScreen final : public RunScreen {
   }
 
   bool quiet_;
+  bool stdout_is_terminal_;
   std::size_t tokens_ = 0;
   std::string ending_;
   Clock::time_point started_ = Clock::now();

@@ -20,8 +20,22 @@ struct Rule {
   const char* replacement;
 };
 
-const std::array<Rule, 5>& rules() {
-  static const std::array<Rule, 5> kRules{{
+// Bare key shapes are matched case-sensitively (AKIA is upper case by definition; `Sk-` is not a key).
+constexpr auto kExact = boost::regex::perl;
+
+const std::array<Rule, 12>& rules() {
+  static const std::array<Rule, 12> kRules{{
+      // Provider keys that are recognisable on their own, wherever they appear.
+      {boost::regex(R"(\bsk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})", kExact),
+       "[REDACTED API KEY]"},                                                       // OpenAI, Anthropic
+      {boost::regex(R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b)", kExact),
+       "[REDACTED AWS KEY]"},                                                       // AWS key ids
+      {boost::regex(R"(\bgh[pousr]_[A-Za-z0-9]{30,})", kExact), "[REDACTED GITHUB TOKEN]"},
+      {boost::regex(R"(\bgithub_pat_[A-Za-z0-9_]{20,})", kExact), "[REDACTED GITHUB TOKEN]"},
+      {boost::regex(R"(\bxox[abposr]-[A-Za-z0-9\-]{10,})", kExact), "[REDACTED SLACK TOKEN]"},
+      {boost::regex(R"(\bAIza[0-9A-Za-z_\-]{35})", kExact), "[REDACTED GOOGLE KEY]"},
+      {boost::regex(R"(\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,})", kExact),
+       "[REDACTED STRIPE KEY]"},
       {boost::regex(
            R"(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\z))",
            kFlags | boost::regex::mod_s),
@@ -51,14 +65,15 @@ bool starts_with_ignoring_case(std::string_view text, std::string_view lower) no
 // secrets and URL passwords need a ':' or '='; PEM blocks, JWTs and bearer/basic credentials have
 // marks of their own.
 bool may_hold_secret(std::string_view text) noexcept {
-  // A trigger is recognised by a rare byte: ':' '=' '-' 'J' (of "eyJ") 'b' 'B'. Words of eight
-  // bytes holding none of them are skipped whole.
+  // A trigger is recognised by a rare byte: ':' '=' '-' 'J' (of "eyJ") 'b' 'B', 'A' (AKIA…,
+  // AIza…) and '_' (ghp_…, sk_live_…). Words of eight bytes holding none of them are skipped
+  // whole.
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (i % 8 == 0 && i + 8 <= text.size()) {
       const std::uint64_t w = swar::load(text.data() + i);
       if ((swar::bytes_equal(w, ':') | swar::bytes_equal(w, '=') | swar::bytes_equal(w, '-') |
-           swar::bytes_equal(w, 'J') | swar::bytes_equal(w, 'b') | swar::bytes_equal(w, 'B')) ==
-          0) {
+           swar::bytes_equal(w, 'J') | swar::bytes_equal(w, 'b') | swar::bytes_equal(w, 'B') |
+           swar::bytes_equal(w, 'A') | swar::bytes_equal(w, '_')) == 0) {
         i += 7;
         continue;
       }
@@ -69,6 +84,21 @@ bool may_hold_secret(std::string_view text) noexcept {
         return true;
       case '-':
         if (text.substr(i, 5) == "-----") return true;
+        if (i >= 2 && text.substr(i - 2, 2) == "sk") return true;  // sk-…
+        if (i >= 4 && text.substr(i - 4, 3) == "xox") return true;  // xoxb-…
+        break;
+      case 'A': {
+        const std::string_view next = text.substr(i + 1, 3);
+        if (next == "KIA" || next == "SIA" || next == "GPA" || next == "IDA" || next == "ROA" ||
+            next == "Iza")
+          return true;
+        break;
+      }
+      case '_':
+        if (i >= 3 && text[i - 3] == 'g' && text[i - 2] == 'h') return true;  // ghp_…
+        if (i >= 2 && text[i - 1] == 'k' && (text[i - 2] == 's' || text[i - 2] == 'r'))
+          return true;  // sk_live_…
+        if (i >= 6 && text.substr(i - 6, 6) == "github") return true;
         break;
       case 'J':
         if (i >= 2 && text.substr(i - 2, 3) == "eyJ") return true;

@@ -108,4 +108,21 @@ void sanitize(std::string& text) {
   text = std::move(out);
 }
 
+void sanitize_keeping_lines(std::string& text) {
+  if (is_safe(text)) return;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = text.find('\n', start);
+    std::string piece = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    sanitize(piece);
+    out += piece;
+    if (end == std::string::npos) break;
+    out += '\n';
+    start = end + 1;
+  }
+  text = std::move(out);
+}
+
 }  // namespace llorch::narration

@@ -12,6 +12,11 @@ namespace llorch::narration {
 // ASCII-printable input is left untouched without allocating.
 void sanitize(std::string& text);
 
+// The same for text shown on a terminal whose line breaks matter (generated text): LF is kept,
+// everything else as sanitize() does. Escape sequences (ESC, CSI, OSC: title, clipboard, screen
+// clearing) and bidi overrides never reach the terminal.
+void sanitize_keeping_lines(std::string& text);
+
 // True when sanitize() would leave `text` unchanged.
 bool is_safe(std::string_view text) noexcept;
 

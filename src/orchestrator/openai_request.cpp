@@ -208,8 +208,10 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
       if (e.field == "narration_mode" || e.field == "ignore_eos") e.field = "llorch." + e.field;
       // prompt and messages were judged above for their shape; the worker's rules add their
       // limits (count, bytes), unless that field has an error already.
-      const bool said = std::any_of(errors.begin(), errors.end(),
-                                    [&](const api::FieldError& x) { return x.field == e.field; });
+      const bool said = std::any_of(errors.begin(), errors.end(), [&](const api::FieldError& x) {
+        return x.field == e.field || x.field.rfind(e.field + "[", 0) == 0 ||
+               x.field.rfind(e.field + ".", 0) == 0;
+      });
       if (!said) errors.push_back(std::move(e));
     }
   }

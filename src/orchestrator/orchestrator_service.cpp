@@ -131,7 +131,7 @@ std::optional<std::string> OrchestratorService::authenticate(Call& call, const s
   if (pool_api) {
     if (api::same_secret(token, config_.pool_token)) return "";
     // Reading the pool list is also for API key holders; changing it is for pools alone.
-    if (call.request.method == "GET" && path == kPools && keys) {
+    if (call.request.method == "GET" && path == kPools) {
       if (auto c = client()) return c;
     }
     if (config_.pool_token.empty() && !keys) return "";  // nothing configured: a private machine

@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "api/json_input.hpp"
-#include "api/sse_parser.hpp"
 #include "narration/correlation.hpp"
 #include "net/http_client.hpp"
 #include "orchestrator/worker_events.hpp"
@@ -57,11 +56,9 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
   if (!task.traceparent().empty()) request.headers.emplace_back("traceparent", task.traceparent());
   request.timeout = kReadTimeout;
 
-  api::SseParser parser;
-  bool terminal = false;
+  WorkerStreamReader reader(task);
   bool streaming = false;
   std::string error_body;
-  std::string broken;  // what the worker sent that breaks the contract
   std::optional<Clock::time_point> cancel_seen;
   try {
     net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
@@ -70,22 +67,7 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
         return error_body.size() < 64 * 1024;
       }
       streaming = true;
-      for (auto& event : parser.feed(chunk)) {
-        if (terminal) break;
-        if (auto problem = check_worker_frame(event.event, event.data)) {
-          broken = std::move(*problem);
-          terminal = true;
-          break;
-        }
-        terminal = event.event == "end" || event.event == "error";
-        if (event.event == "error") event.data = normalized_worker_error(event.data, task.correlation_id());
-        task.push(std::move(event.event), std::move(event.data));
-      }
-      if (parser.overflowed() && !terminal) {
-        broken = "an event larger than the stream parser takes";
-        terminal = true;
-      }
-      if (terminal) return false;
+      if (!reader.feed(chunk)) return false;
       if (task.cancel_requested.load()) {
         if (!cancel_seen) cancel_seen = Clock::now();
         // The worker had its chance to end the stream with CANCELLED; hanging up cancels too.
@@ -95,18 +77,14 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
     });
   } catch (const std::exception& e) {
     if (!streaming) return {RelayOutcome::unreachable, e.what()};
-    if (!terminal) return {RelayOutcome::lost, e.what()};
+    if (!reader.terminal()) return {RelayOutcome::lost, e.what()};
   }
-  if (!broken.empty()) {
+  if (!reader.broken().empty()) {
     // Hanging up (above) cancels the job on the worker; the user gets a terminal event.
-    task.push("error", Json{{"type", "error"},
-                            {"code", "WORKER_PROTOCOL_ERROR"},
-                            {"message", fmt::format("worker {} sent {}; the stream ends here",
-                                                    where.worker_id, broken)},
-                            {"correlation_id", task.correlation_id()}}
-                           .dump(-1, ' ', false, Json::error_handler_t::replace));
-    return {RelayOutcome::rejected, broken};
+    reader.end_broken(where.worker_id);
+    return {RelayOutcome::rejected, reader.broken()};
   }
+  const bool terminal = reader.terminal();
   if (terminal) return {RelayOutcome::finished, ""};
   if (!streaming) {
     // Not a stream: the worker answered with an error body before taking the job.

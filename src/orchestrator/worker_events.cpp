@@ -80,4 +80,34 @@ WorkerRefusal read_refusal(const std::string& body) {
   return r;
 }
 
+bool WorkerStreamReader::feed(std::string_view chunk) {
+  if (terminal_) return false;
+  for (auto& event : parser_.feed(chunk)) {
+    if (auto problem = check_worker_frame(event.event, event.data)) {
+      broken_ = std::move(*problem);
+      terminal_ = true;
+      return false;
+    }
+    terminal_ = event.event == "end" || event.event == "error";
+    if (event.event == "error") event.data = normalized_worker_error(event.data, task_.correlation_id());
+    task_.push(std::move(event.event), std::move(event.data));
+    if (terminal_) return false;
+  }
+  if (parser_.overflowed()) {
+    broken_ = "an event larger than the stream parser takes";
+    terminal_ = true;
+    return false;
+  }
+  return true;
+}
+
+void WorkerStreamReader::end_broken(const std::string& worker_id) {
+  task_.push("error", Json{{"type", "error"},
+                           {"code", "WORKER_PROTOCOL_ERROR"},
+                           {"message", fmt::format("worker {} sent {}; the stream ends here",
+                                                   worker_id, broken_)},
+                           {"correlation_id", task_.correlation_id()}}
+                          .dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
 }  // namespace llorch::orchestrator

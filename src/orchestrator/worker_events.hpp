@@ -5,6 +5,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "api/sse_parser.hpp"
+#include "orchestrator/task.hpp"
 
 namespace llorch::orchestrator {
 
@@ -23,5 +27,26 @@ struct WorkerRefusal {
   std::string message;  // at most 200 bytes
 };
 WorkerRefusal read_refusal(const std::string& body);
+
+// Reads a worker's /execute stream into a task, frame by frame: each frame checked, error frames
+// normalized, nothing after the terminal frame taken.
+class WorkerStreamReader {
+ public:
+  explicit WorkerStreamReader(Task& task) : task_(task) {}
+  // Feeds the bytes of one read; false once nothing more is wanted (a terminal frame was relayed,
+  // or the stream broke the contract).
+  bool feed(std::string_view chunk);
+  bool terminal() const noexcept { return terminal_; }
+  // What broke the contract ("" when nothing did); the task has not been told yet.
+  const std::string& broken() const noexcept { return broken_; }
+  // Ends the task with WORKER_PROTOCOL_ERROR naming `worker_id` and what it sent.
+  void end_broken(const std::string& worker_id);
+
+ private:
+  Task& task_;
+  api::SseParser parser_;
+  bool terminal_ = false;
+  std::string broken_;
+};
 
 }  // namespace llorch::orchestrator

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace llorch::narration {
 namespace {
 
@@ -31,6 +33,35 @@ TEST(Redaction, BearerTokens) {
   expect_hidden("sent bearer   s3cr3tT0ken== to pool", "s3cr3tT0ken");
   expect_hidden("header was 'Bearer\tmytoken42'", "mytoken42");
   expect_hidden("Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy");
+}
+
+TEST(Redaction, BareProviderKeysWherever_TheyAppear) {
+  // As a client could send them: an unknown JSON field's name, a prompt, a URL path.
+  const std::vector<std::string> keys{
+      "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",    // OpenAI project key
+      "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv",            // Anthropic
+      "sk-AbCdEfGhIjKlMnOpQrStUvWxYz01234567",          // OpenAI legacy
+      "AKIAIOSFODNN7EXAMPLE",                           // AWS access key id
+      "ASIAY34FZKBOKMUTVV7A",                           // AWS session key id
+      "ghp_1234567890abcdefghijABCDEFGHIJ123456",       // GitHub personal token
+      "gho_1234567890abcdefghijABCDEFGHIJ123456",       // GitHub OAuth token
+      "github_pat_11ABCDEFG0123456789_abcdefghijklmn",  // GitHub fine-grained token
+      "xoxb-123456789012-1234567890123-AbCdEfGhIjKl",   // Slack bot token
+      "AIzaSyA1234567890abcdefghijklmnopqrstuv",        // Google API key
+      "sk_live_4eC39HqLyjWDarjtT1zdp7dc",               // Stripe secret key
+  };
+  for (const auto& key : keys) {
+    expect_hidden(key + " is not a field of /execute; remove it", key);
+    expect_hidden("Validation failed: " + key, key);
+    expect_hidden("prompt was \"" + key + "\"", key);
+  }
+}
+
+TEST(Redaction, WordsThatOnlyLookLikeKeyPrefixesStay) {
+  for (const char* text : {"risk-free AKIA trial", "Worker ghost_1 started", "ASIA is a continent",
+                           "task_live_1 finished", "desk-lamp", "AIzawa"}) {
+    EXPECT_EQ(redacted(text), text);
+  }
 }
 
 TEST(Redaction, KeyValueSecrets) {

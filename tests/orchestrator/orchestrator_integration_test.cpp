@@ -47,12 +47,19 @@ json long_task(const char* on_disconnect = "continue") {
           {"on_disconnect", on_disconnect}};
 }
 
+// The pool API's token (LLORCH_POOL_TOKEN), given to the pool manager and to the orchestrator,
+// which reads crash reports and polled pools with it.
+const std::string kPoolToken = "pool-token-for-the-tests-0123456789";
+const std::vector<std::pair<std::string, std::string>> kPoolEnv{{"LLORCH_POOL_TOKEN", kPoolToken}};
+
 struct Stack {
   explicit Stack(int slots = 1, int queue_size = 64, std::size_t ctx = 0)
       : config(write_config(slots, ctx)),
-        orchestrator({"orchestrator", "--port", "0", "--queue-size", std::to_string(queue_size)}),
+        orchestrator({"orchestrator", "--port", "0", "--queue-size", std::to_string(queue_size)},
+                     kPoolEnv),
         pool({"pool-manager", "--port", "0", "--pool-id", "p1", "--config", config.string(),
-              "--orchestrator", orchestrator.url()}) {
+              "--orchestrator", orchestrator.url()},
+             kPoolEnv) {
     // Ready when the orchestrator has heard of a ready worker.
     if (wait_for_ready_workers(orchestrator.url(), 1)) return;
     ADD_FAILURE() << "no worker became ready within 30 s";
@@ -79,7 +86,8 @@ struct Stack {
   }
 
   json worker() const {
-    const auto list = json::parse(get(pool.url() + "/v1/workers").body);
+    const auto list = json::parse(
+        get(pool.url() + "/v1/workers", {{"Authorization", "Bearer " + kPoolToken}}).body);
     return list["workers"][0];
   }
 
@@ -359,8 +367,9 @@ TEST(Orchestrator, AQueuedTaskIsToldEachTimeItMovesUpAndMetricsCountIt) {
 TEST(Orchestrator, APoolNamedWithPoolIsPolledInsteadOfRegistering) {
   const fs::path config = Stack::write_config(1, 0);
   LlorchProcess pool(
-      {"pool-manager", "--port", "0", "--pool-id", "named", "--config", config.string()});
-  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--pool", pool.url()});
+      {"pool-manager", "--port", "0", "--pool-id", "named", "--config", config.string()},
+      kPoolEnv);
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--pool", pool.url()}, kPoolEnv);
   const auto deadline = Clock::now() + 30s;
   json pools;
   while (Clock::now() < deadline) {

@@ -53,14 +53,22 @@ std::string workers_toml(int count, int slots = 1) {
          "\nslots = " + std::to_string(slots) + "\n";
 }
 
-// `llorch pool-manager --port 0 --config FILE <extra>`.
+// The pool API's token in these tests (LLORCH_POOL_TOKEN); call() shows it unless told otherwise.
+const std::string kPoolToken = "pool-token-for-the-tests-0123456789";
+
+// `llorch pool-manager --port 0 --config FILE <extra>`, with LLORCH_POOL_TOKEN set.
 class PoolManager : public LlorchProcess {
  public:
   PoolManager(const fs::path& config, std::vector<std::string> extra = {},
               std::vector<std::pair<std::string, std::string>> env = {}, bool wait_for_bind = true)
-      : LlorchProcess(argv(config, std::move(extra)), std::move(env), wait_for_bind) {}
+      : LlorchProcess(argv(config, std::move(extra)), with_token(std::move(env)), wait_for_bind) {}
 
  private:
+  static std::vector<std::pair<std::string, std::string>> with_token(
+      std::vector<std::pair<std::string, std::string>> env) {
+    env.emplace_back("LLORCH_POOL_TOKEN", kPoolToken);
+    return env;
+  }
   static std::vector<std::string> argv(const fs::path& config, std::vector<std::string> extra) {
     std::vector<std::string> args{"pool-manager", "--port", "0", "--config", config.string()};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -71,6 +79,9 @@ class PoolManager : public LlorchProcess {
 net::ClientResponse call(const std::string& method, const std::string& url,
                          const std::string& body = "", net::Headers headers = {},
                          const std::string& content_type = "application/json") {
+  const bool has_auth = std::any_of(headers.begin(), headers.end(),
+                                    [](const auto& h) { return h.first == "Authorization"; });
+  if (!has_auth) headers.emplace_back("Authorization", "Bearer " + kPoolToken);
   net::ClientRequest request{.method = method,
                              .url = url,
                              .body = body,
@@ -438,6 +449,7 @@ TEST(PoolManager, NarrationFeedStreamsEveryWorkersLifecycle) {
   std::thread reader([&] {
     api::SseParser parser;
     net::ClientRequest request{.method = "GET", .url = pool.url() + "/v1/narration"};
+    request.headers.emplace_back("Authorization", "Bearer " + kPoolToken);
     request.timeout = 20s;
     net::http_call(request, [&](const net::ClientResponse&, std::string_view chunk) {
       for (const auto& e : parser.feed(chunk)) {

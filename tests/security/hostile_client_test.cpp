@@ -1,0 +1,150 @@
+// A hostile client against `llorch serve`: every request that once aborted the orchestrator
+// (nested values of unexpected types, too many or too large messages, a very long prompt, deep
+// nesting) is a 4xx naming the problem, and the server answers normally afterwards. Oversized
+// bodies and headers, client-chosen task ids and negative Last-Event-IDs are refused.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "security_support.hpp"
+
+namespace llorch::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+void expect_alive_and_serving(const std::string& url) {
+  const auto health = request("GET", url + "/health");
+  EXPECT_EQ(health.status, 200u) << health.body;
+  const auto answer = request(
+      "POST", url + "/v1/completions",
+      json{{"model", "stories260K"}, {"prompt", "Once"}, {"max_tokens", 4}, {"temperature", 0}}
+          .dump());
+  EXPECT_EQ(answer.status, 200u) << answer.body;
+}
+
+TEST(HostileClient, NoRequestBodyBringsTheOrchestratorDown) {
+  Serve serve;
+  const std::string url = serve.process.url();
+  const std::string big(300 * 1024, 'a');
+  json many_messages = json::array();
+  for (int i = 0; i < 300; ++i) many_messages.push_back({{"role", "user"}, {"content", "x"}});
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+
+  struct Case {
+    const char* path;
+    std::string body;
+    const char* field;  // a failing field the answer must name
+  };
+  const std::vector<Case> cases{
+      {"/v1/chat/completions",
+       json{{"model", "stories260K"},
+            {"messages", {{{"role", "user"}, {"content", {{{"type", 5}, {"text", 7}}}}}}}}
+           .dump(),
+       "messages[0].content"},
+      {"/v1/chat/completions",
+       json{{"model", "stories260K"},
+            {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+            {"response_format", {{"type", {1, 2}}}}}
+           .dump(),
+       "response_format"},
+      {"/v1/chat/completions",
+       json{{"model", "stories260K"},
+            {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+            {"stream_options", {{"include_usage", "yes"}}}}
+           .dump(),
+       "stream_options"},
+      {"/v1/chat/completions", json{{"model", "stories260K"}, {"messages", many_messages}}.dump(),
+       "messages"},
+      {"/v1/chat/completions",
+       json{{"model", "stories260K"}, {"messages", {{{"role", "user"}, {"content", big}}}}}.dump(),
+       "messages"},
+      {"/v1/completions", json{{"model", "stories260K"}, {"prompt", big}}.dump(), "prompt"},
+      {"/v1/completions", deep, ""},
+      {"/v1/chat/completions", deep, ""},
+      {"/v2/tasks", deep, ""},
+      {"/v2/tasks", json{{"prompt", big}}.dump(), "prompt"},
+      {"/v2/tasks", json{{"messages", many_messages}}.dump(), "messages"},
+      {"/v2/tasks", json{{"prompt", "x"}, {"stop", {{{"a", 1}}}}}.dump(), "stop[0]"},
+  };
+  for (const auto& c : cases) {
+    const auto answer = request("POST", url + c.path, c.body);
+    EXPECT_EQ(answer.status, 400u) << c.path << " " << c.body.substr(0, 120) << "\n" << answer.body;
+    const auto error = json::parse(answer.body, nullptr, false);
+    ASSERT_TRUE(error.is_object()) << answer.body;
+    bool named = false;
+    for (const auto& d : error["error"]["details"]) named = named || d["field"] == c.field;
+    EXPECT_TRUE(named) << c.field << " not named in " << answer.body.substr(0, 400);
+    ASSERT_TRUE(serve.process.running()) << "the server died on " << c.path << " "
+                                         << c.body.substr(0, 120);
+  }
+  expect_alive_and_serving(url);
+}
+
+TEST(HostileClient, TaskIdsAreNotTheClientsToChooseAndLastEventIdMustBeANumber) {
+  Serve serve;
+  const std::string url = serve.process.url();
+  const auto squat = request("POST", url + "/v2/tasks", R"({"prompt":"Hi","job_id":"task-1"})");
+  EXPECT_EQ(squat.status, 400u) << squat.body;
+  EXPECT_NE(squat.body.find("job_id"), std::string::npos);
+
+  const auto created = request("POST", url + "/v2/tasks", R"({"prompt":"Hi","max_tokens":2})");
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const std::string id = json::parse(created.body)["job_id"];
+  EXPECT_EQ(id.rfind("task-", 0), 0u);
+  for (const char* last : {"-1", "+1", "1e3", "0x10", "99999999999999999999"}) {
+    const auto answer =
+        request("GET", url + "/v2/tasks/" + id + "/events", "", {{"Last-Event-ID", last}});
+    EXPECT_EQ(answer.status, 400u) << "Last-Event-ID: " << last << " " << answer.body;
+  }
+}
+
+// A raw connection: headers claiming a huge body, then bytes for as long as the server reads.
+TEST(HostileClient, AnOversizedBodyIsAnsweredAndTheConnectionClosedAtOnce) {
+  Serve serve;
+  const auto url = net::parse_url(serve.process.url());
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(url.port);
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string head =
+      "POST /v2/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 52428800\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  const std::string chunk(64 * 1024, 'x');
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (std::chrono::steady_clock::now() - start < 10s) {
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) {
+      closed = true;
+      break;
+    }
+  }
+  char answer[512] = {};
+  const auto got = ::recv(fd, answer, sizeof answer - 1, MSG_DONTWAIT);
+  ::close(fd);
+  EXPECT_TRUE(closed) << "the server kept reading the body for 10 s";
+  if (got > 0) {
+    EXPECT_NE(std::string(answer).find("413"), std::string::npos) << answer;
+  }
+  EXPECT_TRUE(serve.process.running());
+}
+
+TEST(HostileClient, HugeHeadersAre431) {
+  Serve serve;
+  const auto answer = request("GET", serve.process.url() + "/health", "",
+                              {{"X-Padding", std::string(32 * 1024, 'p')}});
+  EXPECT_EQ(answer.status, 431u) << answer.body;
+  expect_alive_and_serving(serve.process.url());
+}
+
+}  // namespace
+}  // namespace llorch::testing
