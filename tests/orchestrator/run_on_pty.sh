@@ -33,6 +33,23 @@ if ! grep -aE '^│ .*[a-z]+ [a-z]+' "$screen" | grep -qv 'Request\|Queued\|Disp
   echo "FAIL: no generated text in the output pane"
   status=1
 fi
+# A prompt holding terminal control sequences (window title, clipboard write, screen clear, a bidi
+# override) must not reach the terminal: the screen shows them made harmless.
+hostile="$(mktemp)"
+trap 'rm -f "$screen" "$hostile"' EXIT
+prompt=$'Once \e]0;pwned\a\e]52;c;ZXZpbA==\a\e[2J\u202Eupon'
+COLUMNS=100 LINES=40 script -qec "$llorch run --model $model -n 4 --seed 7 $(printf '%q' "$prompt")" "$hostile" >/dev/null
+# (script's own first and last lines quote the command line; they are not llorch's output.)
+for sequence in $'\e]0;' $'\e]52;' $'\e[2J' $'\u202E'; do
+  if grep -av '^Script ' "$hostile" | grep -qaF -- "$sequence"; then
+    echo "FAIL: the prompt's $(printf '%q' "$sequence") reached the terminal"
+    status=1
+  fi
+done
+if ! grep -qaF "Done: 4 tokens" "$hostile"; then
+  echo "FAIL: the hostile prompt's run did not finish"
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "--- screen ---"
   cat -v "$screen" | tail -40
