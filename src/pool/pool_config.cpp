@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "api/device_name.hpp"
+#include "api/json_input.hpp"
 
 namespace llorch::pool {
 
@@ -285,8 +286,9 @@ void parse_pool_config(std::string_view toml_text, const std::string& source, co
 
 std::vector<FieldError> parse_worker_request(const std::string& body, const fs::path& base,
                                              WorkerSpec& spec) {
-  const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_discarded()) return {{"", "json", "the body is not valid JSON"}};
+  api::JsonProblem problem = api::JsonProblem::none;
+  const auto json = api::parse_untrusted(body, &problem);
+  if (json.is_discarded()) return {api::body_error(problem)};
   if (!json.is_object()) return {{"", "type:object", "the body must be a JSON object"}};
   std::vector<FieldError> errors;
   const auto whole = [&](const nlohmann::json& v, const char* key, std::int64_t min,

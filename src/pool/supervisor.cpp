@@ -10,6 +10,7 @@
 #include <random>
 
 #include "api/http_common.hpp"
+#include "api/json_input.hpp"
 #include "narration/json_line.hpp"
 #include "narration/narrate.hpp"
 #include "narration/secure_random.hpp"
@@ -497,7 +498,7 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
         .emit();
     return ReadyAnswer{status, code, std::move(message), std::move(details)};
   };
-  const auto json = nlohmann::json::parse(body, nullptr, false);
+  const auto json = api::parse_untrusted(body);
   if (!json.is_object())
     return reject(400, "MALFORMED_JSON", "the body is not a JSON object", "invalid");
   std::vector<api::FieldError> errors;
@@ -562,8 +563,7 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
   w->bind_races = 0;
   const auto waited =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - w->spawned_at);
-  const std::int64_t memory =
-      json.contains("memory_bytes") ? json["memory_bytes"].get<std::int64_t>() : 0;
+  const auto memory = static_cast<std::int64_t>(api::count_or(json, "memory_bytes"));
   const WorkerState from = w->state;
   w->state = WorkerState::ready;
   n::info(n::actor::pool_manager, n::action::worker_state_change)
@@ -609,10 +609,11 @@ void Supervisor::schedule_health_poll() {
               net::ClientRequest request{.method = "GET", .url = t.url + "/health"};
               request.timeout = timeout;
               const auto response = net::http_call(request);
-              const auto body = nlohmann::json::parse(response.body, nullptr, false);
-              r.draining = body.is_object() && body.value("status", "") == "draining";
+              // Whatever answers on the worker's port is read without trusting its shape.
+              const auto body = api::parse_untrusted(response.body);
+              r.draining = api::string_or(body, "status") == "draining";
               r.ok = response.status == 200 && body.is_object();
-              if (r.ok) r.slots_busy = body.value("slots_busy", std::size_t{0});
+              if (r.ok) r.slots_busy = api::count_or(body, "slots_busy");
               if (!r.ok && !r.draining)
                 r.problem = fmt::format("GET /health answered HTTP {}", response.status);
             } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #include "api/errors.hpp"
 #include "api/execute_request.hpp"
 #include "api/http_common.hpp"
+#include "api/json_input.hpp"
 #include "api/stream_events.hpp"
 #include "engine/chat_template.hpp"
 #include "narration/correlation.hpp"
@@ -166,7 +167,7 @@ void WorkerService::apply_chat_template(api::ExecuteRequest& request) const {
 HttpResponse WorkerService::cancel(const net::HttpRequest& request,
                                    const std::string& correlation_id) {
   if (auto unsupported = unless_json(request, correlation_id)) return std::move(*unsupported);
-  const auto body = nlohmann::json::parse(request.body, nullptr, false);
+  const auto body = api::parse_untrusted(request.body);
   if (!body.is_object() || !body.contains("job_id") || !body["job_id"].is_string()) {
     return error_response(400, "INVALID_REQUEST", "1 invalid field: job_id", correlation_id,
                           {{"job_id", "required", "job_id is required (the id of a running job)"}});
