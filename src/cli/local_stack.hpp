@@ -22,7 +22,7 @@ struct LocalStackOptions {
   std::uint16_t port = 8080;  // the orchestrator's; the pool manager takes any free port
   std::size_t queue_size = 64;
   orchestrator::ServiceConfig service;  // API keys, metrics token (the pool token is made here)
-  std::string worker_binary;  // default: this executable
+  std::string worker_binary;            // default: this executable
 };
 
 class LocalStack {

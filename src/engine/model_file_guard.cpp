@@ -1,8 +1,8 @@
 #include "engine/model_file_guard.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -155,8 +155,8 @@ void copy_name(char* to, std::size_t capacity, std::string_view from) {
   std::size_t n = 0;
   for (char c : from) {
     if (n + 1 >= capacity) break;
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.';
     to[n++] = plain ? c : '_';
   }
   to[n] = '\0';

@@ -20,22 +20,22 @@ struct Rule {
   const char* replacement;
 };
 
-// Bare key shapes are matched case-sensitively (AKIA is upper case by definition; `Sk-` is not a key).
+// Bare key shapes are matched case-sensitively (AKIA is upper case by definition; `Sk-` is not a
+// key).
 constexpr auto kExact = boost::regex::perl;
 
 const std::array<Rule, 12>& rules() {
   static const std::array<Rule, 12> kRules{{
       // Provider keys that are recognisable on their own, wherever they appear.
       {boost::regex(R"(\bsk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})", kExact),
-       "[REDACTED API KEY]"},                                                       // OpenAI, Anthropic
+       "[REDACTED API KEY]"},  // OpenAI, Anthropic
       {boost::regex(R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b)", kExact),
-       "[REDACTED AWS KEY]"},                                                       // AWS key ids
+       "[REDACTED AWS KEY]"},  // AWS key ids
       {boost::regex(R"(\bgh[pousr]_[A-Za-z0-9]{30,})", kExact), "[REDACTED GITHUB TOKEN]"},
       {boost::regex(R"(\bgithub_pat_[A-Za-z0-9_]{20,})", kExact), "[REDACTED GITHUB TOKEN]"},
       {boost::regex(R"(\bxox[abposr]-[A-Za-z0-9\-]{10,})", kExact), "[REDACTED SLACK TOKEN]"},
       {boost::regex(R"(\bAIza[0-9A-Za-z_\-]{35})", kExact), "[REDACTED GOOGLE KEY]"},
-      {boost::regex(R"(\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,})", kExact),
-       "[REDACTED STRIPE KEY]"},
+      {boost::regex(R"(\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,})", kExact), "[REDACTED STRIPE KEY]"},
       {boost::regex(
            R"(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\z))",
            kFlags | boost::regex::mod_s),
@@ -84,7 +84,7 @@ bool may_hold_secret(std::string_view text) noexcept {
         return true;
       case '-':
         if (text.substr(i, 5) == "-----") return true;
-        if (i >= 2 && text.substr(i - 2, 2) == "sk") return true;  // sk-…
+        if (i >= 2 && text.substr(i - 2, 2) == "sk") return true;   // sk-…
         if (i >= 4 && text.substr(i - 4, 3) == "xox") return true;  // xoxb-…
         break;
       case 'A': {

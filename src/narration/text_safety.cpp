@@ -115,7 +115,8 @@ void sanitize_keeping_lines(std::string& text) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t end = text.find('\n', start);
-    std::string piece = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string piece =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     sanitize(piece);
     out += piece;
     if (end == std::string::npos) break;

@@ -135,7 +135,9 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
           .error_kind("INTERNAL")
           .emit();
       keep_alive_ = false;
-      if (!answered_) write_response(early_error(500, "INTERNAL", "the server failed to handle the request; it is logged", correlation));
+      if (!answered_)
+        write_response(early_error(
+            500, "INTERNAL", "the server failed to handle the request; it is logged", correlation));
     }
   }
 
@@ -174,13 +176,12 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     discard(0);
   }
   void discard(std::size_t so_far) {
-    stream_.async_read_some(
-        asio::buffer(probe_),
-        asio::bind_executor(strand_, [self = shared_from_this(), so_far](beast::error_code ec,
-                                                                         std::size_t n) {
-          if (ec || so_far + n >= kLingerBytes) return self->close();
-          self->discard(so_far + n);
-        }));
+    stream_.async_read_some(asio::buffer(probe_),
+                            asio::bind_executor(strand_, [self = shared_from_this(), so_far](
+                                                             beast::error_code ec, std::size_t n) {
+                              if (ec || so_far + n >= kLingerBytes) return self->close();
+                              self->discard(so_far + n);
+                            }));
   }
 
   void start_stream(Headers headers, std::shared_ptr<FrameSource> source) {
@@ -260,8 +261,8 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   char probe_[64];
   std::shared_ptr<std::atomic<int>> in_flight_;
   std::shared_ptr<std::atomic<int>> open_;  // connections of this server, this one included
-  bool counted_ = false;  // this session holds one count in in_flight_
-  std::atomic<bool> answered_{false};  // respond() or stream() was called for this request
+  bool counted_ = false;                    // this session holds one count in in_flight_
+  std::atomic<bool> answered_{false};       // respond() or stream() was called for this request
   bool writing_ = false;
   bool stream_ended_ = false;
   bool closed_ = false;

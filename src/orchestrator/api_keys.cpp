@@ -20,7 +20,8 @@ constexpr std::size_t kMinKeyLength = 16;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -71,8 +72,8 @@ std::vector<ApiKey> parse_api_keys(std::string_view text, const std::string& sou
     for (const auto& other : keys) {
       if (other.key == key.key || other.client == key.client)
         throw std::invalid_argument(fmt::format(
-            "{} line {}: client {} or its key appears twice; give each client its own key",
-            source, number, key.client));
+            "{} line {}: client {} or its key appears twice; give each client its own key", source,
+            number, key.client));
     }
     keys.push_back(std::move(key));
   }

@@ -132,8 +132,9 @@ bool Orchestrator::start() {
   auto& c = impl_->config;
   const auto url = net::listen_narrated(
       impl_->server, c.host, c.port,
-      fmt::format("Orchestrator API (queue of {}, {})", c.scheduler.queue_size,
-                  c.service.keys->enabled() ? "API keys required" : "no API keys: open to local callers"));
+      fmt::format(
+          "Orchestrator API (queue of {}, {})", c.scheduler.queue_size,
+          c.service.keys->enabled() ? "API keys required" : "no API keys: open to local callers"));
   if (!url) return false;
   impl_->url = *url;
   impl_->expire_every_second();

@@ -240,7 +240,8 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
         from = std::stoull(last) + 1;
       } else {
         return call.reply(error_response(
-            400, "INVALID_REQUEST", "Last-Event-ID must be a non-negative integer: the id of an event of this stream",
+            400, "INVALID_REQUEST",
+            "Last-Event-ID must be a non-negative integer: the id of an event of this stream",
             call.correlation_id, {{"Last-Event-ID", "type:integer", "an event id, e.g. 41"}}));
       }
     }

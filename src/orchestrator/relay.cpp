@@ -92,12 +92,13 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
     if (refusal.code == "SLOTS_BUSY" || refusal.code == "DRAINING" || error_body.empty())
       return {RelayOutcome::refused, refusal.code.empty() ? "no answer" : refusal.code};
     if (task.cancel_requested.load()) return {RelayOutcome::abandoned, ""};
-    task.push("error", Json{{"type", "error"},
-                            {"code", refusal.code == "UNAUTHORIZED" ? "WORKER_REFUSED" : "INVALID_REQUEST"},
-                            {"message", fmt::format("worker {} refused the request: {}",
-                                                    where.worker_id, refusal.message)},
-                            {"correlation_id", task.correlation_id()}}
-                           .dump(-1, ' ', false, Json::error_handler_t::replace));
+    task.push("error",
+              Json{{"type", "error"},
+                   {"code", refusal.code == "UNAUTHORIZED" ? "WORKER_REFUSED" : "INVALID_REQUEST"},
+                   {"message", fmt::format("worker {} refused the request: {}", where.worker_id,
+                                           refusal.message)},
+                   {"correlation_id", task.correlation_id()}}
+                  .dump(-1, ' ', false, Json::error_handler_t::replace));
     return {RelayOutcome::rejected, refusal.message};
   }
   if (task.cancel_requested.load()) return {RelayOutcome::abandoned, "hung up after cancel"};

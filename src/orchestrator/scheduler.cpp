@@ -94,8 +94,7 @@ void Scheduler::start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry&
                                    WorkerEntry& worker) {
   ++worker.in_use;
   ++running_;
-  Placement where{pool.id, pool.url, worker.id, worker.url, worker.secret,
-                  config_.pool_api_token};
+  Placement where{pool.id, pool.url, worker.id, worker.url, worker.secret, config_.pool_api_token};
   task->set_running(where);
   {
     n::RequestScope scope(task->context());

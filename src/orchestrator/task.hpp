@@ -25,7 +25,7 @@ enum class TaskState { queued, running, completed, cancelled, failed };
 std::string_view to_string(TaskState state);
 
 struct TaskSpec {
-  std::string owner;  // the API key's client that created it ("" without keys)
+  std::string owner;            // the API key's client that created it ("" without keys)
   api::ExecuteRequest request;  // its job_id is the task's id
   std::string model;            // "" runs on any worker
   bool cancel_on_disconnect = true;

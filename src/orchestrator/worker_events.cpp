@@ -43,8 +43,7 @@ std::optional<std::string> check_worker_frame(const std::string& type, const std
   }
   api::JsonProblem problem = api::JsonProblem::none;
   const Json body = api::parse_untrusted<Json>(data, &problem);
-  if (problem == api::JsonProblem::too_deep)
-    return fmt::format("a {} event nested too deep", type);
+  if (problem == api::JsonProblem::too_deep) return fmt::format("a {} event nested too deep", type);
   if (!body.is_object()) return fmt::format("a {} event whose data is not a JSON object", type);
   if (type == "token" && !body.contains("t")) return "a token event without its text";
   if (type == "token" && !body["t"].is_string()) return "a token event whose text is not a string";
@@ -63,10 +62,8 @@ std::string normalized_worker_error(const std::string& data, const std::string& 
   std::string message = api::string_or(body, "message");
   if (message.empty()) message = "the worker reported an error without saying which";
   if (message.size() > 1024) message.resize(1024);
-  return Json{{"type", "error"},
-              {"code", code},
-              {"message", message},
-              {"correlation_id", correlation_id}}
+  return Json{
+      {"type", "error"}, {"code", code}, {"message", message}, {"correlation_id", correlation_id}}
       .dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -89,7 +86,8 @@ bool WorkerStreamReader::feed(std::string_view chunk) {
       return false;
     }
     terminal_ = event.event == "end" || event.event == "error";
-    if (event.event == "error") event.data = normalized_worker_error(event.data, task_.correlation_id());
+    if (event.event == "error")
+      event.data = normalized_worker_error(event.data, task_.correlation_id());
     task_.push(std::move(event.event), std::move(event.data));
     if (terminal_) return false;
   }
@@ -102,12 +100,13 @@ bool WorkerStreamReader::feed(std::string_view chunk) {
 }
 
 void WorkerStreamReader::end_broken(const std::string& worker_id) {
-  task_.push("error", Json{{"type", "error"},
-                           {"code", "WORKER_PROTOCOL_ERROR"},
-                           {"message", fmt::format("worker {} sent {}; the stream ends here",
-                                                   worker_id, broken_)},
-                           {"correlation_id", task_.correlation_id()}}
-                          .dump(-1, ' ', false, Json::error_handler_t::replace));
+  task_.push(
+      "error",
+      Json{{"type", "error"},
+           {"code", "WORKER_PROTOCOL_ERROR"},
+           {"message", fmt::format("worker {} sent {}; the stream ends here", worker_id, broken_)},
+           {"correlation_id", task_.correlation_id()}}
+          .dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 }  // namespace llorch::orchestrator

@@ -53,7 +53,7 @@ struct PoolConfig {
   std::string pool_id;  // default: pool-<hostname>
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  std::string orchestrator_url;  // empty: no registration
+  std::string orchestrator_url;    // empty: no registration
   std::string orchestrator_token;  // LLORCH_ORCHESTRATOR_TOKEN: shown when registering
   std::string api_token;           // LLORCH_POOL_TOKEN: required by the API (all but /health)
   SpawnLimits spawn_limits;

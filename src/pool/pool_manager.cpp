@@ -76,8 +76,9 @@ bool PoolManager::start() {
     config.api_token = n::secure_random_hex(32);
     n::warn(n::actor::pool_manager, n::action::access_denied)
         .target(config.pool_id)
-        .human("LLORCH_POOL_TOKEN is not set: the pool manager API answers /health only; set it "
-               "to manage workers over HTTP")
+        .human(
+            "LLORCH_POOL_TOKEN is not set: the pool manager API answers /health only; set it "
+            "to manage workers over HTTP")
         .emit();
   }
   const auto url = net::listen_narrated(m.server, config.host, config.port, "Pool manager API");

@@ -28,18 +28,19 @@ HttpResponse json_response(unsigned status, const nlohmann::ordered_json& body) 
 }  // namespace
 
 nlohmann::ordered_json worker_json(const WorkerView& w, bool with_secret) {
-  nlohmann::ordered_json j{{"id", w.id},
-          {"state", to_string(w.state)},
-          {"url", w.url.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.url)},
-          {"model", w.spec.model},
-          {"device", w.spec.device},
-          {"slots", w.spec.slots},
-          {"slots_busy", w.slots_busy},
-          {"threads", w.spec.threads},
-          {"pid", w.pid == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.pid)},
-          {"restarts", w.restarts},
-          {"last_error", w.last_error.empty() ? nlohmann::ordered_json(nullptr)
-                                              : nlohmann::ordered_json(w.last_error)}};
+  nlohmann::ordered_json j{
+      {"id", w.id},
+      {"state", to_string(w.state)},
+      {"url", w.url.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.url)},
+      {"model", w.spec.model},
+      {"device", w.spec.device},
+      {"slots", w.spec.slots},
+      {"slots_busy", w.slots_busy},
+      {"threads", w.spec.threads},
+      {"pid", w.pid == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.pid)},
+      {"restarts", w.restarts},
+      {"last_error", w.last_error.empty() ? nlohmann::ordered_json(nullptr)
+                                          : nlohmann::ordered_json(w.last_error)}};
   if (with_secret && !w.secret.empty()) j["secret"] = w.secret;
   return j;
 }
@@ -105,7 +106,8 @@ void PoolService::handle(net::HttpRequest request, std::shared_ptr<net::Exchange
   } else if (path.rfind(kWorkersPrefix, 0) == 0 && path.size() > kWorkersPrefix.size()) {
     const std::string id = path.substr(kWorkersPrefix.size());
     if (request.method == "GET") {
-      if (const auto w = supervisor_.worker(id)) return reply(json_response(200, worker_json(*w, true)));
+      if (const auto w = supervisor_.worker(id))
+        return reply(json_response(200, worker_json(*w, true)));
       reply(error_response(404, "WORKER_NOT_FOUND", fmt::format("no worker {} in this pool", id),
                            correlation_id));
     } else if (allow("DELETE")) {
@@ -160,9 +162,9 @@ std::vector<api::FieldError> PoolService::beyond_limits(const WorkerSpec& spec) 
   const auto over = [&](const char* field, std::uint64_t value, std::uint64_t max,
                         const char* what) {
     if (value > max)
-      errors.push_back({field, fmt::format("max:{}", max),
-                        fmt::format("{} asks for {} {}; this pool allows at most {}", field, value,
-                                    what, max)});
+      errors.push_back(
+          {field, fmt::format("max:{}", max),
+           fmt::format("{} asks for {} {}; this pool allows at most {}", field, value, what, max)});
   };
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   over("slots", spec.slots, l.slots, "slots");
@@ -170,9 +172,9 @@ std::vector<api::FieldError> PoolService::beyond_limits(const WorkerSpec& spec) 
   over("threads", spec.threads, l.threads == 0 ? cores : l.threads, "threads per slot");
   const auto workers = supervisor_.workers();
   if (workers.size() + 1 > l.workers)
-    errors.push_back({"", fmt::format("maxWorkers:{}", l.workers),
-                      fmt::format("the pool has {} workers; it allows at most {}", workers.size(),
-                                  l.workers)});
+    errors.push_back(
+        {"", fmt::format("maxWorkers:{}", l.workers),
+         fmt::format("the pool has {} workers; it allows at most {}", workers.size(), l.workers)});
   // Memory: the model files of every worker, this one included (weights are read in whole).
   std::error_code ec;
   std::uint64_t bytes = std::filesystem::file_size(spec.model, ec);

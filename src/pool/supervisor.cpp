@@ -101,8 +101,7 @@ Supervisor::Worker* Supervisor::find(const std::string& id) {
 }
 
 WorkerView Supervisor::view(const Worker& w) const {
-  return {w.id,       w.state,      w.url,     w.spec, w.pid, w.restarts,
-          w.last_error, w.slots_busy, w.secret};
+  return {w.id, w.state, w.url, w.spec, w.pid, w.restarts, w.last_error, w.slots_busy, w.secret};
 }
 
 void Supervisor::publish() {

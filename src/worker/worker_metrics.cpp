@@ -49,7 +49,8 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01,
                                                             0.025, 0.05, 0.1, 0.25, 0.5, 1});
   // Every outcome is listed from the start (at 0), so rates work before the first of each.
-  for (const char* outcome : {"completed", "cancelled", "failed", "invalid", "busy", "draining", "unauthorized"}) {
+  for (const char* outcome :
+       {"completed", "cancelled", "failed", "invalid", "busy", "draining", "unauthorized"}) {
     requests_->Add({{"outcome", outcome}});
   }
 }

@@ -17,10 +17,12 @@ TEST(JsonInput, NestingIsCountedOutsideStringsOnly) {
 
 TEST(JsonInput, TooDeepIsRefusedBeforeParsing) {
   JsonProblem problem = JsonProblem::none;
-  EXPECT_TRUE(parse_untrusted(std::string(33, '[') + std::string(33, ']'), &problem).is_discarded());
+  EXPECT_TRUE(
+      parse_untrusted(std::string(33, '[') + std::string(33, ']'), &problem).is_discarded());
   EXPECT_EQ(problem, JsonProblem::too_deep);
   EXPECT_EQ(body_error(problem).constraint, "maxDepth:32");
-  EXPECT_FALSE(parse_untrusted(std::string(32, '[') + std::string(32, ']'), &problem).is_discarded());
+  EXPECT_FALSE(
+      parse_untrusted(std::string(32, '[') + std::string(32, ']'), &problem).is_discarded());
   EXPECT_EQ(problem, JsonProblem::none);
   EXPECT_TRUE(parse_untrusted("{nope", &problem).is_discarded());
   EXPECT_EQ(problem, JsonProblem::malformed);

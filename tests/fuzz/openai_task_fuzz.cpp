@@ -34,10 +34,10 @@ void follow(const orchestrator::TaskSpec& spec) {
   if (!request.messages.empty()) {
     std::vector<engine::ChatMessage> messages;
     for (const auto& m : request.messages) messages.push_back({m.role, m.content});
-    for (const auto format : {engine::ChatFormat::plain, engine::ChatFormat::chatml,
-                              engine::ChatFormat::llama2, engine::ChatFormat::llama3,
-                              engine::ChatFormat::zephyr, engine::ChatFormat::gemma,
-                              engine::ChatFormat::phi3}) {
+    for (const auto format :
+         {engine::ChatFormat::plain, engine::ChatFormat::chatml, engine::ChatFormat::llama2,
+          engine::ChatFormat::llama3, engine::ChatFormat::zephyr, engine::ChatFormat::gemma,
+          engine::ChatFormat::phi3}) {
       (void)engine::render_chat(format, messages);
     }
   }

@@ -38,7 +38,7 @@ TEST(Redaction, BearerTokens) {
 TEST(Redaction, BareProviderKeysWherever_TheyAppear) {
   // As a client could send them: an unknown JSON field's name, a prompt, a URL path.
   const std::vector<std::string> keys{
-      "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",    // OpenAI project key
+      "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",   // OpenAI project key
       "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv",            // Anthropic
       "sk-AbCdEfGhIjKlMnOpQrStUvWxYz01234567",          // OpenAI legacy
       "AKIAIOSFODNN7EXAMPLE",                           // AWS access key id

@@ -367,8 +367,7 @@ TEST(Orchestrator, AQueuedTaskIsToldEachTimeItMovesUpAndMetricsCountIt) {
 TEST(Orchestrator, APoolNamedWithPoolIsPolledInsteadOfRegistering) {
   const fs::path config = Stack::write_config(1, 0);
   LlorchProcess pool(
-      {"pool-manager", "--port", "0", "--pool-id", "named", "--config", config.string()},
-      kPoolEnv);
+      {"pool-manager", "--port", "0", "--pool-id", "named", "--config", config.string()}, kPoolEnv);
   LlorchProcess orchestrator({"orchestrator", "--port", "0", "--pool", pool.url()}, kPoolEnv);
   const auto deadline = Clock::now() + 30s;
   json pools;

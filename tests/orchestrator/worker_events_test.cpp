@@ -45,8 +45,7 @@ TEST(WorkerFrames, ErrorsAreNormalized) {
 }
 
 TEST(WorkerRefusals, AnyBodyGivesACodeAndAShortMessage) {
-  EXPECT_EQ(read_refusal(R"({"error":{"code":"SLOTS_BUSY","message":"busy"}})").code,
-            "SLOTS_BUSY");
+  EXPECT_EQ(read_refusal(R"({"error":{"code":"SLOTS_BUSY","message":"busy"}})").code, "SLOTS_BUSY");
   const auto odd = read_refusal(R"({"error":["x",{"code":5}]})");
   EXPECT_EQ(odd.code, "");
   EXPECT_FALSE(odd.message.empty());
@@ -58,8 +57,9 @@ TEST(WorkerStream, ReadsFramesUntilTheTerminalOneAndStopsOnABrokenOne) {
   auto task = Task::create("t", "c", "", TaskSpec{}, nullptr);
   WorkerStreamReader reader(*task);
   EXPECT_TRUE(reader.feed("event: token\ndata: {\"t\":\"a\"}\n\nevent: tok"));
-  EXPECT_FALSE(reader.feed("en\ndata: {\"t\":\"b\"}\n\nevent: end\ndata: {\"stop_reason\":\"EOS\"}\n\n"
-                           "event: token\ndata: {\"t\":\"after\"}\n\n"));
+  EXPECT_FALSE(
+      reader.feed("en\ndata: {\"t\":\"b\"}\n\nevent: end\ndata: {\"stop_reason\":\"EOS\"}\n\n"
+                  "event: token\ndata: {\"t\":\"after\"}\n\n"));
   EXPECT_TRUE(reader.terminal());
   EXPECT_TRUE(reader.broken().empty());
   std::vector<TaskFrame> frames;
@@ -80,8 +80,8 @@ TEST(WorkerStream, ReadsFramesUntilTheTerminalOneAndStopsOnABrokenOne) {
 }
 
 TEST(ApiKeyFile, ClientsAndKeysAreCheckedLineByLine) {
-  const auto keys = parse_api_keys("# team\n\nalice: 0123456789abcdef\n  bob:fedcba9876543210  \n",
-                                   "keys");
+  const auto keys =
+      parse_api_keys("# team\n\nalice: 0123456789abcdef\n  bob:fedcba9876543210  \n", "keys");
   ASSERT_EQ(keys.size(), 2u);
   EXPECT_EQ(keys[1].client, "bob");
   EXPECT_EQ(keys[1].key, "fedcba9876543210");

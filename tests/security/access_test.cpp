@@ -61,16 +61,19 @@ const std::vector<Endpoint> kOrchestratorEndpoints{
 
 TEST(Access, EveryOrchestratorEndpointButHealthNeedsAToken) {
   TempFile keys("# clients\nalice:" + kAlice + "\nbob:" + kBob + "\n");
-  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--api-keys-file", keys.path.string(),
-                              "--metrics-token-env", "TEST_METRICS_TOKEN"},
-                             {{"LLORCH_ORCHESTRATOR_TOKEN", kPoolToken},
-                              {"TEST_METRICS_TOKEN", kMetricsToken}});
+  LlorchProcess orchestrator(
+      {"orchestrator", "--port", "0", "--api-keys-file", keys.path.string(), "--metrics-token-env",
+       "TEST_METRICS_TOKEN"},
+      {{"LLORCH_ORCHESTRATOR_TOKEN", kPoolToken}, {"TEST_METRICS_TOKEN", kMetricsToken}});
   const std::string url = orchestrator.url();
   for (const auto& e : kOrchestratorEndpoints) {
     for (const auto& headers : {net::Headers{}, bearer("not-a-key-0123456789")}) {
       const auto answer = request(e.method, url + e.path, e.body, headers);
       EXPECT_EQ(answer.status, 401u) << e.method << " " << e.path << ": " << answer.body;
-      EXPECT_EQ(answer.headers.count("www-authenticate") ? answer.headers.at("www-authenticate") : "", "Bearer") << e.path;
+      EXPECT_EQ(
+          answer.headers.count("www-authenticate") ? answer.headers.at("www-authenticate") : "",
+          "Bearer")
+          << e.path;
     }
   }
   EXPECT_EQ(request("GET", url + "/health").status, 200u);
@@ -126,17 +129,17 @@ TEST(Access, ATaskBelongsToTheKeyThatCreatedIt) {
 
 TEST(Access, AnUnusableKeyFileStopsTheOrchestratorWithTheReason) {
   TempFile keys("alice:short\n");
-  LlorchProcess orchestrator(
-      {"orchestrator", "--port", "0", "--api-keys-file", keys.path.string()}, {}, false);
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--api-keys-file", keys.path.string()},
+                             {}, false);
   EXPECT_EQ(orchestrator.wait_exit(10s), 1);
 }
 
 TEST(Access, ServeTakesNoPoolRegistrationFromOutside) {
   Serve serve;
-  const auto answer =
-      request("POST", serve.process.url() + "/v1/pools",
-              R"({"pool_id":"evil","url":"http://127.0.0.1:1","workers":[{"id":"w","state":"ready",)"
-              R"("url":"http://127.0.0.1:1","model":"/m/stories260K.gguf","slots":64}]})");
+  const auto answer = request(
+      "POST", serve.process.url() + "/v1/pools",
+      R"({"pool_id":"evil","url":"http://127.0.0.1:1","workers":[{"id":"w","state":"ready",)"
+      R"("url":"http://127.0.0.1:1","model":"/m/stories260K.gguf","slots":64}]})");
   EXPECT_EQ(answer.status, 401u) << answer.body;
   const auto pools = json::parse(request("GET", serve.process.url() + "/v1/pools").body);
   ASSERT_EQ(pools["pools"].size(), 1u) << pools;
@@ -144,8 +147,8 @@ TEST(Access, ServeTakesNoPoolRegistrationFromOutside) {
 }
 
 std::string write_pool_config() {
-  const fs::path file = fs::temp_directory_path() /
-                        ("llorch-access-" + std::to_string(::getpid()) + ".toml");
+  const fs::path file =
+      fs::temp_directory_path() / ("llorch-access-" + std::to_string(::getpid()) + ".toml");
   std::ofstream(file) << "[[workers]]\nmodel = \"" << model_path() << "\"\n";
   return file.string();
 }
@@ -185,8 +188,7 @@ TEST(Access, ThePoolManagerApiAndEachWorkerNeedTheirTokens) {
   json worker;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
-    const auto list =
-        json::parse(request("GET", url + "/v1/workers", "", bearer(kPoolToken)).body);
+    const auto list = json::parse(request("GET", url + "/v1/workers", "", bearer(kPoolToken)).body);
     worker = list["workers"][0];
     if (worker["state"] == "ready") break;
     std::this_thread::sleep_for(50ms);
@@ -206,8 +208,8 @@ TEST(Access, ThePoolManagerApiAndEachWorkerNeedTheirTokens) {
   ASSERT_FALSE(streamed.names.empty());
   EXPECT_EQ(streamed.names.back(), "end");
   // Nobody stopped it: still the same process, ready.
-  const auto after = json::parse(
-      request("GET", url + "/v1/workers/worker-cpu-r1", "", bearer(kPoolToken)).body);
+  const auto after =
+      json::parse(request("GET", url + "/v1/workers/worker-cpu-r1", "", bearer(kPoolToken)).body);
   EXPECT_EQ(after["pid"], worker["pid"]);
   EXPECT_EQ(after["restarts"], 0);
   std::error_code ignored;

@@ -80,8 +80,8 @@ TEST(HostileClient, NoRequestBodyBringsTheOrchestratorDown) {
     bool named = false;
     for (const auto& d : error["error"]["details"]) named = named || d["field"] == c.field;
     EXPECT_TRUE(named) << c.field << " not named in " << answer.body.substr(0, 400);
-    ASSERT_TRUE(serve.process.running()) << "the server died on " << c.path << " "
-                                         << c.body.substr(0, 120);
+    ASSERT_TRUE(serve.process.running())
+        << "the server died on " << c.path << " " << c.body.substr(0, 120);
   }
   expect_alive_and_serving(url);
 }

@@ -46,7 +46,8 @@ class HostileWorker {
           if (prompt == "error-body-array") {
             exchange->respond({500, "application/json", R"({"error":["x",{"code":5}]})", {}});
           } else if (prompt == "error-body-code-number") {
-            exchange->respond({400, "application/json", R"({"error":{"code":7,"message":[]}})", {}});
+            exchange->respond(
+                {400, "application/json", R"({"error":{"code":7,"message":[]}})", {}});
           } else if (prompt == "redirect-html") {
             exchange->respond({302, "text/html", "<html>moved</html>", {}});
           } else if (prompt == "garbage-200") {
@@ -104,8 +105,8 @@ TEST(HostileUpstream, EveryStreamEndsWithOneTerminalErrorAndTheOrchestratorStays
         "token-not-string", "data-not-object", "unknown-stop-reason", "error-odd-shape",
         "deep-narration", "unknown-event", "closes-early"}) {
     SCOPED_TRACE(prompt);
-    const auto created = request("POST", url + "/v2/tasks",
-                                 json{{"prompt", prompt}, {"model", "evil"}}.dump());
+    const auto created =
+        request("POST", url + "/v2/tasks", json{{"prompt", prompt}, {"model", "evil"}}.dump());
     ASSERT_EQ(created.status, 202u) << created.body;
     const auto stream =
         read_stream(url + json::parse(created.body)["events_url"].get<std::string>());
@@ -122,9 +123,9 @@ TEST(HostileUpstream, EveryStreamEndsWithOneTerminalErrorAndTheOrchestratorStays
     record_received("event", error);
 
     // The OpenAI answer of the same upstream is well-formed too.
-    const auto answer = request(
-        "POST", url + "/v1/completions",
-        json{{"model", "evil"}, {"prompt", prompt}, {"max_tokens", 4}}.dump());
+    const auto answer =
+        request("POST", url + "/v1/completions",
+                json{{"model", "evil"}, {"prompt", prompt}, {"max_tokens", 4}}.dump());
     const auto body = json::parse(answer.body, nullptr, false);
     EXPECT_TRUE(body.is_object() && body.contains("error")) << answer.status << " " << answer.body;
     ASSERT_TRUE(orchestrator.running()) << "the orchestrator died on " << prompt;

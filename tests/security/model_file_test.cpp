@@ -49,9 +49,9 @@ TEST(ModelFile, AFileRewrittenUnderAWorkerEndsTheStreamAndTheWorkerComesBackOnTh
   const auto size = fs::file_size(model);
   Serve serve({"--ctx", "8192"}, {}, model.string());
   const std::string url = serve.process.url();
-  const auto created = request(
-      "POST", url + "/v2/tasks",
-      json{{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}}.dump());
+  const auto created =
+      request("POST", url + "/v2/tasks",
+              json{{"prompt", "Once"}, {"max_tokens", 8000}, {"ignore_eos", true}}.dump());
   ASSERT_EQ(created.status, 202u) << created.body;
 
   // Once tokens flow, cut the file in half under the worker (as `cp other.gguf` would, for a
@@ -75,9 +75,9 @@ TEST(ModelFile, AFileRewrittenUnderAWorkerEndsTheStreamAndTheWorkerComesBackOnTh
   unsigned status = 0;
   std::string body;
   while (std::chrono::steady_clock::now() < deadline && status != 200) {
-    const auto answer = request(
-        "POST", url + "/v1/completions",
-        json{{"model", "stories260K"}, {"prompt", "Once"}, {"max_tokens", 4}}.dump());
+    const auto answer =
+        request("POST", url + "/v1/completions",
+                json{{"model", "stories260K"}, {"prompt", "Once"}, {"max_tokens", 4}}.dump());
     status = answer.status;
     body = answer.body;
     if (status != 200) std::this_thread::sleep_for(200ms);
