@@ -16,7 +16,8 @@
 #include <thread>
 
 #include "llorch_process.hpp"
-#include "net/http_server.hpp"
+#include "temp_dir.hpp"
+#include "test_server.hpp"
 
 namespace llorch::testing {
 namespace {
@@ -24,29 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-// A folder of its own for each test's config files and scripts, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llorch-pool-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path write(const std::string& name, const std::string& text, bool executable = false) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    if (executable) fs::permissions(file, fs::perms::owner_all, fs::perm_options::add);
-    return file;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string workers_toml(int count, int slots = 1) {
   return "[[workers]]\nmodel = \"" + model_path() + "\"\ncount = " + std::to_string(count) +
@@ -515,21 +493,14 @@ TEST(PoolManager, WorkerThatNeverCallsBackIsKilledAfterTheReadyTimeout) {
 class RecordingOrchestrator {
  public:
   RecordingOrchestrator()
-      : server_(io_, [this](net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
+      : server_([this](net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
           {
             std::lock_guard lock(mutex_);
             requests_.push_back(request);
           }
           exchange->respond({200, "application/json", R"({"status":"ok"})", {}});
-        }) {
-    server_.listen("127.0.0.1", 0);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~RecordingOrchestrator() {
-    io_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+        }) {}
+  std::string url() const { return server_.url(); }
   std::vector<net::HttpRequest> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -543,11 +514,9 @@ class RecordingOrchestrator {
   }
 
  private:
-  boost::asio::io_context io_;
-  net::HttpServer server_;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<net::HttpRequest> requests_;
+  TestServer server_;  // last: stopped first, while the members it uses still exist
 };
 
 TEST(PoolManager, RegistersAndHeartbeatsWithTheOrchestrator) {

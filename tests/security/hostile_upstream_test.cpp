@@ -4,11 +4,8 @@
 // error event, OpenAI answers are still well-formed, and the orchestrator stays up.
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-#include <thread>
-
-#include "net/http_server.hpp"
 #include "security_support.hpp"
+#include "test_server.hpp"
 
 namespace llorch::testing {
 namespace {
@@ -37,7 +34,7 @@ class FixedFrames final : public net::FrameSource {
 class HostileWorker {
  public:
   HostileWorker()
-      : server_(io_, [](net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
+      : server_([](net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
           const auto body = json::parse(request.body, nullptr, false);
           const std::string prompt = body.is_object() ? body.value("prompt", "") : "";
           const auto sse = [&](const std::string& frames) {
@@ -69,20 +66,11 @@ class HostileWorker {
           } else {  // closes early: a token, then nothing
             sse("event: token\ndata: {\"type\":\"token\",\"t\":\"hi\"}\n\n");
           }
-        }) {
-    server_.listen("127.0.0.1", 0);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~HostileWorker() {
-    io_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+        }) {}
+  std::string url() const { return server_.url(); }
 
  private:
-  boost::asio::io_context io_;
-  net::HttpServer server_;
-  std::thread thread_;
+  TestServer server_;
 };
 
 TEST(HostileUpstream, EveryStreamEndsWithOneTerminalErrorAndTheOrchestratorStaysUp) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "security_support.hpp"
+#include "temp_dir.hpp"
 
 namespace llorch::testing {
 namespace {
@@ -18,21 +19,9 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llorch-model-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
-
 TEST(ModelFile, AFifoIsRefusedAtOnce) {
   TempDir dir;
-  const fs::path fifo = dir.path / "model.gguf";
+  const fs::path fifo = dir.path() / "model.gguf";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   LlorchProcess worker({"worker", "--model", fifo.string(), "--port", "0"}, {}, false);
   EXPECT_EQ(worker.wait_exit(10s), 3) << "model load failed";
@@ -44,7 +33,7 @@ TEST(ModelFile, AFifoIsRefusedAtOnce) {
 
 TEST(ModelFile, AFileRewrittenUnderAWorkerEndsTheStreamAndTheWorkerComesBackOnTheNewFile) {
   TempDir dir;
-  const fs::path model = dir.path / "stories260K.gguf";
+  const fs::path model = dir.path() / "stories260K.gguf";
   fs::copy_file(model_path(), model);
   const auto size = fs::file_size(model);
   Serve serve({"--ctx", "8192"}, {}, model.string());
