@@ -86,6 +86,23 @@ TEST(HostileClient, NoRequestBodyBringsTheOrchestratorDown) {
   expect_alive_and_serving(url);
 }
 
+TEST(HostileClient, SecretsInFieldNamesAndValuesNeverReachTheLog) {
+  Serve serve;
+  const std::string key = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+  const std::string aws = "AKIAIOSFODNN7EXAMPLE";
+  const auto answer = request("POST", serve.process.url() + "/v2/tasks",
+                              json{{"prompt", "Hi"}, {key, 1}, {"stop", {aws, 5}}}.dump());
+  EXPECT_EQ(answer.status, 400u) << answer.body;
+  ASSERT_TRUE(serve.process.wait_for_action("validation_failed", 5s));
+  bool named = false;
+  for (const auto& line : serve.process.raw_lines()) {
+    EXPECT_EQ(line.find(key), std::string::npos) << line;
+    EXPECT_EQ(line.find(aws), std::string::npos) << line;
+    named = named || line.find("[REDACTED API KEY]") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << "the unknown field is named, redacted, in the validation narration";
+}
+
 TEST(HostileClient, TaskIdsAreNotTheClientsToChooseAndLastEventIdMustBeANumber) {
   Serve serve;
   const std::string url = serve.process.url();
