@@ -85,6 +85,12 @@ TEST(Resources, OverTheConnectionLimitANewConnectionGets503AtOnce) {
 }
 
 TEST(Resources, OutOfDescriptorsTheAcceptLoopSaysSoOnceAndBacksOff) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers need descriptors of their own (UBSan probes memory through a pipe before each
+  // vptr check): starved, they report every virtual call and stop the process. The release run
+  // covers this test.
+  GTEST_SKIP() << "a sanitizer out of descriptors stops the process itself";
+#endif
   // The worker inherits a soft limit of 48 descriptors; this process gets its own back at once.
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
