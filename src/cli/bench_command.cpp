@@ -45,7 +45,7 @@ Figure summarize(std::vector<double> rates) {
 // Tokens per second of `count` forward steps from position `start`, feeding `tokens` in order.
 // Tokens/s of `count` steps of one token each (generation), or of the same tokens in batches of
 // `batch` (prompt processing, as the generator runs a prompt).
-double run_steps(engine::LlamaState& state, const std::vector<engine::TokenId>& tokens,
+double run_steps(engine::ModelState& state, const std::vector<engine::TokenId>& tokens,
                  std::size_t start, std::size_t count, std::size_t batch = 1) {
   const auto begin = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; i += batch) {
@@ -65,7 +65,7 @@ int run_bench(BenchOptions o) {
       o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   if (o.model.context == 0) o.model.context = std::max<std::size_t>(o.prompt + o.generate, 16);
   const auto model = load_narrated(o.model);
-  engine::LlamaState state(model, threads);
+  engine::ModelState state(model, threads);
 
   // Deterministic token ids from the whole vocabulary: the speed does not depend on them.
   std::mt19937 rng(1234);

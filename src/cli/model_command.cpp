@@ -22,14 +22,18 @@ int run_info(const ModelOptions& o, bool all_metadata) {
   fmt::print("size            {:.2f} MB file, {:.2f} MB of weights\n",
              static_cast<double>(model->file_bytes) / 1e6,
              static_cast<double>(model->weight_bytes()) / 1e6);
-  fmt::print("architecture    llama\n");
+  fmt::print("architecture    {}\n", c.architecture);
   fmt::print("layers          {}\n", c.n_layers);
   fmt::print("embedding       {}\n", c.dim);
   fmt::print("feed-forward    {}\n", c.hidden_dim);
   fmt::print("heads           {} ({} KV heads, head size {})\n", c.n_heads, c.n_kv_heads,
              c.head_dim());
   fmt::print("context         {}\n", c.context_length);
-  fmt::print("rope            {} dimensions, base {}\n", c.rope_dims, c.rope_freq_base);
+  fmt::print("rope            {} dimensions, base {}, {} pairs{}\n", c.rope_dims, c.rope_freq_base,
+             c.rope_style == engine::RopeStyle::neox ? "NEOX" : "adjacent",
+             model->rope_freqs.present() ? ", per-frequency divisors" : "");
+  if (c.n_experts > 0)
+    fmt::print("experts         {} per layer, {} used per token\n", c.n_experts, c.n_experts_used);
   fmt::print("rms epsilon     {}\n", c.rms_eps);
   fmt::print("output          {}\n",
              model->tied_output ? "tied to the token embedding" : "separate matrix");

@@ -1,7 +1,9 @@
 #include "engine/forward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 
 #include "engine/kernels.hpp"
@@ -10,210 +12,314 @@
 
 namespace llorch::engine {
 
-LlamaState::LlamaState(std::shared_ptr<const Model> model, std::size_t threads)
+namespace {
+
+const float* f32(const Tensor& t) noexcept {
+  return reinterpret_cast<const float*>(t.data);
+}
+
+void add_bias(float* y, const Tensor& bias, std::size_t n, std::size_t width) noexcept {
+  if (!bias.present()) return;
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t i = 0; i < width; ++i) y[t * width + i] += f32(bias)[i];
+}
+
+// x → cap·tanh(x/cap).
+void softcap(float* x, std::size_t n, float cap) noexcept {
+  if (cap <= 0.0f) return;
+  for (std::size_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
+float gelu_tanh(float x) noexcept {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+}
+
+// h = act(h) * h2, elementwise over n values.
+void gated(float* h, const float* h2, std::size_t n, Activation activation) noexcept {
+  if (activation == Activation::gelu_tanh) {
+    for (std::size_t i = 0; i < n; ++i) h[i] = gelu_tanh(h[i]) * h2[i];
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const float g = h[i];
+      h[i] = g * (1.0f / (1.0f + std::exp(-g))) * h2[i];
+    }
+  }
+}
+
+}  // namespace
+
+ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads)
     : model_(std::move(model)), pool_(threads) {
-  const LlamaConfig& c = model_->config;
-  x_.resize(c.dim);
-  xb_.resize(c.dim);
-  xb2_.resize(c.dim);
-  q_.resize(c.dim);
-  k_.resize(c.kv_dim());
-  v_.resize(c.kv_dim());
-  hb_.resize(c.hidden_dim);
-  hb2_.resize(c.hidden_dim);
-  att_.resize(c.n_heads * c.context_length);
+  const ModelConfig& c = model_->config;
   logits_.resize(c.vocab_size);
   key_cache_.resize(c.n_layers * c.context_length * c.kv_dim());
   value_cache_.resize(c.n_layers * c.context_length * c.kv_dim());
-  // theta_i = base^(-2i / rope_dims) for each rotated pair i of a head.
-  for (std::size_t i = 0; i < c.rope_dims / 2; ++i) {
-    rope_freq_.push_back(1.0f / std::pow(c.rope_freq_base, static_cast<float>(2 * i) /
-                                                               static_cast<float>(c.rope_dims)));
-  }
-}
-
-std::span<const float> LlamaState::forward(TokenId token, std::size_t pos) {
-  const Model& m = *model_;
-  const LlamaConfig& c = m.config;
-  if (pos >= c.context_length) {
-    throw std::out_of_range("position " + std::to_string(pos) + " is past the context length " +
-                            std::to_string(c.context_length));
-  }
-  if (token < 0 || static_cast<std::size_t>(token) >= c.vocab_size) {
-    throw std::out_of_range("token id " + std::to_string(token) + " is outside the vocabulary");
-  }
-  dequantize_row(m.token_embedding.type, m.token_embedding.row(static_cast<std::size_t>(token)),
-                 x_.data(), c.dim);
-
+  // theta_i = base^(-2i / rope_dims) / factor_i for each rotated pair i, per layer's base.
+  const std::size_t pairs = c.rope_dims / 2;
+  rope_freq_.resize(c.n_layers * pairs);
   for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& w = m.layers[l];
-    // Attention block: RMSNorm, Q/K/V projections, RoPE, cache, attention, output projection.
-    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.attn_norm.data), c.dim,
-            c.rms_eps);
-    const MatvecJob qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
-    matvec_many(qkv, xb_.data(), &pool_);
-
-    rope(q_.data(), k_.data(), pos);
-    const std::size_t cache_row = (l * c.context_length + pos) * c.kv_dim();
-    std::memcpy(key_cache_.data() + cache_row, k_.data(), c.kv_dim() * sizeof(float));
-    std::memcpy(value_cache_.data() + cache_row, v_.data(), c.kv_dim() * sizeof(float));
-
-    attention(l, pos, q_.data(), xb_.data(), att_.data());
-    matvec(w.wo, xb_.data(), xb2_.data(), &pool_);
-    for (std::size_t i = 0; i < c.dim; ++i) x_[i] += xb2_[i];
-
-    // Feed-forward block: RMSNorm, SwiGLU (silu(gate) * up), down projection.
-    rmsnorm(xb_.data(), x_.data(), reinterpret_cast<const float*>(w.ffn_norm.data), c.dim,
-            c.rms_eps);
-    const MatvecJob gate_up[] = {{&w.w_gate, hb_.data()}, {&w.w_up, hb2_.data()}};
-    matvec_many(gate_up, xb_.data(), &pool_);
-    for (std::size_t i = 0; i < c.hidden_dim; ++i) {
-      const float g = hb_[i];
-      hb_[i] = g * (1.0f / (1.0f + std::exp(-g))) * hb2_[i];
-    }
-    matvec(w.w_down, hb_.data(), xb_.data(), &pool_);
-    for (std::size_t i = 0; i < c.dim; ++i) x_[i] += xb_[i];
-  }
-
-  rmsnorm(x_.data(), x_.data(), reinterpret_cast<const float*>(m.output_norm.data), c.dim,
-          c.rms_eps);
-  matvec(m.output, x_.data(), logits_.data(), &pool_);
-  next_pos_ = pos + 1;
-  return logits_;
-}
-
-void LlamaState::rope(float* q, float* k, std::size_t pos) const noexcept {
-  // RoPE on adjacent pairs of the first rope_dims dimensions of every head (GGUF "normal" RoPE,
-  // the layout llama2.c uses and llama.cpp's converters produce for Llama).
-  const LlamaConfig& c = model_->config;
-  const std::size_t hd = c.head_dim();
-  for (std::size_t i = 0; i < c.rope_dims; i += 2) {
-    const float angle = static_cast<float>(pos) * rope_freq_[i / 2];
-    const float fcr = std::cos(angle);
-    const float fci = std::sin(angle);
-    for (std::size_t h = 0; h < c.n_heads; ++h) {
-      float* v = q + h * hd + i;
-      const float v0 = v[0], v1 = v[1];
-      v[0] = v0 * fcr - v1 * fci;
-      v[1] = v0 * fci + v1 * fcr;
-    }
-    for (std::size_t h = 0; h < c.n_kv_heads; ++h) {
-      float* v = k + h * hd + i;
-      const float v0 = v[0], v1 = v[1];
-      v[0] = v0 * fcr - v1 * fci;
-      v[1] = v0 * fci + v1 * fcr;
+    for (std::size_t i = 0; i < pairs; ++i) {
+      float freq = 1.0f / std::pow(c.layers[l].rope_base,
+                                   static_cast<float>(2 * i) / static_cast<float>(c.rope_dims));
+      if (model_->rope_freqs.present()) freq /= f32(model_->rope_freqs)[i];
+      rope_freq_[l * pairs + i] = freq;
     }
   }
 }
 
-std::span<const float> LlamaState::forward_batch(std::span<const TokenId> tokens, std::size_t pos) {
-  if (tokens.size() == 1) return forward(tokens[0], pos);
-  const Model& m = *model_;
-  const LlamaConfig& c = m.config;
-  const std::size_t n = tokens.size();
-  if (n == 0) throw std::invalid_argument("forward_batch needs at least one token");
-  if (pos + n > c.context_length) {
-    throw std::out_of_range("positions up to " + std::to_string(pos + n - 1) +
-                            " are past the context length " + std::to_string(c.context_length));
+void ModelState::check(std::span<const TokenId> tokens, std::size_t pos) const {
+  const ModelConfig& c = model_->config;
+  if (tokens.empty()) throw std::invalid_argument("a forward pass needs at least one token");
+  if (pos + tokens.size() > c.context_length) {
+    throw std::out_of_range("position " + std::to_string(pos + tokens.size() - 1) +
+                            " is past the context length " + std::to_string(c.context_length));
   }
   for (const TokenId token : tokens) {
     if (token < 0 || static_cast<std::size_t>(token) >= c.vocab_size) {
       throw std::out_of_range("token id " + std::to_string(token) + " is outside the vocabulary");
     }
   }
-  const std::size_t dim = c.dim;
-  const std::size_t kv_dim = c.kv_dim();
-  const std::size_t hidden = c.hidden_dim;
-  // Batch buffers: one row per token.
-  batch_x_.resize(n * dim);
-  batch_xb_.resize(n * dim);
-  batch_q_.resize(n * dim);
-  batch_k_.resize(n * kv_dim);
-  batch_v_.resize(n * kv_dim);
-  batch_h_.resize(n * hidden);
-  batch_h2_.resize(n * hidden);
-  batch_out_.resize(n * dim);
-  batch_scores_.resize(n * c.context_length);
-  for (std::size_t t = 0; t < n; ++t) {
-    dequantize_row(m.token_embedding.type,
-                   m.token_embedding.row(static_cast<std::size_t>(tokens[t])),
-                   batch_x_.data() + t * dim, dim);
-  }
+}
 
-  for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& w = m.layers[l];
-    const auto* attn_norm = reinterpret_cast<const float*>(w.attn_norm.data);
-    for (std::size_t t = 0; t < n; ++t)
-      rmsnorm(batch_xb_.data() + t * dim, batch_x_.data() + t * dim, attn_norm, dim, c.rms_eps);
-    matmul(w.wq, batch_xb_.data(), n, batch_q_.data(), &pool_);
-    matmul(w.wk, batch_xb_.data(), n, batch_k_.data(), &pool_);
-    matmul(w.wv, batch_xb_.data(), n, batch_v_.data(), &pool_);
-    // Every position's keys and values go into the cache first: token t attends to the batch's
-    // positions up to its own.
-    for (std::size_t t = 0; t < n; ++t) {
-      rope(batch_q_.data() + t * dim, batch_k_.data() + t * kv_dim, pos + t);
-      const std::size_t cache_row = (l * c.context_length + pos + t) * kv_dim;
-      std::memcpy(key_cache_.data() + cache_row, batch_k_.data() + t * kv_dim,
-                  kv_dim * sizeof(float));
-      std::memcpy(value_cache_.data() + cache_row, batch_v_.data() + t * kv_dim,
-                  kv_dim * sizeof(float));
-    }
-    // Positions are independent once the cache holds the batch: split them over the pool.
-    pool_.parallel_for(n, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) {
-        attention(l, pos + t, batch_q_.data() + t * dim, batch_xb_.data() + t * dim,
-                  batch_scores_.data() + t * c.context_length);
-      }
-    });
-    matmul(w.wo, batch_xb_.data(), n, batch_out_.data(), &pool_);
-    for (std::size_t i = 0; i < n * dim; ++i) batch_x_[i] += batch_out_[i];
+std::span<const float> ModelState::forward(TokenId token, std::size_t pos) {
+  return forward_batch(std::span<const TokenId>(&token, 1), pos);
+}
 
-    const auto* ffn_norm = reinterpret_cast<const float*>(w.ffn_norm.data);
-    for (std::size_t t = 0; t < n; ++t)
-      rmsnorm(batch_xb_.data() + t * dim, batch_x_.data() + t * dim, ffn_norm, dim, c.rms_eps);
-    matmul(w.w_gate, batch_xb_.data(), n, batch_h_.data(), &pool_);
-    matmul(w.w_up, batch_xb_.data(), n, batch_h2_.data(), &pool_);
-    for (std::size_t i = 0; i < n * hidden; ++i) {
-      const float g = batch_h_[i];
-      batch_h_[i] = g * (1.0f / (1.0f + std::exp(-g))) * batch_h2_[i];
-    }
-    matmul(w.w_down, batch_h_.data(), n, batch_out_.data(), &pool_);
-    for (std::size_t i = 0; i < n * dim; ++i) batch_x_[i] += batch_out_[i];
-  }
-
+std::span<const float> ModelState::forward_batch(std::span<const TokenId> tokens, std::size_t pos) {
+  run(tokens, pos);
   // Only the last position's logits are needed: they give the next token.
-  rmsnorm(x_.data(), batch_x_.data() + (n - 1) * dim,
-          reinterpret_cast<const float*>(m.output_norm.data), dim, c.rms_eps);
-  matvec(m.output, x_.data(), logits_.data(), &pool_);
-  next_pos_ = pos + n;
+  const ModelConfig& c = model_->config;
+  float* last = x_.data() + (tokens.size() - 1) * c.dim;
+  rmsnorm(last, last, f32(model_->output_norm), c.dim, c.rms_eps);
+  logits_.resize(c.vocab_size);
+  matvec(model_->output, last, logits_.data(), &pool_);
+  softcap(logits_.data(), c.vocab_size, c.final_softcap);
   return logits_;
 }
 
-void LlamaState::attention(std::size_t layer, std::size_t pos, const float* query, float* result,
+std::span<const float> ModelState::forward_batch_all(std::span<const TokenId> tokens,
+                                                     std::size_t pos) {
+  run(tokens, pos);
+  const ModelConfig& c = model_->config;
+  const std::size_t n = tokens.size();
+  for (std::size_t t = 0; t < n; ++t) {
+    float* row = x_.data() + t * c.dim;
+    rmsnorm(row, row, f32(model_->output_norm), c.dim, c.rms_eps);
+  }
+  logits_.resize(n * c.vocab_size);
+  project(model_->output, x_.data(), n, logits_.data());
+  softcap(logits_.data(), logits_.size(), c.final_softcap);
+  return logits_;
+}
+
+void ModelState::run(std::span<const TokenId> tokens, std::size_t pos) {
+  check(tokens, pos);
+  const Model& m = *model_;
+  const ModelConfig& c = m.config;
+  const std::size_t n = tokens.size();
+  x_.resize(n * c.dim);
+  xb_.resize(n * c.dim);
+  out_.resize(n * c.dim);
+  q_.resize(n * c.q_dim());
+  att_.resize(n * c.q_dim());
+  k_.resize(n * c.kv_dim());
+  v_.resize(n * c.kv_dim());
+  h_.resize(n * c.hidden_dim);
+  h2_.resize(n * c.hidden_dim);
+  scores_.resize(n * c.context_length);
+  for (std::size_t t = 0; t < n; ++t) {
+    float* row = x_.data() + t * c.dim;
+    dequantize_row(m.token_embedding.type,
+                   m.token_embedding.row(static_cast<std::size_t>(tokens[t])), row, c.dim);
+    if (c.embedding_scale != 1.0f)
+      for (std::size_t i = 0; i < c.dim; ++i) row[i] *= c.embedding_scale;
+  }
+  for (std::size_t l = 0; l < c.n_layers; ++l) layer(l, n, pos);
+  next_pos_ = pos + n;
+}
+
+void ModelState::project(const Tensor& w, const float* x, std::size_t n, float* y) {
+  if (n == 1) {
+    matvec(w, x, y, &pool_);
+  } else {
+    matmul(w, x, n, y, &pool_);
+  }
+}
+
+void ModelState::layer(std::size_t l, std::size_t n, std::size_t pos) {
+  const ModelConfig& c = model_->config;
+  const LayerWeights& w = model_->layers[l];
+  const std::size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), hs = c.head_size;
+
+  // Attention block: norm, Q/K/V (+ biases, + per-head norms), RoPE, cache, attention, output
+  // projection (+ its norm), residual.
+  for (std::size_t t = 0; t < n; ++t)
+    rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, f32(w.attn_norm), dim, c.rms_eps);
+  if (n == 1) {
+    // The input is quantized once and the threads meet once for all three.
+    const MatvecJob qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
+    matvec_many(qkv, xb_.data(), &pool_);
+  } else {
+    matmul(w.wq, xb_.data(), n, q_.data(), &pool_);
+    matmul(w.wk, xb_.data(), n, k_.data(), &pool_);
+    matmul(w.wv, xb_.data(), n, v_.data(), &pool_);
+  }
+  add_bias(q_.data(), w.bq, n, q_dim);
+  add_bias(k_.data(), w.bk, n, kv_dim);
+  add_bias(v_.data(), w.bv, n, kv_dim);
+  if (w.q_norm.present()) {
+    for (std::size_t i = 0; i < n * c.n_heads; ++i)
+      rmsnorm(q_.data() + i * hs, q_.data() + i * hs, f32(w.q_norm), hs, c.rms_eps);
+  }
+  if (w.k_norm.present()) {
+    for (std::size_t i = 0; i < n * c.n_kv_heads; ++i)
+      rmsnorm(k_.data() + i * hs, k_.data() + i * hs, f32(w.k_norm), hs, c.rms_eps);
+  }
+  // Every position's keys and values go into the cache first: token t attends to the batch's
+  // positions up to its own.
+  for (std::size_t t = 0; t < n; ++t) {
+    rope(q_.data() + t * q_dim, c.n_heads, l, pos + t);
+    rope(k_.data() + t * kv_dim, c.n_kv_heads, l, pos + t);
+    const std::size_t cache_row = (l * c.context_length + pos + t) * kv_dim;
+    std::memcpy(key_cache_.data() + cache_row, k_.data() + t * kv_dim, kv_dim * sizeof(float));
+    std::memcpy(value_cache_.data() + cache_row, v_.data() + t * kv_dim, kv_dim * sizeof(float));
+  }
+  if (n == 1) {
+    attention(l, pos, q_.data(), att_.data(), scores_.data());
+  } else {
+    // Positions are independent once the cache holds the batch: split them over the pool.
+    pool_.parallel_for(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t = begin; t < end; ++t) {
+        attention(l, pos + t, q_.data() + t * q_dim, att_.data() + t * q_dim,
+                  scores_.data() + t * c.context_length);
+      }
+    });
+  }
+  project(w.wo, att_.data(), n, out_.data());
+  if (w.post_attn_norm.present()) {
+    for (std::size_t t = 0; t < n; ++t)
+      rmsnorm(out_.data() + t * dim, out_.data() + t * dim, f32(w.post_attn_norm), dim, c.rms_eps);
+  }
+  for (std::size_t i = 0; i < n * dim; ++i) x_[i] += out_[i];
+
+  // Feed-forward block: norm, dense or mixture of experts (+ its norm), residual.
+  for (std::size_t t = 0; t < n; ++t)
+    rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, f32(w.ffn_norm), dim, c.rms_eps);
+  if (w.experts.empty()) {
+    feed_forward(w, n);
+  } else {
+    mixture_of_experts(w, n);
+  }
+  if (w.post_ffn_norm.present()) {
+    for (std::size_t t = 0; t < n; ++t)
+      rmsnorm(out_.data() + t * dim, out_.data() + t * dim, f32(w.post_ffn_norm), dim, c.rms_eps);
+  }
+  for (std::size_t i = 0; i < n * dim; ++i) x_[i] += out_[i];
+}
+
+void ModelState::feed_forward(const LayerWeights& w, std::size_t n) {
+  const ModelConfig& c = model_->config;
+  if (n == 1) {
+    const MatvecJob gate_up[] = {{&w.w_gate, h_.data()}, {&w.w_up, h2_.data()}};
+    matvec_many(gate_up, xb_.data(), &pool_);
+  } else {
+    matmul(w.w_gate, xb_.data(), n, h_.data(), &pool_);
+    matmul(w.w_up, xb_.data(), n, h2_.data(), &pool_);
+  }
+  gated(h_.data(), h2_.data(), n * c.hidden_dim, c.activation);
+  project(w.w_down, h_.data(), n, out_.data());
+}
+
+void ModelState::mixture_of_experts(const LayerWeights& w, std::size_t n) {
+  // Each token: the router's softmax over the experts, the top n_experts_used of them with their
+  // weights renormalised to sum to 1, and the weighted sum of those experts' feed-forwards.
+  const ModelConfig& c = model_->config;
+  const std::size_t experts = c.n_experts, hidden = c.hidden_dim, dim = c.dim;
+  expert_scratch_.resize(experts + 2 * hidden + dim);
+  float* router = expert_scratch_.data();
+  float* gate = router + experts;
+  float* up = gate + hidden;
+  float* down = up + hidden;
+  std::vector<std::size_t> order(experts);
+  for (std::size_t t = 0; t < n; ++t) {
+    const float* in = xb_.data() + t * dim;
+    float* out = out_.data() + t * dim;
+    matvec(w.router, in, router, &pool_);
+    softmax(router, experts);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(c.n_experts_used),
+                      order.end(), [&](std::size_t a, std::size_t b) {
+                        return router[a] > router[b] || (router[a] == router[b] && a < b);
+                      });
+    float total = 0.0f;
+    for (std::size_t k = 0; k < c.n_experts_used; ++k) total += router[order[k]];
+    std::fill(out, out + dim, 0.0f);
+    for (std::size_t k = 0; k < c.n_experts_used; ++k) {
+      const ExpertWeights& e = w.experts[order[k]];
+      const MatvecJob gate_up[] = {{&e.w_gate, gate}, {&e.w_up, up}};
+      matvec_many(gate_up, in, &pool_);
+      gated(gate, up, hidden, c.activation);
+      matvec(e.w_down, gate, down, &pool_);
+      const float weight = router[order[k]] / total;
+      for (std::size_t i = 0; i < dim; ++i) out[i] += weight * down[i];
+    }
+  }
+}
+
+void ModelState::rope(float* v, std::size_t heads, std::size_t layer,
+                      std::size_t pos) const noexcept {
+  const ModelConfig& c = model_->config;
+  const std::size_t pairs = c.rope_dims / 2;
+  const float* freq = rope_freq_.data() + layer * pairs;
+  // normal: adjacent pairs (2i, 2i+1); neox: the halves' pairs (i, i + rope_dims/2).
+  const std::size_t stride = c.rope_style == RopeStyle::neox ? pairs : 1;
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const float angle = static_cast<float>(pos) * freq[i];
+    const float fcr = std::cos(angle);
+    const float fci = std::sin(angle);
+    const std::size_t first = c.rope_style == RopeStyle::neox ? i : 2 * i;
+    for (std::size_t h = 0; h < heads; ++h) {
+      float* p = v + h * c.head_size + first;
+      const float v0 = p[0], v1 = p[stride];
+      p[0] = v0 * fcr - v1 * fci;
+      p[stride] = v0 * fci + v1 * fcr;
+    }
+  }
+}
+
+void ModelState::attention(std::size_t layer, std::size_t pos, const float* query, float* result,
                            float* scores) const {
-  const LlamaConfig& c = model_->config;
-  const std::size_t hd = c.head_dim();
+  const ModelConfig& c = model_->config;
+  const std::size_t hs = c.head_size;
   const std::size_t kv_dim = c.kv_dim();
   const std::size_t group = c.n_heads / c.n_kv_heads;  // query heads per KV head
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float scale =
+      c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
   const float* keys = key_cache_.data() + layer * c.context_length * kv_dim;
   const float* values = value_cache_.data() + layer * c.context_length * kv_dim;
+  // A sliding window sees the `window` positions up to its own.
+  const std::size_t window = c.layers[layer].sliding_window;
+  const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
+  const std::size_t count = pos + 1 - first;
 
   for (std::size_t h = 0; h < c.n_heads; ++h) {
-    const float* q = query + h * hd;
+    const float* q = query + h * hs;
     float* att = scores;  // reused head after head
-    const std::size_t kv_offset = (h / group) * hd;
-    for (std::size_t t = 0; t <= pos; ++t) {
+    const std::size_t kv_offset = (h / group) * hs;
+    for (std::size_t t = first; t <= pos; ++t) {
       const float* k = keys + t * kv_dim + kv_offset;
-      att[t] = simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(k), q, hd) * scale;
+      att[t - first] =
+          simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(k), q, hs) * scale;
     }
-    softmax(att, pos + 1);
-    float* out = result + h * hd;
-    std::memset(out, 0, hd * sizeof(float));
-    for (std::size_t t = 0; t <= pos; ++t) {
+    softcap(att, count, c.attention_softcap);
+    softmax(att, count);
+    float* out = result + h * hs;
+    std::memset(out, 0, hs * sizeof(float));
+    for (std::size_t t = first; t <= pos; ++t) {
       const float* v = values + t * kv_dim + kv_offset;
-      const float a = att[t];
-      for (std::size_t i = 0; i < hd; ++i) out[i] += a * v[i];
+      const float a = att[t - first];
+      for (std::size_t i = 0; i < hs; ++i) out[i] += a * v[i];
     }
   }
 }

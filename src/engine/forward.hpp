@@ -1,6 +1,7 @@
-// The Llama forward pass, one token at a time or a batch of prompt tokens, with a KV cache
-// (llama2.c's run.c, generalised to every weight type and to RoPE/GQA settings from the model's
-// metadata).
+// The forward pass: one transformer-layer routine, driven by the model's config (norms, biases,
+// QK-norm, RoPE style and base per layer, sliding windows, soft-capping, SwiGLU or GeGLU, dense or
+// mixture-of-experts feed-forward), run on a batch of consecutive tokens of one sequence — one
+// token while generating, up to a prompt batch while reading the prompt — with a KV cache.
 #pragma once
 
 #include <memory>
@@ -14,9 +15,9 @@ namespace llorch::engine {
 
 // The activations and KV cache of one sequence. Owns its buffers; not thread-safe (one sequence,
 // one engine thread; the pool splits work inside a step).
-class LlamaState {
+class ModelState {
  public:
-  LlamaState(std::shared_ptr<const Model> model, std::size_t threads = 1);
+  ModelState(std::shared_ptr<const Model> model, std::size_t threads = 1);
 
   // Runs `token` at position `pos` (0-based; every earlier position must have run) and returns
   // the logits over the vocabulary. Throws std::out_of_range past the context length.
@@ -26,27 +27,42 @@ class LlamaState {
   // all of them — and returns the logits of the last one. The prompt goes through this.
   std::span<const float> forward_batch(std::span<const TokenId> tokens, std::size_t pos);
 
+  // The same, returning the logits of every token: tokens.size() rows of the vocabulary size
+  // (`llorch logits`, perplexity).
+  std::span<const float> forward_batch_all(std::span<const TokenId> tokens, std::size_t pos);
+
   // Forgets every position (the KV cache is overwritten from position 0 on).
   void reset() noexcept { next_pos_ = 0; }
   std::size_t position() const noexcept { return next_pos_; }
   const Model& model() const noexcept { return *model_; }
 
  private:
-  // One position's attention over the cache up to `pos`: `query` [dim] in, `result` [dim] out,
-  // `scores` [context] scratch. Reads only the cache, so positions can run on several threads.
+  // The batch through every layer; leaves the final hidden states in x_.
+  void run(std::span<const TokenId> tokens, std::size_t pos);
+  // One transformer layer over the batch's n tokens at positions pos… (x_ in place).
+  void layer(std::size_t l, std::size_t n, std::size_t pos);
+  void feed_forward(const LayerWeights& w, std::size_t n);
+  void mixture_of_experts(const LayerWeights& w, std::size_t n);
+  // One position's attention over the cache up to `pos`: `query` [q_dim] in, `result` [q_dim]
+  // out, `scores` [context] scratch. Reads only the cache, so positions can run on several
+  // threads.
   void attention(std::size_t layer, std::size_t pos, const float* query, float* result,
                  float* scores) const;
-  void rope(float* q, float* k, std::size_t pos) const noexcept;
+  // Rotates the first rope_dims dimensions of each of `heads` heads of `v` for position `pos`.
+  void rope(float* v, std::size_t heads, std::size_t layer, std::size_t pos) const noexcept;
+  // y = x·Wᵀ for n rows of x: the matrix-vector kernels for one token, the batched ones else.
+  void project(const Tensor& w, const float* x, std::size_t n, float* y);
+  void check(std::span<const TokenId> tokens, std::size_t pos) const;
 
   std::shared_ptr<const Model> model_;
   ThreadPool pool_;
-  // Shapes (c = config): x, xb, xb2: [dim]; q: [dim]; hb, hb2: [hidden]; att: [n_heads, context];
-  // key_cache, value_cache: [layers, context, kv_dim]; logits: [vocab]; rope_freq: [rope_dims/2].
-  std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, att_, logits_, rope_freq_;
-  std::vector<float> key_cache_, value_cache_;
-  // forward_batch's activations, one row per token (grown on demand).
-  std::vector<float> batch_x_, batch_xb_, batch_q_, batch_k_, batch_v_, batch_h_, batch_h2_,
-      batch_out_, batch_scores_;
+  // One row per token of the batch (grown on demand): x, xb, out [dim]; q, att [q_dim];
+  // k, v [kv_dim]; h, h2 [hidden]; scores [context].
+  std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_, scores_;
+  std::vector<float> logits_;     // [vocab], or [tokens × vocab] from forward_batch_all
+  std::vector<float> rope_freq_;  // [layers × rope_dims/2]
+  std::vector<float> key_cache_, value_cache_;  // [layers, context, kv_dim]
+  std::vector<float> expert_scratch_;           // mixture of experts: one token's work
   std::size_t next_pos_ = 0;
 };
 

@@ -60,12 +60,12 @@ class Generator {
   GenerationResult generate(const GenerationRequest& request, const GenerationHooks& hooks = {});
 
   const Tokenizer& tokenizer() const noexcept { return *tokenizer_; }
-  LlamaState& state() noexcept { return state_; }
+  ModelState& state() noexcept { return state_; }
 
  private:
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  LlamaState state_;
+  ModelState state_;
 };
 
 }  // namespace llorch::engine

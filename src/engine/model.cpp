@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "engine/arch/architecture.hpp"
 #include "engine/gguf.hpp"
 #include "engine/mapped_file.hpp"
 #include "engine/model_error.hpp"
@@ -29,55 +30,162 @@ std::size_t require_positive(const GgufFile& f, const std::string& key,
   return static_cast<std::size_t>(*value);
 }
 
-void check_config(const LlamaConfig& c, const std::string& path) {
+void check_config(const ModelConfig& c, const std::string& path) {
   const auto bad = [&](const std::string& what) {
     throw ModelError(path + ": inconsistent model shape: " + what);
   };
-  if (c.dim % c.n_heads != 0)
-    bad(fmt::format("dim {} is not a multiple of {} heads", c.dim, c.n_heads));
+  if (c.head_size == 0 || c.head_size > kMaxDimension)
+    bad(fmt::format("head size {} is out of range", c.head_size));
   if (c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0) {
     bad(fmt::format("{} heads are not a multiple of {} KV heads", c.n_heads, c.n_kv_heads));
   }
-  if (c.rope_dims == 0 || c.rope_dims > c.head_dim() || c.rope_dims % 2 != 0) {
-    bad(fmt::format("RoPE dimension count {} does not fit head size {}", c.rope_dims,
-                    c.head_dim()));
+  if (c.rope_dims == 0 || c.rope_dims > c.head_size || c.rope_dims % 2 != 0) {
+    bad(fmt::format("RoPE dimension count {} does not fit head size {}", c.rope_dims, c.head_size));
   }
   if (c.context_length == 0) bad("context length is 0");
+  if (c.n_experts > 0 && (c.n_experts_used == 0 || c.n_experts_used > c.n_experts)) {
+    bad(fmt::format("{} experts used of {}", c.n_experts_used, c.n_experts));
+  }
+  if (c.layers.size() != c.n_layers) bad("per-layer settings do not match the layer count");
+}
+
+// The types llorch computes with, from the table, for messages.
+std::string supported_types() {
+  std::string names;
+  for (std::uint32_t id = 0; id < 64; ++id) {
+    if (const auto type = tensor_type_from_id(id))
+      names += (names.empty() ? "" : ", ") + std::string(traits(*type).name);
+  }
+  return names;
 }
 
 class GgufTensors {
  public:
   GgufTensors(const GgufFile& file) : file_(file) {}
 
-  Tensor get(const std::string& name, std::size_t cols, std::size_t rows,
-             bool must_be_f32 = false) const {
+  bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
+
+  // A tensor of `count` matrices of [rows, cols] (count 1: a matrix, or a vector with rows 1),
+  // as one Tensor of count·rows rows.
+  Tensor get(const std::string& name, std::size_t cols, std::size_t rows, bool must_be_f32 = false,
+             std::size_t count = 1) const {
     const GgufTensorInfo* info = file_.find_tensor(name);
     if (info == nullptr)
       throw ModelError(fmt::format("{}: tensor {} is missing", file_.path(), name));
     const auto type = tensor_type_from_id(info->type_id);
     if (!type) {
-      throw ModelError(
-          fmt::format("{}: tensor {} has type {}; llorch computes with f32, f16, q8_0 and q4_0",
-                      file_.path(), name, ggml_type_name(info->type_id)));
+      throw ModelError(fmt::format("{}: tensor {} has type {}; llorch computes with {}",
+                                   file_.path(), name, ggml_type_name(info->type_id),
+                                   supported_types()));
     }
     const std::size_t file_cols = static_cast<std::size_t>(info->shape[0]);
     const std::size_t file_rows =
         info->shape.size() > 1 ? static_cast<std::size_t>(info->shape[1]) : 1;
-    const bool extra_dims = info->shape.size() > 2 && info->elements() != file_cols * file_rows;
-    if (file_cols != cols || file_rows != rows || extra_dims) {
-      throw ModelError(fmt::format("{}: tensor {} has shape [{}] but the metadata implies [{}, {}]",
-                                   file_.path(), name, fmt::join(info->shape, ", "), cols, rows));
+    const std::size_t file_count =
+        info->shape.size() > 2 ? static_cast<std::size_t>(info->shape[2]) : 1;
+    const bool extra_dims =
+        info->shape.size() > 3 && info->elements() != file_cols * file_rows * file_count;
+    if (file_cols != cols || file_rows != rows || file_count != count || extra_dims) {
+      throw ModelError(fmt::format(
+          "{}: tensor {} has shape [{}] but the metadata implies [{}, {}{}]", file_.path(), name,
+          fmt::join(info->shape, ", "), cols, rows, count > 1 ? fmt::format(", {}", count) : ""));
     }
     if (must_be_f32 && *type != TensorType::f32) {
       throw ModelError(
           fmt::format("{}: tensor {} must be f32, not {}", file_.path(), name, traits(*type).name));
     }
-    return Tensor{*type, file_.tensor_data(*info).data(), rows, cols};
+    if (cols % traits(*type).block_elements != 0) {
+      throw ModelError(fmt::format("{}: tensor {} has rows of {} values, not whole {} blocks",
+                                   file_.path(), name, cols, traits(*type).name));
+    }
+    return Tensor{*type, file_.tensor_data(*info).data(), rows * count, cols};
+  }
+  // The same when the file has it; an absent Tensor otherwise.
+  Tensor optional(const std::string& name, std::size_t cols, std::size_t rows,
+                  bool must_be_f32 = false) const {
+    return has(name) ? get(name, cols, rows, must_be_f32) : Tensor{};
   }
 
  private:
   const GgufFile& file_;
 };
+
+// The keys every GGUF model has, under its architecture's prefix.
+void read_common_config(const GgufFile& f, ModelConfig& c) {
+  const auto key = [&](const char* suffix) { return c.architecture + "." + suffix; };
+  c.dim = require_positive(f, key("embedding_length"));
+  c.hidden_dim = require_positive(f, key("feed_forward_length"));
+  c.n_layers = require_positive(f, key("block_count"));
+  c.n_heads = require_positive(f, key("attention.head_count"));
+  c.n_kv_heads = require_positive(f, key("attention.head_count_kv"), c.n_heads);
+  c.context_length = require_positive(f, key("context_length"), 2048);
+  if (c.n_heads > c.dim)
+    throw ModelError(f.path() + ": more attention heads than embedding dimensions");
+  c.head_size = require_positive(f, key("attention.key_length"), c.dim / c.n_heads);
+  if (const auto value_length = f.get_uint(key("attention.value_length"));
+      value_length && *value_length != c.head_size) {
+    throw ModelError(
+        fmt::format("{}: key length {} and value length {} differ; llorch needs them "
+                    "equal",
+                    f.path(), c.head_size, *value_length));
+  }
+  c.rope_dims = require_positive(f, key("rope.dimension_count"), c.head_size);
+  c.rope_freq_base = static_cast<float>(f.get_real(key("rope.freq_base")).value_or(10000.0));
+  c.rms_eps =
+      static_cast<float>(f.get_real(key("attention.layer_norm_rms_epsilon")).value_or(1e-5));
+  c.n_experts = static_cast<std::size_t>(f.get_uint(key("expert_count")).value_or(0));
+  c.n_experts_used = static_cast<std::size_t>(f.get_uint(key("expert_used_count")).value_or(0));
+  if (c.n_experts > 1024) throw ModelError(f.path() + ": more than 1024 experts");
+  c.layers.assign(c.n_layers, LayerConfig{c.rope_freq_base, 0});
+}
+
+// One layer's weights, whichever of the optional and fused forms the file uses.
+LayerWeights read_layer(const GgufTensors& t, const ModelConfig& c, std::size_t l) {
+  const auto name = [&](const char* what, const char* kind = "weight") {
+    return fmt::format("blk.{}.{}.{}", l, what, kind);
+  };
+  const std::size_t dim = c.dim, q = c.q_dim(), kv = c.kv_dim(), hidden = c.hidden_dim;
+  LayerWeights w;
+  w.attn_norm = t.get(name("attn_norm"), dim, 1, true);
+  if (t.has(name("attn_qkv"))) {  // fused (Phi-3): Q rows, then K, then V
+    const Tensor qkv = t.get(name("attn_qkv"), dim, q + 2 * kv);
+    w.wq = qkv.rows_slice(0, q);
+    w.wk = qkv.rows_slice(q, kv);
+    w.wv = qkv.rows_slice(q + kv, kv);
+  } else {
+    w.wq = t.get(name("attn_q"), dim, q);
+    w.wk = t.get(name("attn_k"), dim, kv);
+    w.wv = t.get(name("attn_v"), dim, kv);
+  }
+  w.bq = t.optional(name("attn_q", "bias"), q, 1, true);
+  w.bk = t.optional(name("attn_k", "bias"), kv, 1, true);
+  w.bv = t.optional(name("attn_v", "bias"), kv, 1, true);
+  w.q_norm = t.optional(name("attn_q_norm"), c.head_size, 1, true);
+  w.k_norm = t.optional(name("attn_k_norm"), c.head_size, 1, true);
+  w.wo = t.get(name("attn_output"), q, dim);
+  w.post_attn_norm = t.optional(name("post_attention_norm"), dim, 1, true);
+  w.ffn_norm = t.get(name("ffn_norm"), dim, 1, true);
+  if (c.n_experts > 0) {
+    w.router = t.get(name("ffn_gate_inp"), dim, c.n_experts);
+    const Tensor gate = t.get(name("ffn_gate_exps"), dim, hidden, false, c.n_experts);
+    const Tensor up = t.get(name("ffn_up_exps"), dim, hidden, false, c.n_experts);
+    const Tensor down = t.get(name("ffn_down_exps"), hidden, dim, false, c.n_experts);
+    for (std::size_t e = 0; e < c.n_experts; ++e) {
+      w.experts.push_back({gate.rows_slice(e * hidden, hidden), up.rows_slice(e * hidden, hidden),
+                           down.rows_slice(e * dim, dim)});
+    }
+  } else if (!t.has(name("ffn_gate"))) {  // fused (Phi-3): gate rows, then up rows
+    const Tensor gate_up = t.get(name("ffn_up"), dim, 2 * hidden);
+    w.w_gate = gate_up.rows_slice(0, hidden);
+    w.w_up = gate_up.rows_slice(hidden, hidden);
+  } else {
+    w.w_gate = t.get(name("ffn_gate"), dim, hidden);
+    w.w_up = t.get(name("ffn_up"), dim, hidden);
+  }
+  if (c.n_experts == 0) w.w_down = t.get(name("ffn_down"), hidden, dim);
+  w.post_ffn_norm = t.optional(name("post_ffw_norm"), dim, 1, true);
+  return w;
+}
 
 std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) {
   auto file = std::make_shared<GgufFile>(std::move(mapped));
@@ -89,10 +197,12 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
   model->storage.push_back(file);
   for (const auto& [key, value] : f.metadata()) model->metadata.emplace_back(key, describe(value));
 
-  const std::string arch = f.get_string("general.architecture").value_or("");
-  if (arch != "llama") {
-    throw ModelError(fmt::format("{}: general.architecture is \"{}\"; llorch runs \"llama\" models",
-                                 f.path(), arch));
+  const std::string arch_name = f.get_string("general.architecture").value_or("");
+  const Architecture* arch = find_architecture(arch_name);
+  if (arch == nullptr) {
+    throw ModelError(
+        fmt::format("{}: general.architecture is \"{}\"; llorch runs these architectures: {}",
+                    f.path(), arch_name, supported_architectures()));
   }
   model->vocab = read_vocabulary(f);
   // A template of the wrong type is ignored (the default format applies), not fatal.
@@ -101,46 +211,25 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
   } catch (const ModelError&) {
   }
 
-  LlamaConfig& c = model->config;
-  c.dim = require_positive(f, "llama.embedding_length");
-  c.hidden_dim = require_positive(f, "llama.feed_forward_length");
-  c.n_layers = require_positive(f, "llama.block_count");
-  c.n_heads = require_positive(f, "llama.attention.head_count");
-  c.n_kv_heads = require_positive(f, "llama.attention.head_count_kv", c.n_heads);
-  c.context_length = require_positive(f, "llama.context_length", 2048);
+  ModelConfig& c = model->config;
+  c.architecture = arch_name;
+  read_common_config(f, c);
   c.vocab_size = model->vocab.size();
-  if (c.n_heads > c.dim)
-    throw ModelError(f.path() + ": more attention heads than embedding dimensions");
-  c.rope_dims = require_positive(f, "llama.rope.dimension_count", c.dim / c.n_heads);
-  c.rope_freq_base = static_cast<float>(f.get_real("llama.rope.freq_base").value_or(10000.0));
-  c.rms_eps =
-      static_cast<float>(f.get_real("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
+  arch->configure(f, c);
   if (options.context_length) c.context_length = *options.context_length;
   check_config(c, f.path());
 
   const GgufTensors t(f);
   model->token_embedding = t.get("token_embd.weight", c.dim, c.vocab_size);
   model->output_norm = t.get("output_norm.weight", c.dim, 1, true);
-  if (f.find_tensor("output.weight") != nullptr) {
+  if (t.has("output.weight")) {
     model->output = t.get("output.weight", c.dim, c.vocab_size);
   } else {
     model->output = model->token_embedding;
     model->tied_output = true;
   }
-  for (std::size_t l = 0; l < c.n_layers; ++l) {
-    const auto name = [&](const char* what) { return fmt::format("blk.{}.{}.weight", l, what); };
-    LayerWeights w;
-    w.attn_norm = t.get(name("attn_norm"), c.dim, 1, true);
-    w.wq = t.get(name("attn_q"), c.dim, c.dim);
-    w.wk = t.get(name("attn_k"), c.dim, c.kv_dim());
-    w.wv = t.get(name("attn_v"), c.dim, c.kv_dim());
-    w.wo = t.get(name("attn_output"), c.dim, c.dim);
-    w.ffn_norm = t.get(name("ffn_norm"), c.dim, 1, true);
-    w.w_gate = t.get(name("ffn_gate"), c.dim, c.hidden_dim);
-    w.w_up = t.get(name("ffn_up"), c.dim, c.hidden_dim);
-    w.w_down = t.get(name("ffn_down"), c.hidden_dim, c.dim);
-    model->layers.push_back(w);
-  }
+  model->rope_freqs = t.optional("rope_freqs.weight", c.rope_dims / 2, 1, true);
+  for (std::size_t l = 0; l < c.n_layers; ++l) model->layers.push_back(read_layer(t, c, l));
   return model;
 }
 
@@ -167,7 +256,7 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
   }
 
   auto model = std::make_shared<Model>();
-  LlamaConfig& c = model->config;
+  ModelConfig& c = model->config;
   c.dim = static_cast<std::size_t>(header[0]);
   c.hidden_dim = static_cast<std::size_t>(header[1]);
   c.n_layers = static_cast<std::size_t>(header[2]);
@@ -178,7 +267,9 @@ std::shared_ptr<Model> load_llama2c(MappedFile mapped, const LoadOptions& option
   c.context_length = static_cast<std::size_t>(header[6]);
   if (c.n_heads > c.dim || c.dim % c.n_heads != 0)
     not_a_checkpoint("dim is not a multiple of the head count");
-  c.rope_dims = c.head_dim();
+  c.head_size = c.dim / c.n_heads;
+  c.rope_dims = c.head_size;
+  c.layers.assign(c.n_layers, LayerConfig{c.rope_freq_base, 0});
   const std::size_t model_context = c.context_length;
   if (options.context_length) c.context_length = *options.context_length;
   check_config(c, path);

@@ -4,10 +4,20 @@
 
 #include <chrono>
 
+#include "engine/arch/architecture.hpp"
 #include "engine/model_error.hpp"
 #include "narration/narrate.hpp"
 
 namespace llorch::engine {
+
+namespace {
+
+std::string family_of(const std::string& architecture) {
+  const Architecture* arch = find_architecture(architecture);
+  return arch != nullptr ? std::string(arch->family) : architecture;
+}
+
+}  // namespace
 
 namespace n = llorch::narration;
 
@@ -46,10 +56,10 @@ std::shared_ptr<Model> load_model_narrated(const std::string& path, const LoadOp
   n::info(n::actor::model_loader, n::action::model_load_complete)
       .target(path)
       .human(
-          "Loaded Llama model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}{}) in {} "
+          "Loaded {} model ({:.1f} MB, {} layers, dim {}, vocabulary {}, tensors {}{}) in {} "
           "ms",
-          static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers, c.dim, c.vocab_size, types,
-          repacked, ms)
+          family_of(c.architecture), static_cast<double>(model->weight_bytes()) / 1e6, c.n_layers,
+          c.dim, c.vocab_size, types, repacked, ms)
       .cute("Brain loaded: {} layers deep and ready to think! 🎓", c.n_layers)
       .memory_bytes(static_cast<std::int64_t>(model->weight_bytes()))
       .duration_ms(ms)

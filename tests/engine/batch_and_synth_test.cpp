@@ -24,13 +24,13 @@ void expect_batch_equals_single(const std::shared_ptr<const Model>& model, std::
   std::vector<TokenId> tokens;
   for (std::size_t i = 0; i < 37; ++i)
     tokens.push_back(static_cast<TokenId>((i * 7919 + 1) % model->config.vocab_size));
-  LlamaState single(model, 2);
+  ModelState single(model, 2);
   std::vector<float> expected;
   for (std::size_t pos = 0; pos < tokens.size(); ++pos) {
     const auto logits = single.forward(tokens[pos], pos);
     expected.assign(logits.begin(), logits.end());
   }
-  LlamaState batched(model, 2);
+  ModelState batched(model, 2);
   std::span<const float> logits;
   for (std::size_t pos = 0; pos < tokens.size(); pos += batch) {
     const std::size_t n = std::min(batch, tokens.size() - pos);
@@ -58,7 +58,7 @@ TEST(BatchedPrompt, EqualsTokenByTokenOnStories260K) {
 TEST(BatchedPrompt, RejectsPositionsPastTheContextAndUnknownTokens) {
   const std::shared_ptr<const Model> model =
       load_model(models_dir() + "/gguf/stories260K.gguf", {.context_length = 8});
-  LlamaState state(model, 1);
+  ModelState state(model, 1);
   const std::vector<TokenId> nine(9, 1);
   EXPECT_THROW((void)state.forward_batch(nine, 0), std::out_of_range);
   const std::vector<TokenId> bad{1, 99999};
@@ -88,7 +88,7 @@ TEST_P(SynthesizedModel, HasTheShapeAndTypesAskedForAndRuns) {
   EXPECT_EQ(report.tensors, 2u + 2 * 9u + 1u);
 
   const std::shared_ptr<const Model> model = load_model(path_);
-  const LlamaConfig& c = model->config;
+  const ModelConfig& c = model->config;
   EXPECT_EQ(c.dim, 256u);
   EXPECT_EQ(c.hidden_dim, 512u);
   EXPECT_EQ(c.n_layers, 2u);
@@ -105,7 +105,7 @@ TEST_P(SynthesizedModel, HasTheShapeAndTypesAskedForAndRuns) {
   EXPECT_EQ(model->vocab.size(), 32000u);
 
   // Runs, with finite logits, and the batched prompt agrees with single steps.
-  LlamaState state(model, 1);
+  ModelState state(model, 1);
   const auto logits = state.forward(1, 0);
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
   expect_batch_equals_single(model, 8, 2e-3);

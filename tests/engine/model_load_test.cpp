@@ -14,7 +14,7 @@ TEST(ModelLoad, Stories260KFromBothFormatsHasTheSameShape) {
   const auto gguf = load_model(models_dir() + "/gguf/stories260K.gguf");
   const auto l2c = load_model(models_dir() + "/llama2c/stories260K.bin");
   for (const auto* m : {gguf.get(), l2c.get()}) {
-    const LlamaConfig& c = m->config;
+    const ModelConfig& c = m->config;
     EXPECT_EQ(c.dim, 64u);
     EXPECT_EQ(c.hidden_dim, 172u);
     EXPECT_EQ(c.n_layers, 5u);
@@ -38,7 +38,7 @@ TEST(ModelLoad, Stories260KFromBothFormatsHasTheSameShape) {
 TEST(ModelLoad, ContextLengthCanBeOverridden) {
   const auto m = load_model(models_dir() + "/gguf/stories260K.gguf", {.context_length = 16});
   EXPECT_EQ(m->config.context_length, 16u);
-  LlamaState state(m, 1);
+  ModelState state(m, 1);
   for (std::size_t pos = 0; pos < 16; ++pos) (void)state.forward(1, pos);
   EXPECT_THROW((void)state.forward(1, 16), std::out_of_range);
   EXPECT_THROW((void)state.forward(9999, 0), std::out_of_range);
@@ -58,7 +58,7 @@ TEST(ModelLoad, RequantizeLeavesRowsThatAreNotWholeBlocks) {
   EXPECT_EQ(m->layers[0].wq.type, TensorType::q4_0);
   EXPECT_EQ(m->layers[0].w_down.type, TensorType::f32);  // rows of 172 values
   EXPECT_EQ(m->layers[0].attn_norm.type, TensorType::f32);
-  LlamaState state(m, 1);
+  ModelState state(m, 1);
   const auto logits = state.forward(1, 0);
   // Still the reference's first token after BOS ("Once"): 4-bit weights keep the argmax here.
   EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), 403);
@@ -71,7 +71,7 @@ TEST(ModelLoad, RepackedQ4_0ComputesWhatGgufQ4_0Does) {
     auto m = load_model(models_dir() + file);
     requantize(*m, TensorType::q4_0);
     const auto gguf_logits = [&] {
-      LlamaState state(m, 1);
+      ModelState state(m, 1);
       const auto logits = state.forward(1, 0);
       return std::vector<float>(logits.begin(), logits.end());
     }();
@@ -86,7 +86,7 @@ TEST(ModelLoad, RepackedQ4_0ComputesWhatGgufQ4_0Does) {
     }
     EXPECT_EQ(m->layers[0].w_down.type, TensorType::f32);  // rows of 172 values: not Q4_0
     EXPECT_EQ(repack_for_kernels(*m), 0u);                 // nothing left to repack
-    LlamaState state(m, 1);
+    ModelState state(m, 1);
     const auto logits = state.forward(1, 0);
     ASSERT_EQ(logits.size(), gguf_logits.size());
     // The same integer sums; only float rounding in another order differs.

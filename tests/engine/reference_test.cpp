@@ -150,7 +150,7 @@ TEST(Reference, LogitsOfTheFirstEightPositionsMatch) {
   const auto rows = read_logits();
   ASSERT_EQ(rows.size(), 16u);
   for (const std::string& path : {gguf_path(), llama2c_path()}) {
-    LlamaState state(load_model(path), 1);
+    ModelState state(load_model(path), 1);
     double worst = 0;
     for (const LogitRow& row : rows) {
       if (row.position == 0) state.reset();
@@ -197,7 +197,7 @@ TEST(Reference, TinyRandomLlamaF16MatchesTopLogitsAndFirstTokens) {
     const auto top = read_top10(file);
     ASSERT_EQ(top.size(), 10u);
 
-    LlamaState state(model, 1);
+    ModelState state(model, 1);
     const auto logits = state.forward(ref.prompt_ids[0], 0);
     for (const auto& [id, value] : top)
       EXPECT_NEAR(logits[static_cast<std::size_t>(id)], value, 1e-3) << id;
