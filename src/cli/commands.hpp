@@ -16,6 +16,8 @@ struct Command {
 Command add_generate_command(CLI::App& app);
 // `llorch tokenize`: token ids of a text or file.
 Command add_tokenize_command(CLI::App& app);
+// `llorch logits`: the largest logits at every prompt position.
+Command add_logits_command(CLI::App& app);
 // `llorch bench`: prompt and generation speed of a model.
 Command add_bench_command(CLI::App& app);
 // `llorch worker`: one model served over HTTP.

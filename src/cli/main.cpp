@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
       llorch::cli::add_model_command(app),        llorch::cli::add_bench_command(app),
       llorch::cli::add_worker_command(app),       llorch::cli::add_pool_manager_command(app),
       llorch::cli::add_orchestrator_command(app), llorch::cli::add_serve_command(app),
-      llorch::cli::add_run_command(app),
+      llorch::cli::add_run_command(app),          llorch::cli::add_logits_command(app),
   };
 
   try {
