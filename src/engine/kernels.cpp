@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/block_decoders.hpp"
 #include "engine/quant.hpp"
 #include "engine/simd_kernels.hpp"
 #include "engine/thread_pool.hpp"
@@ -88,6 +89,20 @@ float dot_k_quant(TensorType type, const std::byte* row, const float* x, std::si
   return sum;
 }
 
+// The block-decoded types (block_decoders.hpp): a stretch of blocks at a time into F32.
+float dot_decoded(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
+  const TypeTraits& t = traits(type);
+  constexpr std::size_t kStretch = 1024;  // values decoded at once (a multiple of every block)
+  float values[kStretch];
+  float sum = 0.0f;
+  for (std::size_t done = 0; done < n; done += kStretch) {
+    const std::size_t count = std::min(kStretch, n - done);
+    decode_blocks(type, row + done / t.block_elements * t.block_bytes, values, count);
+    sum += dot_f32(values, x + done, count);
+  }
+  return sum;
+}
+
 }  // namespace
 
 float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
@@ -107,8 +122,9 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
     case TensorType::q4_k:
     case TensorType::q6_k:
       return dot_k_quant(type, row, x, n);
+    default:
+      return dot_decoded(type, row, x, n);
   }
-  return 0.0f;
 }
 
 namespace {
@@ -172,6 +188,7 @@ void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* po
 
 void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, ThreadPool* pool) {
   const bool simd = kernel_path() == KernelPath::simd;
+  const bool decoded = is_block_decoded(w.type);
   const bool integer = simd && uses_quantized_activations(w.type);
   thread_local std::vector<QuantizedActivations> quantized;
   if (integer) {
@@ -194,6 +211,23 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
     if (integer) {
       simd_matmul_quantized(w.type, w.row(begin), w.row_bytes(), end - begin, qx, tokens, y + begin,
                             w.rows);
+      return;
+    }
+    if (decoded) {
+      // Each row decoded once, then an F32 product with every token's activations.
+      thread_local std::vector<float> row;
+      row.resize(w.cols);
+      for (std::size_t r = begin; r < end; ++r) {
+        decode_blocks(w.type, w.row(r), row.data(), w.cols);
+        for (std::size_t t = 0; t < tokens; ++t) {
+          const float* xt = x + t * w.cols;
+          y[t * w.rows + r] =
+              simd ? simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(row.data()), xt,
+                              w.cols)
+                   : dot_row(TensorType::f32, reinterpret_cast<const std::byte*>(row.data()), xt,
+                             w.cols);
+        }
+      }
       return;
     }
     for (std::size_t r = begin; r < end; ++r) {

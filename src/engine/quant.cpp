@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "engine/block_decoders.hpp"
+
 namespace llorch::engine {
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* out, std::size_t n) noexcept {
@@ -159,6 +161,8 @@ void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n
       return quantize_row_q4_k(x, reinterpret_cast<BlockQ4_K*>(out), n);
     case TensorType::q6_k:
       return quantize_row_q6_k(x, reinterpret_cast<BlockQ6_K*>(out), n);
+    default:
+      return;  // the decoded types are read from files, never written by llorch
   }
 }
 
@@ -193,6 +197,7 @@ void unpack_q4_0_planar(const std::byte* planar_row, std::byte* out, std::size_t
 }
 
 void dequantize_row(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept {
+  if (is_block_decoded(type)) return decode_blocks(type, row, out, n);
   switch (type) {
     case TensorType::q4_0_planar:
       for (std::size_t b = 0; b < n / 32; ++b) {
@@ -272,6 +277,8 @@ void dequantize_row(TensorType type, const std::byte* row, float* out, std::size
           }
         }
       }
+      return;
+    default:
       return;
   }
 }

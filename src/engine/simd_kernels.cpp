@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/block_decoders.hpp"
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "engine/simd_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -907,6 +909,19 @@ bool uses_quantized_activations(TensorType type) noexcept {
 
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
   if (type == TensorType::f16) return HWY_DYNAMIC_DISPATCH(DotF16)(row, x, n);
+  if (is_block_decoded(type)) {
+    // Decoded a stretch at a time (every block size divides it), then Highway's F32 product.
+    const TypeTraits& t = traits(type);
+    constexpr std::size_t kStretch = 1024;
+    alignas(64) float values[kStretch];
+    float sum = 0.0f;
+    for (std::size_t done = 0; done < n; done += kStretch) {
+      const std::size_t count = std::min(kStretch, n - done);
+      decode_blocks(type, row + done / t.block_elements * t.block_bytes, values, count);
+      sum += HWY_DYNAMIC_DISPATCH(DotF32)(values, x + done, count);
+    }
+    return sum;
+  }
   return HWY_DYNAMIC_DISPATCH(DotF32)(reinterpret_cast<const float*>(row), x, n);
 }
 
@@ -923,8 +938,7 @@ float simd_dot_quantized(TensorType type, const std::byte* row,
       return HWY_DYNAMIC_DISPATCH(DotQ4_K)(row, x);
     case TensorType::q6_k:
       return HWY_DYNAMIC_DISPATCH(DotQ6_K)(row, x);
-    case TensorType::f32:
-    case TensorType::f16:
+    default:
       break;
   }
   return 0.0f;
@@ -963,8 +977,7 @@ float scalar_dot_quantized(TensorType type, const std::byte* row,
       return detail::dot_q4_k_scalar(row, x);
     case TensorType::q6_k:
       return detail::dot_q6_k_scalar(row, x);
-    case TensorType::f32:
-    case TensorType::f16:
+    default:
       break;
   }
   return 0.0f;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/block_decoders.hpp"
+
 namespace llorch::engine {
 namespace {
 
@@ -14,6 +16,15 @@ constexpr TypeTraits kQ4_0{"q4_0", 32, sizeof(BlockQ4_0)};
 constexpr TypeTraits kQ8_0{"q8_0", 32, sizeof(BlockQ8_0)};
 constexpr TypeTraits kQ4_K{"q4_k", kSuperBlock, sizeof(BlockQ4_K)};
 constexpr TypeTraits kQ6_K{"q6_k", kSuperBlock, sizeof(BlockQ6_K)};
+constexpr TypeTraits kBF16{"bf16", 1, 2};
+constexpr TypeTraits kQ4_1{"q4_1", 32, sizeof(BlockQ4_1)};
+constexpr TypeTraits kQ5_0{"q5_0", 32, sizeof(BlockQ5_0)};
+constexpr TypeTraits kQ5_1{"q5_1", 32, sizeof(BlockQ5_1)};
+constexpr TypeTraits kQ2_K{"q2_k", kSuperBlock, sizeof(BlockQ2_K)};
+constexpr TypeTraits kQ3_K{"q3_k", kSuperBlock, sizeof(BlockQ3_K)};
+constexpr TypeTraits kQ5_K{"q5_k", kSuperBlock, sizeof(BlockQ5_K)};
+constexpr TypeTraits kIQ4_NL{"iq4_nl", 32, sizeof(BlockIQ4_NL)};
+constexpr TypeTraits kIQ4_XS{"iq4_xs", kSuperBlock, sizeof(BlockIQ4_XS)};
 
 // ggml's type names by id; ids that were removed are empty.
 constexpr std::array<std::string_view, 40> kGgmlNames{
@@ -58,12 +69,30 @@ std::optional<TensorType> tensor_type_from_id(std::uint32_t id) noexcept {
       return TensorType::f16;
     case 2:
       return TensorType::q4_0;
+    case 3:
+      return TensorType::q4_1;
+    case 6:
+      return TensorType::q5_0;
+    case 7:
+      return TensorType::q5_1;
     case 8:
       return TensorType::q8_0;
+    case 10:
+      return TensorType::q2_k;
+    case 11:
+      return TensorType::q3_k;
     case 12:
       return TensorType::q4_k;
+    case 13:
+      return TensorType::q5_k;
     case 14:
       return TensorType::q6_k;
+    case 20:
+      return TensorType::iq4_nl;
+    case 23:
+      return TensorType::iq4_xs;
+    case 30:
+      return TensorType::bf16;
     default:
       return std::nullopt;
   }
@@ -87,6 +116,24 @@ const TypeTraits& traits(TensorType type) noexcept {
       return kQ4_K;
     case TensorType::q6_k:
       return kQ6_K;
+    case TensorType::bf16:
+      return kBF16;
+    case TensorType::q4_1:
+      return kQ4_1;
+    case TensorType::q5_0:
+      return kQ5_0;
+    case TensorType::q5_1:
+      return kQ5_1;
+    case TensorType::q2_k:
+      return kQ2_K;
+    case TensorType::q3_k:
+      return kQ3_K;
+    case TensorType::q5_k:
+      return kQ5_K;
+    case TensorType::iq4_nl:
+      return kIQ4_NL;
+    case TensorType::iq4_xs:
+      return kIQ4_XS;
     case TensorType::f32:
       break;
   }

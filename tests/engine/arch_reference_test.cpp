@@ -35,8 +35,11 @@ std::vector<ArchCase> cases() {
         "tiny-gemma3", "tiny-llama-types-f32", "tiny-llama-types-f16"}) {
     out.push_back({name, 0.05, 0.1});
   }
-  for (const char* name : {"tiny-llama-types-q8_0", "tiny-llama-types-q4_0",
-                           "tiny-llama-types-q6_k", "tiny-llama-types-q4_k_m"}) {
+  for (const char* name :
+       {"tiny-llama-types-q8_0", "tiny-llama-types-q4_0", "tiny-llama-types-q4_1",
+        "tiny-llama-types-q5_0", "tiny-llama-types-q5_1", "tiny-llama-types-q2_k",
+        "tiny-llama-types-q3_k_m", "tiny-llama-types-q4_k_m", "tiny-llama-types-q5_k_m",
+        "tiny-llama-types-q6_k", "tiny-llama-types-iq4_nl", "tiny-llama-types-iq4_xs"}) {
     out.push_back({name, 0.5, 0.5});
   }
   return out;

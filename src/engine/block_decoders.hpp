@@ -1,0 +1,86 @@
+// The weight types computed by decoding their blocks to F32 (BF16, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
+// Q5_K, IQ4_NL, IQ4_XS): each block layout exactly as ggml defines it, and its decoder. The
+// kernels decode a row (or a stretch of it) once and take F32 dot products of it with every
+// activation vector — SIMD through Highway — so these types compute on every CPU with the same
+// results as the reference path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/tensor_type.hpp"
+
+namespace llorch::engine {
+
+struct BlockQ4_1 {  // 32 values: d * q + m, 4-bit q (nibbles as Q4_0)
+  std::uint16_t d;
+  std::uint16_t m;
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ4_1) == 20);
+
+struct BlockQ5_0 {  // 32 values: d * (q - 16), 5-bit q: low 4 bits as Q4_0, bit 4 in qh
+  std::uint16_t d;
+  std::uint8_t qh[4];
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ5_0) == 22);
+
+struct BlockQ5_1 {  // 32 values: d * q + m, 5-bit q as Q5_0
+  std::uint16_t d;
+  std::uint16_t m;
+  std::uint8_t qh[4];
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ5_1) == 24);
+
+struct BlockQ2_K {          // 256 values in 16 groups of 16: d * sc * q - dmin * m, 2-bit q
+  std::uint8_t scales[16];  // low 4 bits: scale; high 4 bits: min
+  std::uint8_t qs[64];
+  std::uint16_t d;
+  std::uint16_t dmin;
+};
+static_assert(sizeof(BlockQ2_K) == 84);
+
+struct BlockQ3_K {  // 256 values in 16 groups of 16: d * (sc - 32) * q, 3-bit q (high bit in hmask)
+  std::uint8_t hmask[32];
+  std::uint8_t qs[64];
+  std::uint8_t scales[12];  // 16 six-bit scales
+  std::uint16_t d;
+};
+static_assert(sizeof(BlockQ3_K) == 110);
+
+struct BlockQ5_K {  // 256 values in 8 groups of 32: d * sc * q - dmin * m, 5-bit q (bit 4 in qh)
+  std::uint16_t d;
+  std::uint16_t dmin;
+  std::uint8_t scales[12];  // as Q4_K's
+  std::uint8_t qh[32];
+  std::uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+
+struct BlockIQ4_NL {  // 32 values: d * kIQ4Values[q], 4-bit q (nibbles as Q4_0)
+  std::uint16_t d;
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(BlockIQ4_NL) == 18);
+
+struct BlockIQ4_XS {  // 256 values in 8 groups of 32: d * (ls - 32) * kIQ4Values[q]
+  std::uint16_t d;
+  std::uint16_t scales_h;    // the top 2 bits of each group's 6-bit scale
+  std::uint8_t scales_l[4];  // the low 4 bits, two groups a byte
+  std::uint8_t qs[128];
+};
+static_assert(sizeof(BlockIQ4_XS) == 136);
+
+// The non-linear 4-bit grid of IQ4_NL and IQ4_XS.
+inline constexpr std::int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                               1,    13,   25,  38,  53,  69,  89,  113};
+
+// Whether `type` is one of the types above.
+bool is_block_decoded(TensorType type) noexcept;
+
+// Decodes `n` values (whole blocks) of a row of `type` (one of the types above) into `out`.
+void decode_blocks(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept;
+
+}  // namespace llorch::engine
