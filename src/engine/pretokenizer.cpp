@@ -73,8 +73,8 @@ std::vector<Span> split_gpt2(const Cps& c) {
 }
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
-// \s*[\r\n]+|\s+(?!\S)|\s+
-std::vector<Span> split_llama3(const Cps& c) {
+// \s*[\r\n]+|\s+(?!\S)|\s+ — Qwen 2's is the same with \p{N} alone (`max_digits` 1).
+std::vector<Span> split_llama3(const Cps& c, std::size_t max_digits) {
   std::vector<Span> out;
   const auto newline = [](char32_t x) { return x == '\r' || x == '\n'; };
   const auto other = [](char32_t x) { return !is_whitespace(x) && !is_letter(x) && !is_number(x); };
@@ -91,7 +91,7 @@ std::vector<Span> split_llama3(const Cps& c) {
         n = j - i;
       } else if (is_number(c[i])) {
         std::size_t j = i;
-        while (j < c.size() && j - i < 3 && is_number(c[j])) ++j;
+        while (j < c.size() && j - i < max_digits && is_number(c[j])) ++j;
         n = j - i;
       } else if (other(c[i]) || (c[i] == ' ' && other(at(i + 1)))) {
         std::size_t j = i + (c[i] == ' ' ? 1 : 0);
@@ -221,6 +221,7 @@ std::optional<PreTokenizer> pretokenizer_from_name(std::string_view name) noexce
   if (name == "default" || name == "gpt-2" || name == "gpt2" || name.empty())
     return PreTokenizer::gpt2;
   if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::llama3;
+  if (name == "qwen2") return PreTokenizer::qwen2;
   if (name == "deepseek-coder") return PreTokenizer::deepseek_coder;
   if (name == "deepseek-llm") return PreTokenizer::deepseek_llm;
   return std::nullopt;
@@ -235,7 +236,10 @@ std::vector<std::string> pretokenize(PreTokenizer kind, std::string_view text) {
       spans = split_gpt2(c);
       break;
     case PreTokenizer::llama3:
-      spans = split_llama3(c);
+      spans = split_llama3(c, 3);
+      break;
+    case PreTokenizer::qwen2:
+      spans = split_llama3(c, 1);
       break;
     case PreTokenizer::deepseek_coder:
       spans = cascade(c, {{is_newline, false, 1},

@@ -9,9 +9,9 @@
 
 namespace llorch::engine {
 
-enum class PreTokenizer { gpt2, llama3, deepseek_coder, deepseek_llm };
+enum class PreTokenizer { gpt2, llama3, qwen2, deepseek_coder, deepseek_llm };
 
-// "default", "gpt-2", "llama-bpe" (also "llama3"), "deepseek-coder", "deepseek-llm".
+// "default", "gpt-2", "llama-bpe" (also "llama3"), "qwen2", "deepseek-coder", "deepseek-llm".
 std::optional<PreTokenizer> pretokenizer_from_name(std::string_view name) noexcept;
 
 // The words of `text`, in order; their concatenation is `text`.

@@ -15,7 +15,8 @@ TEST(PreTokenizer, KnowsTheNamesGgufUses) {
   EXPECT_EQ(pretokenizer_from_name("llama-bpe"), PreTokenizer::llama3);
   EXPECT_EQ(pretokenizer_from_name("deepseek-coder"), PreTokenizer::deepseek_coder);
   EXPECT_EQ(pretokenizer_from_name("deepseek-llm"), PreTokenizer::deepseek_llm);
-  EXPECT_EQ(pretokenizer_from_name("qwen2"), std::nullopt);
+  EXPECT_EQ(pretokenizer_from_name("qwen2"), PreTokenizer::qwen2);
+  EXPECT_EQ(pretokenizer_from_name("no-such-tokenizer"), std::nullopt);
 }
 
 TEST(PreTokenizer, Gpt2) {
@@ -33,10 +34,16 @@ TEST(PreTokenizer, Llama3GroupsDigitsByThreeAndKeepsNewlineRuns) {
   EXPECT_EQ(pretokenize(PreTokenizer::llama3, "x  \n  y"), (Words{"x", "  \n", " ", " y"}));
 }
 
+TEST(PreTokenizer, Qwen2TakesDigitsOneByOne) {
+  EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "Hello world 1234"),
+            (Words{"Hello", " world", " ", "1", "2", "3", "4"}));
+  EXPECT_EQ(pretokenizer_from_name("qwen2"), PreTokenizer::qwen2);
+}
+
 TEST(PreTokenizer, ConcatenationIsTheInput) {
   const std::string text = "Tom said: héllo 😊 ok\n\t 3.14159 ÄÖÜ 東京 \xff\xfe end  ";
-  for (auto kind : {PreTokenizer::gpt2, PreTokenizer::llama3, PreTokenizer::deepseek_coder,
-                    PreTokenizer::deepseek_llm}) {
+  for (auto kind : {PreTokenizer::gpt2, PreTokenizer::llama3, PreTokenizer::qwen2,
+                    PreTokenizer::deepseek_coder, PreTokenizer::deepseek_llm}) {
     std::string joined;
     for (const auto& w : pretokenize(kind, text)) joined += w;
     EXPECT_EQ(joined, text) << static_cast<int>(kind);
