@@ -18,6 +18,8 @@ Command add_generate_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 // `llorch logits`: the largest logits at every prompt position.
 Command add_logits_command(CLI::App& app);
+// `llorch perplexity`: llama-perplexity's measure on a text file.
+Command add_perplexity_command(CLI::App& app);
 // `llorch bench`: prompt and generation speed of a model.
 Command add_bench_command(CLI::App& app);
 // `llorch worker`: one model served over HTTP.

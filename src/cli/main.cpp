@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       llorch::cli::add_worker_command(app),       llorch::cli::add_pool_manager_command(app),
       llorch::cli::add_orchestrator_command(app), llorch::cli::add_serve_command(app),
       llorch::cli::add_run_command(app),          llorch::cli::add_logits_command(app),
+      llorch::cli::add_perplexity_command(app),
   };
 
   try {
