@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "engine/arch/architecture.hpp"
 #include "engine/gguf.hpp"
 #include "engine/gguf_writer.hpp"
 #include "engine/model.hpp"
@@ -172,8 +173,12 @@ TEST(GgufMalformed, ModelLevelProblemsNameTheCause) {
     }
   };
   GgufWriter other_arch;
-  other_arch.add_string("general.architecture", "gpt2");
-  expect_load_error(other_arch, "architecture");
+  other_arch.add_string("general.architecture", "bert");
+  expect_load_error(other_arch, "general.architecture is \"bert\"");
+  // The list of what does run comes from the architecture table.
+  expect_load_error(other_arch, "llorch runs these architectures: " + supported_architectures());
+  for (const Architecture* a : architectures())
+    EXPECT_THAT(supported_architectures(), HasSubstr(std::string(a->name)));
 
   GgufWriter no_tokenizer;
   no_tokenizer.add_string("general.architecture", "llama");
@@ -186,6 +191,13 @@ TEST(GgufMalformed, ModelLevelProblemsNameTheCause) {
   no_tensors.add_uint32("llama.block_count", 1);
   no_tensors.add_uint32("llama.attention.head_count", 4);
   expect_load_error(no_tensors, "token_embd.weight is missing");
+
+  // A tensor type llorch does not compute with names itself and the types that do compute.
+  GgufWriter odd_type = no_tensors;
+  const std::vector<std::byte> odd_bytes(32 * 2 * 4);
+  odd_type.add_tensor("token_embd.weight", {32, 2}, 16 /* iq2_xxs */, odd_bytes);
+  expect_load_error(odd_type, "has type iq2_xxs; llorch computes with f32, f16, q4_0, q4_1, q5_0, "
+                              "q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, bf16");
 
   try {
     (void)load_model(dir + "/does-not-exist.gguf");
