@@ -276,8 +276,8 @@ void ModelState::rope(float* v, std::size_t heads, std::size_t layer,
   const std::size_t stride = c.rope_style == RopeStyle::neox ? pairs : 1;
   for (std::size_t i = 0; i < pairs; ++i) {
     const float angle = static_cast<float>(pos) * freq[i];
-    const float fcr = std::cos(angle);
-    const float fci = std::sin(angle);
+    const float fcr = std::cos(angle) * c.rope_attn_factor;
+    const float fci = std::sin(angle) * c.rope_attn_factor;
     const std::size_t first = c.rope_style == RopeStyle::neox ? i : 2 * i;
     for (std::size_t h = 0; h < heads; ++h) {
       float* p = v + h * c.head_size + first;

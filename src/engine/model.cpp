@@ -229,6 +229,17 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
     model->tied_output = true;
   }
   model->rope_freqs = t.optional("rope_freqs.weight", c.rope_dims / 2, 1, true);
+  if (t.has("rope_factors_long.weight")) {
+    // LongRoPE (Phi-3 128k): the long factors when this run's context exceeds the original one,
+    // as llama.cpp chooses them, and the attention factor the converter wrote.
+    const auto original = f.get_uint(c.architecture + ".rope.scaling.original_context_length");
+    const bool long_context = original && c.context_length > *original;
+    model->rope_freqs = t.get(long_context ? "rope_factors_long.weight"
+                                           : "rope_factors_short.weight",
+                              c.rope_dims / 2, 1, true);
+    c.rope_attn_factor = static_cast<float>(
+        f.get_real(c.architecture + ".rope.scaling.attn_factor").value_or(1.0));
+  }
   for (std::size_t l = 0; l < c.n_layers; ++l) model->layers.push_back(read_layer(t, c, l));
   return model;
 }

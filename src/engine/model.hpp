@@ -45,6 +45,7 @@ struct ModelConfig {
   std::size_t rope_dims = 0;       // leading dimensions of each head that RoPE rotates
   float rope_freq_base = 10000.0f;
   RopeStyle rope_style = RopeStyle::normal;
+  float rope_attn_factor = 1.0f;  // rotated dimensions scaled by it (LongRoPE's attention factor)
   float rms_eps = 1e-5f;
   Activation activation = Activation::silu;
   float embedding_scale = 1.0f;    // token embeddings are multiplied by it (Gemma: √dim)
@@ -120,7 +121,9 @@ class Model {
   Tensor output_norm;  // [dim]
   Tensor output;       // [vocab rows, dim cols]; the embedding itself when tied
   bool tied_output = false;
-  Tensor rope_freqs;  // optional [rope_dims/2]: each frequency's divisor (Llama 3.1 scaling)
+  // Optional [rope_dims/2]: each frequency's divisor — Llama 3.1's rope_freqs, or Phi-3's
+  // LongRoPE factors (the short ones up to the original context, the long ones beyond it).
+  Tensor rope_freqs;
 
   std::string path;
   std::string format;         // "GGUF v3", "llama2.c"
