@@ -180,7 +180,171 @@ void decode_iq4_xs(const std::byte* row, float* y, std::size_t n) noexcept {
   }
 }
 
+// Integer decoders: q as small integers, scale and offset per 16 values.
+void groups(IntegerRow& out, std::size_t g, float scale, float offset, std::size_t count = 1) {
+  for (std::size_t k = 0; k < count; ++k) {
+    out.scale[g + k] = scale;
+    out.offset[g + k] = offset;
+  }
+}
+
+void integer_q4_1(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / 32; ++b) {
+    const auto x = load<BlockQ4_1>(row, b);
+    std::int8_t* q = out.q + 32 * b;
+    for (int j = 0; j < 16; ++j) {
+      q[j] = static_cast<std::int8_t>(x.qs[j] & 0x0F);
+      q[j + 16] = static_cast<std::int8_t>(x.qs[j] >> 4);
+    }
+    groups(out, 2 * b, half(x.d), half(x.m), 2);
+  }
+}
+
+template <typename Block, bool kHasMin>
+void integer_q5(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / 32; ++b) {
+    const auto x = load<Block>(row, b);
+    const std::uint32_t qh = high_bits(x);
+    std::int8_t* q = out.q + 32 * b;
+    const int zero = kHasMin ? 0 : 16;
+    for (int j = 0; j < 16; ++j) {
+      const int h0 = static_cast<int>(((qh >> j) << 4) & 0x10);
+      const int h1 = static_cast<int>((qh >> (j + 12)) & 0x10);
+      q[j] = static_cast<std::int8_t>(((x.qs[j] & 0x0F) | h0) - zero);
+      q[j + 16] = static_cast<std::int8_t>(((x.qs[j] >> 4) | h1) - zero);
+    }
+    float m = 0.0f;
+    if constexpr (kHasMin) m = half(x.m);
+    groups(out, 2 * b, half(x.d), m, 2);
+  }
+}
+
+void integer_iq4_nl(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / 32; ++b) {
+    const auto x = load<BlockIQ4_NL>(row, b);
+    std::int8_t* q = out.q + 32 * b;
+    for (int j = 0; j < 16; ++j) {
+      q[j] = kIQ4Values[x.qs[j] & 0x0F];
+      q[j + 16] = kIQ4Values[x.qs[j] >> 4];
+    }
+    groups(out, 2 * b, half(x.d), 0.0f, 2);
+  }
+}
+
+void integer_iq4_xs(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load<BlockIQ4_XS>(row, b);
+    const float d = half(x.d);
+    for (int group = 0; group < 8; ++group) {
+      const std::uint8_t* qs = x.qs + 16 * group;
+      std::int8_t* q = out.q + kSuperBlock * b + 32 * group;
+      for (int j = 0; j < 16; ++j) {
+        q[j] = kIQ4Values[qs[j] & 0x0F];
+        q[j + 16] = kIQ4Values[qs[j] >> 4];
+      }
+      const int ls = ((x.scales_l[group / 2] >> (4 * (group % 2))) & 0x0F) |
+                     (((x.scales_h >> (2 * group)) & 3) << 4);
+      groups(out, 16 * b + 2 * group, d * static_cast<float>(ls - 32), 0.0f, 2);
+    }
+  }
+}
+
+void integer_q2_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load<BlockQ2_K>(row, b);
+    const float d = half(x.d), dmin = half(x.dmin);
+    std::int8_t* y = out.q + kSuperBlock * b;
+    const std::uint8_t* q = x.qs;
+    std::size_t g = 16 * b;
+    for (int half_block = 0; half_block < 2; ++half_block, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2) {
+        for (int part = 0; part < 2; ++part, ++g) {
+          const std::uint8_t sc = x.scales[g - 16 * b];
+          for (int l = 0; l < 16; ++l)
+            *y++ = static_cast<std::int8_t>((q[l + 16 * part] >> shift) & 3);
+          groups(out, g, d * static_cast<float>(sc & 0x0F), -dmin * static_cast<float>(sc >> 4));
+        }
+      }
+    }
+  }
+}
+
+void integer_q3_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load<BlockQ3_K>(row, b);
+    const float d = half(x.d);
+    std::int8_t scales[16];
+    unpack_q3_k_scales(x.scales, scales);
+    std::int8_t* y = out.q + kSuperBlock * b;
+    const std::uint8_t* q = x.qs;
+    std::uint8_t mask = 1;
+    std::size_t g = 16 * b;
+    for (int half_block = 0; half_block < 2; ++half_block, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2, mask = static_cast<std::uint8_t>(mask << 1)) {
+        for (int part = 0; part < 2; ++part, ++g) {
+          for (int l = 0; l < 16; ++l) {
+            const int i = l + 16 * part;
+            *y++ = static_cast<std::int8_t>(((q[i] >> shift) & 3) -
+                                            ((x.hmask[i] & mask) != 0 ? 0 : 4));
+          }
+          groups(out, g, d * static_cast<float>(scales[g - 16 * b] - 32), 0.0f);
+        }
+      }
+    }
+  }
+}
+
+void integer_q5_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load<BlockQ5_K>(row, b);
+    const float d = half(x.d), dmin = half(x.dmin);
+    std::uint8_t sc[8];
+    std::uint8_t mn[8];
+    unpack_q4_k_scales(x.scales, sc, mn);
+    std::int8_t* y = out.q + kSuperBlock * b;
+    const std::uint8_t* ql = x.qs;
+    for (int chunk = 0; chunk < 4; ++chunk, ql += 32) {
+      const std::uint8_t low = static_cast<std::uint8_t>(1u << (2 * chunk));
+      const std::uint8_t high = static_cast<std::uint8_t>(2u << (2 * chunk));
+      for (int l = 0; l < 32; ++l)
+        *y++ = static_cast<std::int8_t>((ql[l] & 0x0F) + ((x.qh[l] & low) != 0 ? 16 : 0));
+      for (int l = 0; l < 32; ++l)
+        *y++ = static_cast<std::int8_t>((ql[l] >> 4) + ((x.qh[l] & high) != 0 ? 16 : 0));
+      const std::size_t g = 16 * b + 4 * static_cast<std::size_t>(chunk);
+      groups(out, g, d * sc[2 * chunk], -dmin * mn[2 * chunk], 2);
+      groups(out, g + 2, d * sc[2 * chunk + 1], -dmin * mn[2 * chunk + 1], 2);
+    }
+  }
+}
+
 }  // namespace
+
+bool is_integer_decoded(TensorType type) noexcept {
+  return is_block_decoded(type) && type != TensorType::bf16;
+}
+
+void decode_integer(TensorType type, const std::byte* row, std::size_t n, IntegerRow out) noexcept {
+  switch (type) {
+    case TensorType::q4_1:
+      return integer_q4_1(row, n, out);
+    case TensorType::q5_0:
+      return integer_q5<BlockQ5_0, false>(row, n, out);
+    case TensorType::q5_1:
+      return integer_q5<BlockQ5_1, true>(row, n, out);
+    case TensorType::q2_k:
+      return integer_q2_k(row, n, out);
+    case TensorType::q3_k:
+      return integer_q3_k(row, n, out);
+    case TensorType::q5_k:
+      return integer_q5_k(row, n, out);
+    case TensorType::iq4_nl:
+      return integer_iq4_nl(row, n, out);
+    case TensorType::iq4_xs:
+      return integer_iq4_xs(row, n, out);
+    default:
+      return;
+  }
+}
 
 bool is_block_decoded(TensorType type) noexcept {
   switch (type) {

@@ -83,4 +83,15 @@ bool is_block_decoded(TensorType type) noexcept;
 // Decodes `n` values (whole blocks) of a row of `type` (one of the types above) into `out`.
 void decode_blocks(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept;
 
+// The integer form of the same row, for dot products against int8-quantized activations: every
+// 16 values g share a scale and an offset, value i = scale[g] * q[i] + offset[g] (g = i / 16).
+// Every type above but BF16 has one (is_integer_decoded).
+struct IntegerRow {
+  std::int8_t* q;  // n
+  float* scale;    // n / 16
+  float* offset;   // n / 16
+};
+bool is_integer_decoded(TensorType type) noexcept;
+void decode_integer(TensorType type, const std::byte* row, std::size_t n, IntegerRow out) noexcept;
+
 }  // namespace llorch::engine

@@ -234,11 +234,11 @@ std::shared_ptr<Model> load_gguf(MappedFile mapped, const LoadOptions& options) 
     // as llama.cpp chooses them, and the attention factor the converter wrote.
     const auto original = f.get_uint(c.architecture + ".rope.scaling.original_context_length");
     const bool long_context = original && c.context_length > *original;
-    model->rope_freqs = t.get(long_context ? "rope_factors_long.weight"
-                                           : "rope_factors_short.weight",
-                              c.rope_dims / 2, 1, true);
-    c.rope_attn_factor = static_cast<float>(
-        f.get_real(c.architecture + ".rope.scaling.attn_factor").value_or(1.0));
+    model->rope_freqs =
+        t.get(long_context ? "rope_factors_long.weight" : "rope_factors_short.weight",
+              c.rope_dims / 2, 1, true);
+    c.rope_attn_factor =
+        static_cast<float>(f.get_real(c.architecture + ".rope.scaling.attn_factor").value_or(1.0));
   }
   for (std::size_t l = 0; l < c.n_layers; ++l) model->layers.push_back(read_layer(t, c, l));
   return model;

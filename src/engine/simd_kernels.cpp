@@ -31,6 +31,24 @@
 #define LLORCH_SIMD_KERNELS_ONCE
 namespace llorch::engine::detail {
 
+// A decoded integer row (block_decoders.hpp: value = scale[g]·q + offset[g] per 16 values g)
+// against the activations: exact integer sums per group, one float multiply-add per group.
+// `super` takes the activations quantized per 256 (qk, dk, ksums16) as ggml's Q8_K, which the
+// super-block types (Q2_K, Q3_K, Q5_K, IQ4_XS) meet in llama.cpp too; else per 32.
+inline float dot_integer_row_scalar(const std::int8_t* q, const float* scale, const float* offset,
+                                    const QuantizedActivations& x, bool super) noexcept {
+  float sum = 0.0f;
+  for (std::size_t g = 0; g < x.n / 16; ++g) {
+    std::int32_t s = 0;
+    const std::int8_t* xq = super ? x.qk.data() : x.q.data();
+    for (std::size_t i = 16 * g; i < 16 * g + 16; ++i) s += q[i] * xq[i];
+    const float d = super ? x.dk[g / 16] : x.d[g / 2];
+    const float xsum = super ? x.ksums16[g] : static_cast<float>(x.sums16[g]);
+    sum += d * (scale[g] * static_cast<float>(s) + offset[g] * xsum);
+  }
+  return sum;
+}
+
 inline float dot_q8_scalar(const std::byte* row, const QuantizedActivations& x) noexcept {
   float sum = 0.0f;
   for (std::size_t b = 0; b < x.n / 32; ++b) {
@@ -758,7 +776,36 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
   return HorizontalSum(acc);
 }
 
+// A decoded integer row, 32 values a step: |q| with the sign moved onto the activations (both
+// within ±127, so the unsigned-by-signed products cannot saturate), groups 0 and 1 of the block
+// in the low and high four lanes.
+float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
+                    const QuantizedActivations& x, bool super) {
+  const std::size_t blocks = x.n / 32;
+  const std::int8_t* xq = super ? x.qk.data() : x.q.data();
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+    const __m256i sums = DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    const float d = super ? x.dk[b / 8] : x.d[b];
+    const float xsum0 = super ? x.ksums16[2 * b] : static_cast<float>(x.sums16[2 * b]);
+    const float xsum1 = super ? x.ksums16[2 * b + 1] : static_cast<float>(x.sums16[2 * b + 1]);
+    const __m256 s =
+        _mm256_set_m128(_mm_set1_ps(scale[2 * b + 1] * d), _mm_set1_ps(scale[2 * b] * d));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), s, acc);
+    offsets += d * (offset[2 * b] * xsum0 + offset[2 * b + 1] * xsum1);
+  }
+  return HorizontalSum(acc) + offsets;
+}
+
 #else  // portable targets: the same integer sums in plain C++
+
+float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
+                    const QuantizedActivations& x, bool super) {
+  return detail::dot_integer_row_scalar(q, scale, offset, x, super);
+}
 
 float DotQ8(const std::byte* row, const QuantizedActivations& x) {
   return detail::dot_q8_scalar(row, x);
@@ -827,6 +874,31 @@ HWY_EXPORT(DotQ4_0Planar);
 HWY_EXPORT(MatmulQ4_0Planar);
 HWY_EXPORT(MatmulQ4_K);
 HWY_EXPORT(TargetName);
+HWY_EXPORT(DotIntegerRow);
+
+namespace {
+
+// One row of a block-decoded integer type, decoded into this thread's buffers.
+struct DecodedRow {
+  std::vector<std::int8_t> q;
+  std::vector<float> scale;
+  std::vector<float> offset;
+  IntegerRow decode(TensorType type, const std::byte* row, std::size_t n) {
+    q.resize(n);
+    scale.resize(n / 16);
+    offset.resize(n / 16);
+    const IntegerRow out{q.data(), scale.data(), offset.data()};
+    decode_integer(type, row, n, out);
+    return out;
+  }
+};
+
+DecodedRow& decoded_row() {
+  thread_local DecodedRow row;
+  return row;
+}
+
+}  // namespace
 
 namespace {
 
@@ -899,12 +971,13 @@ void QuantizedActivations::quantize(const float* x, std::size_t count, bool supe
 }
 
 bool uses_super_blocks(TensorType type) noexcept {
-  return type == TensorType::q4_k || type == TensorType::q6_k;
+  return type == TensorType::q4_k || type == TensorType::q6_k || type == TensorType::q2_k ||
+         type == TensorType::q3_k || type == TensorType::q5_k || type == TensorType::iq4_xs;
 }
 
 bool uses_quantized_activations(TensorType type) noexcept {
   return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_0_planar ||
-         type == TensorType::q4_k || type == TensorType::q6_k;
+         type == TensorType::q4_k || type == TensorType::q6_k || is_integer_decoded(type);
 }
 
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
@@ -941,6 +1014,10 @@ float simd_dot_quantized(TensorType type, const std::byte* row,
     default:
       break;
   }
+  if (is_integer_decoded(type)) {
+    const IntegerRow r = decoded_row().decode(type, row, x.n);
+    return HWY_DYNAMIC_DISPATCH(DotIntegerRow)(r.q, r.scale, r.offset, x, uses_super_blocks(type));
+  }
   return 0.0f;
 }
 
@@ -958,6 +1035,16 @@ void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t r
     case TensorType::q8_0:
       return HWY_DYNAMIC_DISPATCH(MatmulQ8)(rows, row_bytes, row_count, xs, count, out, stride);
     default:
+      if (is_integer_decoded(type)) {
+        // Each row decoded once for every token of the batch.
+        for (std::size_t r = 0; r < row_count; ++r) {
+          const IntegerRow ir = decoded_row().decode(type, rows + r * row_bytes, xs[0].n);
+          for (std::size_t t = 0; t < count; ++t)
+            out[t * stride + r] = HWY_DYNAMIC_DISPATCH(DotIntegerRow)(
+                ir.q, ir.scale, ir.offset, xs[t], uses_super_blocks(type));
+        }
+        return;
+      }
       for (std::size_t r = 0; r < row_count; ++r)
         for (std::size_t t = 0; t < count; ++t)
           out[t * stride + r] = simd_dot_quantized(type, rows + r * row_bytes, xs[t]);
@@ -979,6 +1066,10 @@ float scalar_dot_quantized(TensorType type, const std::byte* row,
       return detail::dot_q6_k_scalar(row, x);
     default:
       break;
+  }
+  if (is_integer_decoded(type)) {
+    const IntegerRow r = decoded_row().decode(type, row, x.n);
+    return detail::dot_integer_row_scalar(r.q, r.scale, r.offset, x, uses_super_blocks(type));
   }
   return 0.0f;
 }

@@ -196,8 +196,9 @@ TEST(GgufMalformed, ModelLevelProblemsNameTheCause) {
   GgufWriter odd_type = no_tensors;
   const std::vector<std::byte> odd_bytes(32 * 2 * 4);
   odd_type.add_tensor("token_embd.weight", {32, 2}, 16 /* iq2_xxs */, odd_bytes);
-  expect_load_error(odd_type, "has type iq2_xxs; llorch computes with f32, f16, q4_0, q4_1, q5_0, "
-                              "q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, bf16");
+  expect_load_error(odd_type,
+                    "has type iq2_xxs; llorch computes with f32, f16, q4_0, q4_1, q5_0, "
+                    "q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, bf16");
 
   try {
     (void)load_model(dir + "/does-not-exist.gguf");
