@@ -49,12 +49,16 @@ void gated(float* h, const float* h2, std::size_t n, Activation activation) noex
 
 }  // namespace
 
+KvCache::KvCache(const ModelConfig& config)
+    : context_(config.context_length),
+      kv_dim_(config.kv_dim()),
+      keys_(config.n_layers * config.context_length * config.kv_dim()),
+      values_(config.n_layers * config.context_length * config.kv_dim()) {}
+
 ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads)
-    : model_(std::move(model)), pool_(threads) {
+    : model_(std::move(model)), pool_(threads), cache_(model_->config) {
   const ModelConfig& c = model_->config;
   logits_.resize(c.vocab_size);
-  key_cache_.resize(c.n_layers * c.context_length * c.kv_dim());
-  value_cache_.resize(c.n_layers * c.context_length * c.kv_dim());
   // theta_i = base^(-2i / rope_dims) / factor_i for each rotated pair i, per layer's base.
   const std::size_t pairs = c.rope_dims / 2;
   rope_freq_.resize(c.n_layers * pairs);
@@ -68,14 +72,14 @@ ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads)
   }
 }
 
-void ModelState::check(std::span<const TokenId> tokens, std::size_t pos) const {
+void ModelState::check(const SequenceTokens& part) const {
   const ModelConfig& c = model_->config;
-  if (tokens.empty()) throw std::invalid_argument("a forward pass needs at least one token");
-  if (pos + tokens.size() > c.context_length) {
-    throw std::out_of_range("position " + std::to_string(pos + tokens.size() - 1) +
+  if (part.tokens.empty()) throw std::invalid_argument("a forward pass needs at least one token");
+  if (part.pos + part.tokens.size() > c.context_length) {
+    throw std::out_of_range("position " + std::to_string(part.pos + part.tokens.size() - 1) +
                             " is past the context length " + std::to_string(c.context_length));
   }
-  for (const TokenId token : tokens) {
+  for (const TokenId token : part.tokens) {
     if (token < 0 || static_cast<std::size_t>(token) >= c.vocab_size) {
       throw std::out_of_range("token id " + std::to_string(token) + " is outside the vocabulary");
     }
@@ -87,7 +91,9 @@ std::span<const float> ModelState::forward(TokenId token, std::size_t pos) {
 }
 
 std::span<const float> ModelState::forward_batch(std::span<const TokenId> tokens, std::size_t pos) {
-  run(tokens, pos);
+  const SequenceTokens part{&cache_, tokens, pos};
+  run(std::span(&part, 1));
+  next_pos_ = pos + tokens.size();
   // Only the last position's logits are needed: they give the next token.
   const ModelConfig& c = model_->config;
   float* last = x_.data() + (tokens.size() - 1) * c.dim;
@@ -100,7 +106,9 @@ std::span<const float> ModelState::forward_batch(std::span<const TokenId> tokens
 
 std::span<const float> ModelState::forward_batch_all(std::span<const TokenId> tokens,
                                                      std::size_t pos) {
-  run(tokens, pos);
+  const SequenceTokens part{&cache_, tokens, pos};
+  run(std::span(&part, 1));
+  next_pos_ = pos + tokens.size();
   const ModelConfig& c = model_->config;
   const std::size_t n = tokens.size();
   for (std::size_t t = 0; t < n; ++t) {
@@ -113,11 +121,43 @@ std::span<const float> ModelState::forward_batch_all(std::span<const TokenId> to
   return logits_;
 }
 
-void ModelState::run(std::span<const TokenId> tokens, std::size_t pos) {
-  check(tokens, pos);
+std::span<const float> ModelState::forward_sequences(std::span<const SequenceTokens> parts) {
+  run(parts);
+  const ModelConfig& c = model_->config;
+  logits_.resize(parts.size() * c.vocab_size);
+  // The last token of each part, gathered into consecutive rows, then one product for all.
+  std::size_t end = 0;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    end += parts[p].tokens.size();
+    float* row = x_.data() + p * c.dim;
+    const float* last = x_.data() + (end - 1) * c.dim;
+    if (row != last) std::memmove(row, last, c.dim * sizeof(float));
+    rmsnorm(row, row, f32(model_->output_norm), c.dim, c.rms_eps);
+  }
+  project(model_->output, x_.data(), parts.size(), logits_.data());
+  softcap(logits_.data(), logits_.size(), c.final_softcap);
+  return logits_;
+}
+
+void ModelState::run(std::span<const SequenceTokens> parts) {
+  std::size_t n = 0;
+  for (const auto& part : parts) {
+    check(part);
+    n += part.tokens.size();
+  }
+  tokens_.clear();
+  token_cache_.clear();
+  token_pos_.clear();
+  for (const auto& part : parts) {
+    for (std::size_t i = 0; i < part.tokens.size(); ++i) {
+      tokens_.push_back(part.tokens[i]);
+      token_cache_.push_back(part.cache);
+      token_pos_.push_back(part.pos + i);
+    }
+  }
+  const std::span<const TokenId> tokens(tokens_);
   const Model& m = *model_;
   const ModelConfig& c = m.config;
-  const std::size_t n = tokens.size();
   x_.resize(n * c.dim);
   xb_.resize(n * c.dim);
   out_.resize(n * c.dim);
@@ -135,8 +175,7 @@ void ModelState::run(std::span<const TokenId> tokens, std::size_t pos) {
     if (c.embedding_scale != 1.0f)
       for (std::size_t i = 0; i < c.dim; ++i) row[i] *= c.embedding_scale;
   }
-  for (std::size_t l = 0; l < c.n_layers; ++l) layer(l, n, pos);
-  next_pos_ = pos + n;
+  for (std::size_t l = 0; l < c.n_layers; ++l) layer(l, n);
 }
 
 void ModelState::project(const Tensor& w, const float* x, std::size_t n, float* y) {
@@ -147,7 +186,7 @@ void ModelState::project(const Tensor& w, const float* x, std::size_t n, float* 
   }
 }
 
-void ModelState::layer(std::size_t l, std::size_t n, std::size_t pos) {
+void ModelState::layer(std::size_t l, std::size_t n) {
   const ModelConfig& c = model_->config;
   const LayerWeights& w = model_->layers[l];
   const std::size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), hs = c.head_size;
@@ -176,23 +215,23 @@ void ModelState::layer(std::size_t l, std::size_t n, std::size_t pos) {
     for (std::size_t i = 0; i < n * c.n_kv_heads; ++i)
       rmsnorm(k_.data() + i * hs, k_.data() + i * hs, f32(w.k_norm), hs, c.rms_eps);
   }
-  // Every position's keys and values go into the cache first: token t attends to the batch's
-  // positions up to its own.
+  // Every token's keys and values go into its sequence's cache first: a token attends to the
+  // batch's positions of its sequence up to its own.
   for (std::size_t t = 0; t < n; ++t) {
-    rope(q_.data() + t * q_dim, c.n_heads, l, pos + t);
-    rope(k_.data() + t * kv_dim, c.n_kv_heads, l, pos + t);
-    const std::size_t cache_row = (l * c.context_length + pos + t) * kv_dim;
-    std::memcpy(key_cache_.data() + cache_row, k_.data() + t * kv_dim, kv_dim * sizeof(float));
-    std::memcpy(value_cache_.data() + cache_row, v_.data() + t * kv_dim, kv_dim * sizeof(float));
+    rope(q_.data() + t * q_dim, c.n_heads, l, token_pos_[t]);
+    rope(k_.data() + t * kv_dim, c.n_kv_heads, l, token_pos_[t]);
+    KvCache& cache = *token_cache_[t];
+    std::memcpy(cache.keys(l, token_pos_[t]), k_.data() + t * kv_dim, kv_dim * sizeof(float));
+    std::memcpy(cache.values(l, token_pos_[t]), v_.data() + t * kv_dim, kv_dim * sizeof(float));
   }
   if (n == 1) {
-    attention(l, pos, q_.data(), att_.data(), scores_.data());
+    attention(*token_cache_[0], l, token_pos_[0], q_.data(), att_.data(), scores_.data());
   } else {
-    // Positions are independent once the cache holds the batch: split them over the pool.
+    // Tokens are independent once the caches hold the batch: split them over the pool.
     pool_.parallel_for(n, [&](std::size_t begin, std::size_t end) {
       for (std::size_t t = begin; t < end; ++t) {
-        attention(l, pos + t, q_.data() + t * q_dim, att_.data() + t * q_dim,
-                  scores_.data() + t * c.context_length);
+        attention(*token_cache_[t], l, token_pos_[t], q_.data() + t * q_dim,
+                  att_.data() + t * q_dim, scores_.data() + t * c.context_length);
       }
     });
   }
@@ -288,16 +327,16 @@ void ModelState::rope(float* v, std::size_t heads, std::size_t layer,
   }
 }
 
-void ModelState::attention(std::size_t layer, std::size_t pos, const float* query, float* result,
-                           float* scores) const {
+void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t pos,
+                           const float* query, float* result, float* scores) const {
   const ModelConfig& c = model_->config;
   const std::size_t hs = c.head_size;
   const std::size_t kv_dim = c.kv_dim();
   const std::size_t group = c.n_heads / c.n_kv_heads;  // query heads per KV head
   const float scale =
       c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
-  const float* keys = key_cache_.data() + layer * c.context_length * kv_dim;
-  const float* values = value_cache_.data() + layer * c.context_length * kv_dim;
+  const float* keys = cache.keys(layer);
+  const float* values = cache.values(layer);
   // A sliding window sees the `window` positions up to its own.
   const std::size_t window = c.layers[layer].sliding_window;
   const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;

@@ -13,8 +13,40 @@
 
 namespace llorch::engine {
 
-// The activations and KV cache of one sequence. Owns its buffers; not thread-safe (one sequence,
-// one engine thread; the pool splits work inside a step).
+// The keys and values of one sequence's positions, every layer: [layers, context, kv_dim] F32.
+class KvCache {
+ public:
+  explicit KvCache(const ModelConfig& config);
+  float* keys(std::size_t layer, std::size_t pos) noexcept {
+    return keys_.data() + (layer * context_ + pos) * kv_dim_;
+  }
+  float* values(std::size_t layer, std::size_t pos) noexcept {
+    return values_.data() + (layer * context_ + pos) * kv_dim_;
+  }
+  const float* keys(std::size_t layer) const noexcept {
+    return keys_.data() + layer * context_ * kv_dim_;
+  }
+  const float* values(std::size_t layer) const noexcept {
+    return values_.data() + layer * context_ * kv_dim_;
+  }
+  std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(float); }
+
+ private:
+  std::size_t context_;
+  std::size_t kv_dim_;
+  std::vector<float> keys_, values_;
+};
+
+// Consecutive tokens of one sequence, for a forward pass over several sequences at once: the
+// tokens at positions pos, pos+1, … with `cache` holding every earlier position.
+struct SequenceTokens {
+  KvCache* cache;
+  std::span<const TokenId> tokens;
+  std::size_t pos;
+};
+
+// The activations of a forward pass, and the KV cache of a sequence of its own. Owns its
+// buffers; not thread-safe (one engine thread; the pool splits work inside a step).
 class ModelState {
  public:
   ModelState(std::shared_ptr<const Model> model, std::size_t threads = 1);
@@ -31,28 +63,35 @@ class ModelState {
   // (`llorch logits`, perplexity).
   std::span<const float> forward_batch_all(std::span<const TokenId> tokens, std::size_t pos);
 
+  // Several sequences in one batch: every weight is read once for all their tokens; each token
+  // attends over its own sequence's cache. Returns the logits of each part's last token, one row
+  // of the vocabulary size per part, in order.
+  std::span<const float> forward_sequences(std::span<const SequenceTokens> parts);
+
   // Forgets every position (the KV cache is overwritten from position 0 on).
   void reset() noexcept { next_pos_ = 0; }
   std::size_t position() const noexcept { return next_pos_; }
   const Model& model() const noexcept { return *model_; }
 
  private:
-  // The batch through every layer; leaves the final hidden states in x_.
-  void run(std::span<const TokenId> tokens, std::size_t pos);
-  // One transformer layer over the batch's n tokens at positions pos… (x_ in place).
-  void layer(std::size_t l, std::size_t n, std::size_t pos);
+  // The parts' tokens through every layer; leaves the final hidden states in x_ (one row per
+  // token, parts in order).
+  void run(std::span<const SequenceTokens> parts);
+  // One transformer layer over the batch's n tokens (x_ in place); token t is at position
+  // token_pos_[t] of token_cache_[t].
+  void layer(std::size_t l, std::size_t n);
   void feed_forward(const LayerWeights& w, std::size_t n);
   void mixture_of_experts(const LayerWeights& w, std::size_t n);
   // One position's attention over the cache up to `pos`: `query` [q_dim] in, `result` [q_dim]
   // out, `scores` [context] scratch. Reads only the cache, so positions can run on several
   // threads.
-  void attention(std::size_t layer, std::size_t pos, const float* query, float* result,
-                 float* scores) const;
+  void attention(const KvCache& cache, std::size_t layer, std::size_t pos, const float* query,
+                 float* result, float* scores) const;
   // Rotates the first rope_dims dimensions of each of `heads` heads of `v` for position `pos`.
   void rope(float* v, std::size_t heads, std::size_t layer, std::size_t pos) const noexcept;
   // y = x·Wᵀ for n rows of x: the matrix-vector kernels for one token, the batched ones else.
   void project(const Tensor& w, const float* x, std::size_t n, float* y);
-  void check(std::span<const TokenId> tokens, std::size_t pos) const;
+  void check(const SequenceTokens& part) const;
 
   std::shared_ptr<const Model> model_;
   ThreadPool pool_;
@@ -61,8 +100,11 @@ class ModelState {
   std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_, scores_;
   std::vector<float> logits_;     // [vocab], or [tokens × vocab] from forward_batch_all
   std::vector<float> rope_freq_;  // [layers × rope_dims/2]
-  std::vector<float> key_cache_, value_cache_;  // [layers, context, kv_dim]
-  std::vector<float> expert_scratch_;           // mixture of experts: one token's work
+  KvCache cache_;                          // the single-sequence API's
+  std::vector<TokenId> tokens_;            // the batch's tokens, parts in order
+  std::vector<KvCache*> token_cache_;        // per token of the batch: its sequence's cache
+  std::vector<std::size_t> token_pos_;       // per token of the batch: its position
+  std::vector<float> expert_scratch_;        // mixture of experts: one token's work
   std::size_t next_pos_ = 0;
 };
 

@@ -16,6 +16,17 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+void narrate_cancelled(const GenerationResult& result) {
+  n::info(n::actor::inference_engine, n::action::inference_cancelled)
+      .human("Cancelled after {} tokens", result.tokens.size())
+      .cute("Stopped on request after {} tokens 🛑", result.tokens.size())
+      .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
+      .stop_reason(to_string(StopReason::cancelled))
+      .emit();
+}
+
+}  // namespace
+
 // Holds back generated text that might be the start of a stop string, and finds stop strings
 // that span several tokens.
 class StopMatcher {
@@ -60,17 +71,6 @@ class StopMatcher {
   std::string pending_;
 };
 
-void narrate_cancelled(const GenerationResult& result) {
-  n::info(n::actor::inference_engine, n::action::inference_cancelled)
-      .human("Cancelled after {} tokens", result.tokens.size())
-      .cute("Stopped on request after {} tokens 🛑", result.tokens.size())
-      .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
-      .stop_reason(to_string(StopReason::cancelled))
-      .emit();
-}
-
-}  // namespace
-
 std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
     case StopReason::eos:
@@ -87,167 +87,193 @@ std::string_view to_string(StopReason reason) noexcept {
   return "MAX_TOKENS";
 }
 
-Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
-    : model_(model), tokenizer_(Tokenizer::create(model->vocab)), state_(model, threads) {}
+Sequence::Sequence(std::shared_ptr<const Model> model, const Tokenizer& tokenizer,
+                   GenerationRequest request, GenerationHooks hooks, KvCache& cache)
+    : model_(std::move(model)),
+      tokenizer_(tokenizer),
+      request_(std::move(request)),
+      hooks_(std::move(hooks)),
+      cache_(cache),
+      sampler_(request_.sampling),
+      decoder_(tokenizer_, request_.prompt.empty() && tokenizer_.adds_space_prefix()),
+      stops_(std::make_unique<StopMatcher>(request_.stop)) {}
 
-GenerationResult Generator::generate(const GenerationRequest& request,
-                                     const GenerationHooks& hooks) {
-  const auto cancelled_now = [&] {
-    return hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed);
-  };
-  const Vocabulary& vocab = model_->vocab;
+Sequence::~Sequence() = default;
+
+void Sequence::begin() {
   const std::size_t context = model_->config.context_length;
-  GenerationResult result;
-  result.prompt_tokens = request.parse_special
-                             ? encode_with_special_tokens(*tokenizer_, request.prompt, true)
-                             : tokenizer_->encode(request.prompt, true);
-  if (result.prompt_tokens.empty()) {
+  result_.prompt_tokens = request_.parse_special
+                              ? encode_with_special_tokens(tokenizer_, request_.prompt, true)
+                              : tokenizer_.encode(request_.prompt, true);
+  if (result_.prompt_tokens.empty()) {
     // A vocabulary without BOS and an empty prompt: nothing to condition on.
     throw std::invalid_argument("the prompt is empty and the model has no BOS token to start from");
   }
-  if (result.prompt_tokens.size() >= context) {
-    throw std::invalid_argument("the prompt has " + std::to_string(result.prompt_tokens.size()) +
+  if (result_.prompt_tokens.size() >= context) {
+    throw std::invalid_argument("the prompt has " + std::to_string(result_.prompt_tokens.size()) +
                                 " tokens; the context holds " + std::to_string(context));
   }
   n::info(n::actor::tokenizer, n::action::tokenize)
-      .human("Tokenized prompt ({} tokens)", result.prompt_tokens.size())
-      .cute("Chopped the prompt into {} tasty pieces! 🍰", result.prompt_tokens.size())
-      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
+      .human("Tokenized prompt ({} tokens)", result_.prompt_tokens.size())
+      .cute("Chopped the prompt into {} tasty pieces! 🍰", result_.prompt_tokens.size())
+      .tokens_in(static_cast<std::int64_t>(result_.prompt_tokens.size()))
       .emit();
-
-  state_.reset();
   n::info(n::actor::inference_engine, n::action::cache_reset)
       .target("kv-cache")
       .human("Reset the KV cache ({} positions)", context)
       .cute("Fresh notebook, {} empty pages 📓", context)
       .emit();
+  history_ = result_.prompt_tokens;
+  prompt_start_ = last_progress_ = std::chrono::steady_clock::now();
+  phase_ = Phase::prompt;
+}
 
-  // Prompt: every token through the model; the logits of the last one give the first new token.
-  const auto prompt_start = std::chrono::steady_clock::now();
-  auto last_progress = prompt_start;
-  std::span<const float> logits;
-  const std::size_t prompt_size = result.prompt_tokens.size();
-  // In batches: each weight matrix is read once per batch, not once per token; a batch is small
-  // enough that cancellation and progress are still noticed within a fraction of a second.
-  constexpr std::size_t kPromptBatch = 64;
-  for (std::size_t pos = 0; pos < prompt_size;) {
-    if (cancelled_now()) {
-      result.stop_reason = StopReason::cancelled;
-      result.prompt_ms = elapsed_ms(prompt_start);
-      narrate_cancelled(result);
-      return result;
-    }
-    const std::size_t count = std::min(kPromptBatch, prompt_size - pos);
-    logits = state_.forward_batch(
-        std::span<const TokenId>(result.prompt_tokens).subspan(pos, count), pos);
-    pos += count;
-    if (std::chrono::steady_clock::now() - last_progress >= std::chrono::seconds(1) &&
-        pos < prompt_size) {
-      last_progress = std::chrono::steady_clock::now();
-      const double fraction = static_cast<double>(pos) / static_cast<double>(prompt_size);
-      n::info(n::actor::inference_engine, n::action::prompt_progress)
-          .human("Processing prompt: {} of {} tokens ({:.0f}%)", pos, prompt_size, fraction * 100)
-          .cute("Reading the prompt… {:.0f}% through! 📖", fraction * 100)
-          .tokens_in(static_cast<std::int64_t>(pos))
-          .progress(fraction)
-          .emit();
-    }
+bool Sequence::cancelled_now() const {
+  return hooks_.cancel != nullptr && hooks_.cancel->load(std::memory_order_relaxed);
+}
+
+std::span<const TokenId> Sequence::next_tokens(std::size_t budget) {
+  if (phase_ == Phase::done || budget == 0) return {};
+  if (cancelled_now()) {
+    finish(StopReason::cancelled);
+    return {};
   }
-  result.prompt_ms = elapsed_ms(prompt_start);
+  if (phase_ == Phase::prompt) {
+    pending_ = std::min(budget, result_.prompt_tokens.size() - fed_);
+    return std::span<const TokenId>(result_.prompt_tokens).subspan(fed_, pending_);
+  }
+  pending_ = 1;
+  return std::span<const TokenId>(history_).last(1);
+}
 
-  n::info(n::actor::inference_engine, n::action::inference_start)
-      .human("Starting inference (up to {} tokens)", request.max_new_tokens)
-      .cute("Off we go! Up to {} tokens 🚀", request.max_new_tokens)
-      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
-      .emit();
+std::size_t Sequence::position() const noexcept {
+  return phase_ == Phase::prompt ? fed_ : history_.size() - 1;
+}
 
-  const auto generate_start = std::chrono::steady_clock::now();
-  Sampler sampler(request.sampling);
-  // Text after a prompt keeps its leading space ("time" + " there"); text from BOS alone drops
-  // the SentencePiece prefix space, as the prompt's own would be dropped.
-  StreamDecoder decoder(*tokenizer_, request.prompt.empty() && tokenizer_->adds_space_prefix());
-  StopMatcher stops(request.stop);
-  std::vector<TokenId> history = result.prompt_tokens;
-  std::vector<float> scratch;
-  bool cancelled = false;
-  const auto show = [&](TokenId id, const std::string& text) {
-    result.text += text;
-    if (hooks.on_token && !hooks.on_token(id, text)) cancelled = true;
-  };
-
-  while (true) {
-    if (result.tokens.size() >= request.max_new_tokens) {
-      result.stop_reason = StopReason::max_tokens;
-      break;
-    }
-    scratch.assign(logits.begin(), logits.end());
-    if (request.ignore_eos) {
-      for (TokenId id : {vocab.eos, vocab.eot, vocab.bos}) {
-        if (id >= 0)
-          scratch[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
+bool Sequence::advance(std::span<const float> logits) {
+  if (phase_ == Phase::prompt) {
+    fed_ += pending_;
+    const std::size_t prompt_size = result_.prompt_tokens.size();
+    if (fed_ < prompt_size) {
+      if (std::chrono::steady_clock::now() - last_progress_ >= std::chrono::seconds(1)) {
+        last_progress_ = std::chrono::steady_clock::now();
+        const double fraction = static_cast<double>(fed_) / static_cast<double>(prompt_size);
+        n::info(n::actor::inference_engine, n::action::prompt_progress)
+            .human("Processing prompt: {} of {} tokens ({:.0f}%)", fed_, prompt_size,
+                   fraction * 100)
+            .cute("Reading the prompt… {:.0f}% through! 📖", fraction * 100)
+            .tokens_in(static_cast<std::int64_t>(fed_))
+            .progress(fraction)
+            .emit();
       }
+      return false;
     }
-    const TokenId next = sampler.sample(scratch, history);
-    if (vocab.is_end_of_generation(next) || next == vocab.bos) {
-      result.stop_reason = StopReason::eos;  // a model that emits BOS starts a new document
-      break;
-    }
-    if (result.tokens.empty()) result.first_token_ms = elapsed_ms(prompt_start);
-    result.tokens.push_back(next);
-    history.push_back(next);
-    bool stopped = false;
-    show(next, stops.push(decoder.push(next), stopped));
-    if (stopped) {
-      result.stop_reason = StopReason::stop_sequence;
-      break;
-    }
-    if (cancelled || cancelled_now()) {
-      result.stop_reason = StopReason::cancelled;
-      break;
-    }
-    if (request.progress_every > 0 && result.tokens.size() % request.progress_every == 0) {
-      n::info(n::actor::inference_engine, n::action::token_generate)
-          .human("Generated {} tokens", result.tokens.size())
-          .cute("{} tokens and counting! 🎯", result.tokens.size())
-          .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
-          .emit();
-    }
-    const std::size_t pos = history.size() - 1;
-    if (pos >= context) {
-      result.stop_reason = StopReason::context_full;
-      break;
-    }
-    logits = state_.forward(next, pos);
+    result_.prompt_ms = elapsed_ms(prompt_start_);
+    n::info(n::actor::inference_engine, n::action::inference_start)
+        .human("Starting inference (up to {} tokens)", request_.max_new_tokens)
+        .cute("Off we go! Up to {} tokens 🚀", request_.max_new_tokens)
+        .tokens_in(static_cast<std::int64_t>(prompt_size))
+        .emit();
+    generate_start_ = std::chrono::steady_clock::now();
+    phase_ = Phase::generate;
   }
-  if (result.stop_reason != StopReason::stop_sequence &&
-      result.stop_reason != StopReason::cancelled) {
-    bool ignored = false;
-    std::string rest = stops.push(decoder.finish(), ignored) + stops.finish();
-    if (!rest.empty()) {
-      result.text += rest;
-      if (hooks.on_token) hooks.on_token(-1, rest);
-    }
-  }
-  result.generate_ms = elapsed_ms(generate_start);
-  if (hooks.on_finished) hooks.on_finished();
-  if (result.stop_reason == StopReason::cancelled) {
-    narrate_cancelled(result);
-    return result;
-  }
+  sample(logits);
+  return phase_ == Phase::done;
+}
 
-  const double seconds = result.generate_ms / 1000.0;
-  const double rate = seconds > 0 ? static_cast<double>(result.tokens.size()) / seconds : 0.0;
+void Sequence::sample(std::span<const float> logits) {
+  const Vocabulary& vocab = model_->vocab;
+  if (result_.tokens.size() >= request_.max_new_tokens) return finish(StopReason::max_tokens);
+  scratch_.assign(logits.begin(), logits.end());
+  if (request_.ignore_eos) {
+    for (TokenId id : {vocab.eos, vocab.eot, vocab.bos}) {
+      if (id >= 0) scratch_[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  const TokenId next = sampler_.sample(scratch_, history_);
+  if (vocab.is_end_of_generation(next) || next == vocab.bos) {
+    return finish(StopReason::eos);  // a model that emits BOS starts a new document
+  }
+  if (result_.tokens.empty()) result_.first_token_ms = elapsed_ms(prompt_start_);
+  result_.tokens.push_back(next);
+  history_.push_back(next);
+  bool stopped = false;
+  const std::string text = stops_->push(decoder_.push(next), stopped);
+  result_.text += text;
+  bool refused = false;
+  if (hooks_.on_token && !hooks_.on_token(next, text)) refused = true;
+  if (stopped) return finish(StopReason::stop_sequence);
+  if (refused || cancelled_now()) return finish(StopReason::cancelled);
+  if (request_.progress_every > 0 && result_.tokens.size() % request_.progress_every == 0) {
+    n::info(n::actor::inference_engine, n::action::token_generate)
+        .human("Generated {} tokens", result_.tokens.size())
+        .cute("{} tokens and counting! 🎯", result_.tokens.size())
+        .tokens_out(static_cast<std::int64_t>(result_.tokens.size()))
+        .emit();
+  }
+  if (result_.tokens.size() >= request_.max_new_tokens) return finish(StopReason::max_tokens);
+  if (history_.size() - 1 >= model_->config.context_length)
+    return finish(StopReason::context_full);
+}
+
+void Sequence::finish(StopReason reason) {
+  const bool in_prompt = phase_ == Phase::prompt;
+  phase_ = Phase::done;
+  result_.stop_reason = reason;
+  if (in_prompt) {
+    // Cancelled before the first token: nothing was shown, nothing to flush.
+    result_.prompt_ms = elapsed_ms(prompt_start_);
+    narrate_cancelled(result_);
+    return;
+  }
+  if (reason != StopReason::stop_sequence && reason != StopReason::cancelled) {
+    bool ignored = false;
+    std::string rest = stops_->push(decoder_.finish(), ignored) + stops_->finish();
+    if (!rest.empty()) {
+      result_.text += rest;
+      if (hooks_.on_token) hooks_.on_token(-1, rest);
+    }
+  }
+  result_.generate_ms = elapsed_ms(generate_start_);
+  if (hooks_.on_finished) hooks_.on_finished();
+  if (reason == StopReason::cancelled) return narrate_cancelled(result_);
+  const double seconds = result_.generate_ms / 1000.0;
+  const double rate = seconds > 0 ? static_cast<double>(result_.tokens.size()) / seconds : 0.0;
   n::info(n::actor::inference_engine, n::action::inference_complete)
-      .human("Complete! {} tokens in {:.0f} ms ({:.1f} tokens/s, stop: {})", result.tokens.size(),
-             result.generate_ms, rate, to_string(result.stop_reason))
-      .cute("All done! {} tokens in {:.0f} ms 🎉", result.tokens.size(), result.generate_ms)
-      .tokens_in(static_cast<std::int64_t>(result.prompt_tokens.size()))
-      .tokens_out(static_cast<std::int64_t>(result.tokens.size()))
-      .duration_ms(static_cast<std::int64_t>(result.generate_ms))
+      .human("Complete! {} tokens in {:.0f} ms ({:.1f} tokens/s, stop: {})", result_.tokens.size(),
+             result_.generate_ms, rate, to_string(reason))
+      .cute("All done! {} tokens in {:.0f} ms 🎉", result_.tokens.size(), result_.generate_ms)
+      .tokens_in(static_cast<std::int64_t>(result_.prompt_tokens.size()))
+      .tokens_out(static_cast<std::int64_t>(result_.tokens.size()))
+      .duration_ms(static_cast<std::int64_t>(result_.generate_ms))
       .tokens_per_second(rate)
-      .stop_reason(to_string(result.stop_reason))
+      .stop_reason(to_string(reason))
       .emit();
-  return result;
+}
+
+Generator::Generator(std::shared_ptr<const Model> model, std::size_t threads)
+    : model_(model),
+      tokenizer_(Tokenizer::create(model->vocab)),
+      state_(model, threads),
+      cache_(model->config) {}
+
+GenerationResult Generator::generate(const GenerationRequest& request,
+                                     const GenerationHooks& hooks) {
+  // The prompt in batches: each weight matrix is read once per batch, not once per token; a
+  // batch is small enough that cancellation and progress are still noticed within a fraction of
+  // a second. Then one token a step.
+  constexpr std::size_t kPromptBatch = 64;
+  Sequence sequence(model_, *tokenizer_, request, hooks, cache_);
+  sequence.begin();
+  const std::size_t vocab = model_->config.vocab_size;
+  while (!sequence.done()) {
+    const auto tokens = sequence.next_tokens(kPromptBatch);
+    if (tokens.empty()) break;
+    const SequenceTokens part{&cache_, tokens, sequence.position()};
+    const auto logits = state_.forward_sequences(std::span(&part, 1));
+    sequence.advance(logits.first(vocab));
+  }
+  return sequence.take_result();
 }
 
 }  // namespace llorch::engine

@@ -49,6 +49,60 @@ struct GenerationHooks {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+class StopMatcher;
+
+// One generation as steps, so that one engine loop can run many at once: begin() tokenizes and
+// narrates; then, over and over, next_tokens() says what to feed the model (a chunk of the
+// prompt, or the last generated token) and advance() takes the logits of the last of them —
+// sampling, stop rules, delivery through the hooks and narration, as generate() always did. Every
+// narration goes to the caller's RequestScope at the time of the call. Not thread-safe.
+class Sequence {
+ public:
+  Sequence(std::shared_ptr<const Model> model, const Tokenizer& tokenizer,
+           GenerationRequest request, GenerationHooks hooks, KvCache& cache);
+  ~Sequence();
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+
+  // Throws std::invalid_argument for a prompt that does not fit the context.
+  void begin();
+  // What to feed next: up to `budget` prompt tokens, or the last generated token; empty once
+  // done (a cancel seen here ends the sequence).
+  std::span<const TokenId> next_tokens(std::size_t budget);
+  // The position of next_tokens()[0].
+  std::size_t position() const noexcept;
+  // The logits after the last token next_tokens() gave. True once the sequence is done.
+  bool advance(std::span<const float> logits);
+
+  bool done() const noexcept { return phase_ == Phase::done; }
+  bool in_prompt() const noexcept { return phase_ == Phase::prompt; }
+  KvCache& cache() noexcept { return cache_; }
+  const GenerationResult& result() const noexcept { return result_; }
+  GenerationResult take_result() { return std::move(result_); }
+
+ private:
+  enum class Phase { start, prompt, generate, done };
+  bool cancelled_now() const;
+  void sample(std::span<const float> logits);
+  void finish(StopReason reason);
+
+  std::shared_ptr<const Model> model_;
+  const Tokenizer& tokenizer_;
+  GenerationRequest request_;
+  GenerationHooks hooks_;
+  KvCache& cache_;
+  Sampler sampler_;
+  StreamDecoder decoder_;
+  std::unique_ptr<StopMatcher> stops_;
+  GenerationResult result_;
+  std::vector<TokenId> history_;  // prompt and generated tokens
+  std::vector<float> scratch_;
+  Phase phase_ = Phase::start;
+  std::size_t fed_ = 0;      // prompt tokens through the model
+  std::size_t pending_ = 0;  // tokens given by next_tokens(), awaiting advance()
+  std::chrono::steady_clock::time_point prompt_start_{}, last_progress_{}, generate_start_{};
+};
+
 // One model, one sequence at a time. Not thread-safe.
 class Generator {
  public:
@@ -66,6 +120,7 @@ class Generator {
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ModelState state_;
+  KvCache cache_;
 };
 
 }  // namespace llorch::engine
