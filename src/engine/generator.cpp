@@ -100,7 +100,24 @@ Sequence::Sequence(std::shared_ptr<const Model> model, const Tokenizer& tokenize
 
 Sequence::~Sequence() = default;
 
+// Binds the sequence's request context (when it has one) until the calling member returns: the
+// RequestScope is a member so that it lives exactly that long, and is reset on the way out.
+std::optional<narration::RequestScope>& Sequence::bind() {
+  if (hooks_.context) scope_.emplace(*hooks_.context);
+  return scope_;
+}
+
+namespace {
+
+struct Unbind {
+  std::optional<narration::RequestScope>& scope;
+  ~Unbind() { scope.reset(); }
+};
+
+}  // namespace
+
 void Sequence::begin() {
+  const Unbind unbind{bind()};
   const std::size_t context = model_->config.context_length;
   result_.prompt_tokens = request_.parse_special
                               ? encode_with_special_tokens(tokenizer_, request_.prompt, true)
@@ -133,7 +150,8 @@ bool Sequence::cancelled_now() const {
 }
 
 std::span<const TokenId> Sequence::next_tokens(std::size_t budget) {
-  if (phase_ == Phase::done || budget == 0) return {};
+  if (phase_ == Phase::done || phase_ == Phase::start || budget == 0) return {};
+  const Unbind unbind{bind()};
   if (cancelled_now()) {
     finish(StopReason::cancelled);
     return {};
@@ -151,6 +169,7 @@ std::size_t Sequence::position() const noexcept {
 }
 
 bool Sequence::advance(std::span<const float> logits) {
+  const Unbind unbind{bind()};
   if (phase_ == Phase::prompt) {
     fed_ += pending_;
     const std::size_t prompt_size = result_.prompt_tokens.size();
@@ -274,6 +293,31 @@ GenerationResult Generator::generate(const GenerationRequest& request,
     sequence.advance(logits.first(vocab));
   }
   return sequence.take_result();
+}
+
+std::size_t run_batch_step(ModelState& state, std::span<Sequence* const> sequences,
+                           std::size_t token_budget) {
+  std::vector<SequenceTokens> parts;
+  std::vector<Sequence*> fed;
+  std::size_t used = 0;
+  // Generating sequences first, one token each; then prompts in what the budget leaves.
+  for (const bool prompts : {false, true}) {
+    for (Sequence* s : sequences) {
+      if (s->done() || s->in_prompt() != prompts) continue;
+      const std::size_t budget = prompts ? token_budget - std::min(used, token_budget) : 1;
+      const std::size_t pos = s->position();
+      const auto tokens = s->next_tokens(budget);
+      if (tokens.empty()) continue;
+      parts.push_back({&s->cache(), tokens, pos});
+      fed.push_back(s);
+      used += tokens.size();
+    }
+  }
+  if (parts.empty()) return 0;
+  const auto logits = state.forward_sequences(parts);
+  const std::size_t vocab = state.model().config.vocab_size;
+  for (std::size_t p = 0; p < fed.size(); ++p) fed[p]->advance(logits.subspan(p * vocab, vocab));
+  return used;
 }
 
 }  // namespace llorch::engine

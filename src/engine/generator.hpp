@@ -6,12 +6,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/forward.hpp"
 #include "engine/sampler.hpp"
 #include "engine/tokenizer.hpp"
+#include "narration/context.hpp"
 
 namespace llorch::engine {
 
@@ -47,6 +49,9 @@ struct GenerationHooks {
   std::function<void()> on_finished;
   // Polled before every forward step (prompt tokens included): true cancels within one step.
   const std::atomic<bool>* cancel = nullptr;
+  // The request this generation narrates for, when its steps run on a thread that serves many
+  // (the worker's engine loop): each step binds it. Unset: the caller's own scope, if any.
+  std::optional<narration::RequestContext> context;
 };
 
 class StopMatcher;
@@ -83,6 +88,7 @@ class Sequence {
  private:
   enum class Phase { start, prompt, generate, done };
   bool cancelled_now() const;
+  std::optional<narration::RequestScope>& bind();
   void sample(std::span<const float> logits);
   void finish(StopReason reason);
 
@@ -101,7 +107,15 @@ class Sequence {
   std::size_t fed_ = 0;      // prompt tokens through the model
   std::size_t pending_ = 0;  // tokens given by next_tokens(), awaiting advance()
   std::chrono::steady_clock::time_point prompt_start_{}, last_progress_{}, generate_start_{};
+  std::optional<narration::RequestScope> scope_;  // bound for the length of one call
 };
+
+// One step of continuous batching: every sequence that is not done feeds its next tokens through
+// one forward pass — generating sequences their one token first, then prompt chunks within what
+// `token_budget` leaves (a long prompt never stalls the others) — and takes its logits. Returns
+// how many tokens ran (0: nothing to do).
+std::size_t run_batch_step(ModelState& state, std::span<Sequence* const> sequences,
+                           std::size_t token_budget);
 
 // One model, one sequence at a time. Not thread-safe.
 class Generator {

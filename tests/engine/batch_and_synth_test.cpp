@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/forward.hpp"
+#include "engine/generator.hpp"
 #include "engine/model.hpp"
 #include "engine/synth.hpp"
 #include "reference_file.hpp"
@@ -127,6 +128,59 @@ TEST(Synth, KnownShapesAreTheRealModels) {
   EXPECT_TRUE(known_synth_shape("stories15m"));
   EXPECT_TRUE(known_synth_shape("stories110m"));
   EXPECT_FALSE(known_synth_shape("gpt-5"));
+}
+
+}  // namespace
+}  // namespace llorch::engine
+
+namespace llorch::engine {
+namespace {
+
+// Continuous batching: sequences of different prompts and lengths, in one forward pass per step
+// (some still reading their prompt while others generate), give each the tokens it gets alone.
+TEST(ContinuousBatching, EverySequenceGetsWhatItGetsAlone) {
+  const auto model = load_model(testing::models_dir() + "/gguf/stories260K.gguf");
+  const std::vector<std::string> prompts{"Once upon a time", "Lily", "The cat sat on the mat and",
+                                         "", "A big red ball rolled down the hill. Tom ran"};
+  const auto request_for = [](const std::string& prompt, std::size_t max) {
+    GenerationRequest r;
+    r.prompt = prompt;
+    r.max_new_tokens = max;
+    r.sampling.temperature = 0.0f;
+    r.progress_every = 0;
+    return r;
+  };
+  std::vector<std::vector<TokenId>> alone;
+  Generator generator(model, 2);
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    alone.push_back(generator.generate(request_for(prompts[i], 20 + 7 * i)).tokens);
+
+  const auto tokenizer = Tokenizer::create(model->vocab);
+  ModelState state(model, 2);
+  std::vector<std::unique_ptr<KvCache>> caches;
+  std::vector<std::unique_ptr<Sequence>> sequences;
+  std::vector<Sequence*> running;
+  std::size_t steps = 0;
+  // Sequences join one step apart, as requests arrive; a budget of 6 tokens a step cuts the
+  // prompts into chunks between other sequences' decode tokens.
+  for (std::size_t i = 0; i < prompts.size() || !running.empty(); ++steps) {
+    if (i < prompts.size()) {
+      caches.push_back(std::make_unique<KvCache>(model->config));
+      sequences.push_back(std::make_unique<Sequence>(model, *tokenizer,
+                                                     request_for(prompts[i], 20 + 7 * i),
+                                                     GenerationHooks{}, *caches.back()));
+      sequences.back()->begin();
+      running.push_back(sequences.back().get());
+      ++i;
+    }
+    ASSERT_GT(run_batch_step(state, running, 6), 0u);
+    std::erase_if(running, [](Sequence* s) { return s->done(); });
+    ASSERT_LT(steps, 1000u);
+  }
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(sequences[i]->result().tokens, alone[i]) << "prompt \"" << prompts[i] << "\"";
+    EXPECT_EQ(sequences[i]->result().tokens.size(), 20 + 7 * i);
+  }
 }
 
 }  // namespace
