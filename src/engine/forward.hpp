@@ -98,13 +98,13 @@ class ModelState {
   // One row per token of the batch (grown on demand): x, xb, out [dim]; q, att [q_dim];
   // k, v [kv_dim]; h, h2 [hidden]; scores [context].
   std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_, scores_;
-  std::vector<float> logits_;     // [vocab], or [tokens × vocab] from forward_batch_all
-  std::vector<float> rope_freq_;  // [layers × rope_dims/2]
-  KvCache cache_;                          // the single-sequence API's
-  std::vector<TokenId> tokens_;            // the batch's tokens, parts in order
-  std::vector<KvCache*> token_cache_;        // per token of the batch: its sequence's cache
-  std::vector<std::size_t> token_pos_;       // per token of the batch: its position
-  std::vector<float> expert_scratch_;        // mixture of experts: one token's work
+  std::vector<float> logits_;           // [vocab], or [tokens × vocab] from forward_batch_all
+  std::vector<float> rope_freq_;        // [layers × rope_dims/2]
+  KvCache cache_;                       // the single-sequence API's
+  std::vector<TokenId> tokens_;         // the batch's tokens, parts in order
+  std::vector<KvCache*> token_cache_;   // per token of the batch: its sequence's cache
+  std::vector<std::size_t> token_pos_;  // per token of the batch: its position
+  std::vector<float> expert_scratch_;   // mixture of experts: one token's work
   std::size_t next_pos_ = 0;
 };
 

@@ -231,8 +231,7 @@ void Sequence::sample(std::span<const float> logits) {
         .emit();
   }
   if (result_.tokens.size() >= request_.max_new_tokens) return finish(StopReason::max_tokens);
-  if (history_.size() - 1 >= model_->config.context_length)
-    return finish(StopReason::context_full);
+  if (history_.size() - 1 >= model_->config.context_length) return finish(StopReason::context_full);
 }
 
 void Sequence::finish(StopReason reason) {

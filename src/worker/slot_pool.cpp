@@ -1,38 +1,46 @@
 #include "worker/slot_pool.hpp"
 
+#include <algorithm>
+
+#include "worker/job_runner.hpp"
+
 namespace llorch::worker {
 
+struct SlotPool::Running {
+  std::shared_ptr<Job> job;
+  std::unique_ptr<engine::KvCache> cache;
+  std::unique_ptr<engine::Sequence> sequence;
+};
+
 SlotPool::SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots,
-                   std::size_t threads_per_slot, JobRunner runner)
-    : runner_(std::move(runner)) {
-  for (std::size_t i = 0; i < slots; ++i) {
-    auto slot = std::make_unique<Slot>();
-    slot->generator = std::make_unique<engine::Generator>(model, threads_per_slot);
-    slots_.push_back(std::move(slot));
-  }
-  for (auto& slot : slots_) slot->thread = std::thread([this, s = slot.get()] { run(*s); });
+                   std::size_t threads, WorkerMetrics& metrics, std::size_t progress_every)
+    : model_(std::move(model)),
+      tokenizer_(engine::Tokenizer::create(model_->vocab)),
+      state_(model_, threads),
+      metrics_(metrics),
+      progress_every_(progress_every),
+      slots_(slots) {
+  for (std::size_t i = 0; i < slots; ++i)
+    free_caches_.push_back(std::make_unique<engine::KvCache>(model_->config));
+  thread_ = std::thread([this] { run(); });
 }
 
 SlotPool::~SlotPool() {
   {
     std::lock_guard lock(mutex_);
     closed_ = stopping_ = true;
-    for (auto& slot : slots_) {
-      if (slot->job) slot->job->cancel = true;
-    }
+    for (auto& job : jobs_) job->cancel = true;
   }
   wake_.notify_all();
-  for (auto& slot : slots_) slot->thread.join();
+  thread_.join();
 }
 
 bool SlotPool::try_start(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock(mutex_);
-    if (closed_) return false;
-    const auto free =
-        std::find_if(slots_.begin(), slots_.end(), [](const auto& s) { return !s->job; });
-    if (free == slots_.end()) return false;
-    (*free)->job = std::move(job);
+    if (closed_ || jobs_.size() >= slots_) return false;
+    jobs_.push_back(job);
+    handed_over_.push_back(std::move(job));
   }
   wake_.notify_all();
   return true;
@@ -40,9 +48,9 @@ bool SlotPool::try_start(std::shared_ptr<Job> job) {
 
 bool SlotPool::cancel(const std::string& job_id) {
   std::lock_guard lock(mutex_);
-  for (auto& slot : slots_) {
-    if (slot->job && slot->job->context.job_id == job_id) {
-      slot->job->cancel = true;
+  for (auto& job : jobs_) {
+    if (job->context.job_id == job_id) {
+      job->cancel = true;
       return true;
     }
   }
@@ -51,9 +59,7 @@ bool SlotPool::cancel(const std::string& job_id) {
 
 void SlotPool::cancel_all() {
   std::lock_guard lock(mutex_);
-  for (auto& slot : slots_) {
-    if (slot->job) slot->job->cancel = true;
-  }
+  for (auto& job : jobs_) job->cancel = true;
 }
 
 void SlotPool::close() {
@@ -63,26 +69,67 @@ void SlotPool::close() {
 
 std::size_t SlotPool::busy() const {
   std::lock_guard lock(mutex_);
-  return static_cast<std::size_t>(
-      std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->job != nullptr; }));
+  return jobs_.size();
 }
 
-void SlotPool::run(Slot& slot) {
+void SlotPool::admit(std::vector<std::shared_ptr<Job>> jobs) {
+  for (auto& job : jobs) {
+    auto running = std::make_unique<Running>();
+    running->job = job;
+    running->cache = std::move(free_caches_.back());
+    free_caches_.pop_back();
+    JobGeneration g = prepare_job(*job, progress_every_);
+    running->sequence = std::make_unique<engine::Sequence>(
+        model_, *tokenizer_, std::move(g.request), std::move(g.hooks), *running->cache);
+    running_.push_back(std::move(running));
+    try {
+      running_.back()->sequence->begin();
+    } catch (const std::exception& e) {
+      retire(running_.size() - 1, fail_job(*job, e, metrics_));
+    }
+  }
+}
+
+void SlotPool::retire(std::size_t index, narration::StreamMessage terminal) {
+  std::unique_ptr<Running> done = std::move(running_[index]);
+  running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
+  free_caches_.push_back(std::move(done->cache));
+  {
+    // The slot is free before the stream ends: a client that sends its next request on seeing
+    // the end never finds the slot still taken.
+    std::lock_guard lock(mutex_);
+    std::erase(jobs_, done->job);
+  }
+  done->job->context.channel->push(std::move(terminal));
+  done->job->context.channel->close();
+}
+
+void SlotPool::run() {
   for (;;) {
-    std::shared_ptr<Job> job;
+    std::vector<std::shared_ptr<Job>> arrived;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || slot.job != nullptr; });
-      if (slot.job == nullptr) return;  // stopping with nothing to do
-      job = slot.job;
+      wake_.wait(lock, [&] { return stopping_ || !handed_over_.empty() || !running_.empty(); });
+      if (stopping_ && handed_over_.empty() && running_.empty()) return;
+      arrived.assign(handed_over_.begin(), handed_over_.end());
+      handed_over_.clear();
     }
-    narration::StreamMessage terminal = runner_(*slot.generator, *job);
-    {
-      std::lock_guard lock(mutex_);
-      slot.job.reset();  // the slot is free again
+    admit(std::move(arrived));
+    std::vector<engine::Sequence*> sequences;
+    for (auto& r : running_) sequences.push_back(r->sequence.get());
+    try {
+      engine::run_batch_step(state_, sequences, kStepTokens);
+    } catch (const std::exception& e) {
+      // A step that fails fails every sequence in it: each stream ends with the error.
+      while (!running_.empty()) retire(0, fail_job(*running_[0]->job, e, metrics_));
+      continue;
     }
-    job->context.channel->push(std::move(terminal));
-    job->context.channel->close();
+    for (std::size_t i = running_.size(); i-- > 0;) {
+      if (running_[i]->sequence->done()) {
+        Running& r = *running_[i];
+        retire(i, finish_job(*r.job, r.sequence->result(), metrics_));
+      }
+    }
   }
 }
 

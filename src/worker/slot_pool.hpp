@@ -1,9 +1,13 @@
-// The worker's engine threads: N slots, each a thread with its own KV cache (Generator) over the
-// shared model. Network threads hand jobs over; generation never runs on them.
+// The worker's engine loop: one thread owns the model and every running sequence. Each step it
+// admits the jobs handed over, runs one forward pass over all of them (generating sequences a
+// token each, prompts in chunks within a token budget: continuous batching), delivers tokens to
+// each job's stream and retires the finished ones. Network threads hand jobs over and set cancel
+// flags; generation never runs on them. `slots` is the most jobs running at once, each with a KV
+// cache of its own.
 #pragma once
 
 #include <condition_variable>
-#include <functional>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -11,46 +15,56 @@
 
 #include "engine/generator.hpp"
 #include "worker/job.hpp"
+#include "worker/worker_metrics.hpp"
 
 namespace llorch::worker {
-
-// Runs one job on a slot's thread and returns its terminal event (`end` or `error`), which the
-// pool sends — and closes the stream with — only once the slot is free again, so that a client
-// who sends its next request on seeing the end never finds the slot still taken.
-using JobRunner = std::function<narration::StreamMessage(engine::Generator& generator, Job& job)>;
 
 // Thread-safe.
 class SlotPool {
  public:
-  SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots,
-           std::size_t threads_per_slot, JobRunner runner);
-  ~SlotPool();  // cancels running jobs and joins the threads
+  SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots, std::size_t threads,
+           WorkerMetrics& metrics, std::size_t progress_every);
+  ~SlotPool();  // cancels running jobs and joins the loop
 
-  // Starts `job` on a free slot; false when every slot is busy or the pool is closed.
+  // Hands `job` to the loop; false when `slots` jobs are already running or the pool is closed.
   bool try_start(std::shared_ptr<Job> job);
-  // Sets the cancel flag of the running job with this id; false when there is none.
+  // Sets the cancel flag of the job with this id (taking effect at the next step); false when
+  // there is none.
   bool cancel(const std::string& job_id);
   void cancel_all();
   // Refuses new jobs from now on.
   void close();
 
-  std::size_t total() const noexcept { return slots_.size(); }
+  std::size_t total() const noexcept { return slots_; }
   std::size_t busy() const;
 
- private:
-  struct Slot {
-    std::unique_ptr<engine::Generator> generator;
-    std::shared_ptr<Job> job;  // guarded by mutex_
-    std::thread thread;
-  };
-  void run(Slot& slot);
+  // Prompt and decode tokens one step may run (decode tokens always do).
+  static constexpr std::size_t kStepTokens = 64;
 
-  JobRunner runner_;
+ private:
+  struct Running;
+  void run();
+  // Admits what was handed over; a job whose prompt cannot run ends at once.
+  void admit(std::vector<std::shared_ptr<Job>> jobs);
+  // Ends a job: frees its slot, then sends its terminal event and closes its stream.
+  void retire(std::size_t index, narration::StreamMessage terminal);
+
+  std::shared_ptr<const engine::Model> model_;
+  std::unique_ptr<engine::Tokenizer> tokenizer_;
+  engine::ModelState state_;
+  WorkerMetrics& metrics_;
+  std::size_t progress_every_;
+  std::size_t slots_;
+  std::vector<std::unique_ptr<engine::KvCache>> free_caches_;  // the loop thread's
+  std::vector<std::unique_ptr<Running>> running_;              // the loop thread's
+
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> handed_over_;  // guarded by mutex_
+  std::vector<std::shared_ptr<Job>> jobs_;        // every job handed over and not retired
   bool closed_ = false;
   bool stopping_ = false;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::thread thread_;  // last: started once everything above exists
 };
 
 }  // namespace llorch::worker

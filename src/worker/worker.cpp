@@ -96,9 +96,7 @@ int run_worker(WorkerConfig config) {
   }
 
   WorkerMetrics metrics(config.slots);
-  SlotPool slots(model, config.slots, config.threads, [&](engine::Generator& generator, Job& job) {
-    return run_job(generator, job, metrics, config.progress_every);
-  });
+  SlotPool slots(model, config.slots, config.threads, metrics, config.progress_every);
 
   asio::io_context io;
   std::atomic<bool> stopping{false};

@@ -124,6 +124,45 @@ TEST(Worker, NarrationModeChangesTheText) {
   EXPECT_TRUE(cute);
 }
 
+// Continuous batching: eight concurrent streams of different prompts and lengths, run in one
+// engine loop's shared forward passes, each get the tokens that prompt gets alone, and only their
+// own events.
+TEST(Worker, ConcurrentStreamsGetWhatEachGetsAlone) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "8"});
+  const std::vector<std::string> prompts{
+      "Once upon a time",   "Lily",           "Tom and his dog", "The sun", "",
+      "A little bird sang", "One day, a big", "She was happy"};
+  const auto run = [&](std::size_t i) {
+    return execute(worker.url(), body_of({{"job_id", "job-" + std::to_string(i)},
+                                          {"prompt", prompts[i]},
+                                          {"max_tokens", 20 + 9 * i},
+                                          {"temperature", 0}}));
+  };
+  const auto tokens_of = [](const StreamResult& r) {
+    std::vector<int> ids;
+    for (const auto& d : r.data)
+      if (d["type"] == "token") ids.push_back(d["id"].get<int>());
+    return ids;
+  };
+  std::vector<std::vector<int>> alone;
+  for (std::size_t i = 0; i < prompts.size(); ++i) alone.push_back(tokens_of(run(i)));
+  std::vector<std::future<StreamResult>> clients;
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    clients.push_back(std::async(std::launch::async, run, i));
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_EQ(clients[i].wait_for(60s), std::future_status::ready) << "client " << i << " hangs";
+    const StreamResult r = clients[i].get();
+    ASSERT_EQ(r.status, 200u) << r.body;
+    expect_well_formed_stream(r);
+    EXPECT_EQ(tokens_of(r), alone[i]) << "prompt \"" << prompts[i] << "\"";
+    for (const auto& d : r.data) {
+      if (d.contains("job_id")) {
+        EXPECT_EQ(d["job_id"], "job-" + std::to_string(i));
+      }
+    }
+  }
+}
+
 TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
   WorkerProcess worker({"--model", model_path(), "--slots", "2"});
   std::vector<std::future<StreamResult>> clients;
