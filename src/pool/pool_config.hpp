@@ -44,7 +44,7 @@ struct PortRange {
 struct SpawnLimits {
   std::size_t slots = 8;          // per worker
   std::size_t context = 32768;    // ctx, when given (0: the model's own)
-  std::size_t threads = 0;        // per slot; 0: this machine's cores
+  std::size_t threads = 0;        // per worker; 0: this machine's cores
   std::size_t workers = 16;       // workers in the pool after the spawn
   std::uint64_t model_bytes = 0;  // model files of all workers together; 0: ¾ of physical memory
 };

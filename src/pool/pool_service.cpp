@@ -169,7 +169,7 @@ std::vector<api::FieldError> PoolService::beyond_limits(const WorkerSpec& spec) 
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   over("slots", spec.slots, l.slots, "slots");
   over("ctx", spec.context_length, l.context, "positions");
-  over("threads", spec.threads, l.threads == 0 ? cores : l.threads, "threads per slot");
+  over("threads", spec.threads, l.threads == 0 ? cores : l.threads, "threads per worker");
   const auto workers = supervisor_.workers();
   if (workers.size() + 1 > l.workers)
     errors.push_back(

@@ -15,7 +15,7 @@ struct WorkerConfig {
   std::string callback_url;    // pool manager's ready endpoint; empty: no callback
   std::string secret;          // LLORCH_WORKER_TOKEN: required for /execute, /cancel, /shutdown
   std::string device = "cpu";  // cpu | cuda:N | metal:N
-  std::size_t threads = 1;     // per slot
+  std::size_t threads = 1;     // of the engine loop, shared by every slot
   std::size_t slots = 1;
   std::size_t progress_every = 10;  // "Generated N tokens" every N tokens
   std::size_t context_length = 0;   // 0: the model's
