@@ -145,6 +145,7 @@ void ModelState::run(std::span<const SequenceTokens> parts) {
     check(part);
     n += part.tokens.size();
   }
+  for (const auto& part : parts) part.cache->note(part.tokens, part.pos);
   tokens_.clear();
   token_cache_.clear();
   token_pos_.clear();

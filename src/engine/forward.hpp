@@ -31,7 +31,22 @@ class KvCache {
   }
   std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(float); }
 
+  // The tokens whose keys and values positions 0… hold (kept by every forward pass), so that a
+  // new sequence can reuse the longest prefix it shares with them.
+  const std::vector<TokenId>& tokens() const noexcept { return tokens_; }
+  void note(std::span<const TokenId> tokens, std::size_t pos) {
+    tokens_.resize(std::min(tokens_.size(), pos));
+    if (tokens_.size() == pos) tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  }
+  // How many leading tokens of `prompt` this cache holds.
+  std::size_t common_prefix(std::span<const TokenId> prompt) const noexcept {
+    std::size_t n = 0;
+    while (n < prompt.size() && n < tokens_.size() && prompt[n] == tokens_[n]) ++n;
+    return n;
+  }
+
  private:
+  std::vector<TokenId> tokens_;
   std::size_t context_;
   std::size_t kv_dim_;
   std::vector<float> keys_, values_;

@@ -93,7 +93,7 @@ Sequence::Sequence(std::shared_ptr<const Model> model, const Tokenizer& tokenize
       tokenizer_(tokenizer),
       request_(std::move(request)),
       hooks_(std::move(hooks)),
-      cache_(cache),
+      cache_(&cache),
       sampler_(request_.sampling),
       decoder_(tokenizer_, request_.prompt.empty() && tokenizer_.adds_space_prefix()),
       stops_(std::make_unique<StopMatcher>(request_.stop)) {}
@@ -135,14 +135,35 @@ void Sequence::begin() {
       .cute("Chopped the prompt into {} tasty pieces! 🍰", result_.prompt_tokens.size())
       .tokens_in(static_cast<std::int64_t>(result_.prompt_tokens.size()))
       .emit();
-  n::info(n::actor::inference_engine, n::action::cache_reset)
-      .target("kv-cache")
-      .human("Reset the KV cache ({} positions)", context)
-      .cute("Fresh notebook, {} empty pages 📓", context)
-      .emit();
   history_ = result_.prompt_tokens;
   prompt_start_ = last_progress_ = std::chrono::steady_clock::now();
   phase_ = Phase::prompt;
+}
+
+std::size_t Sequence::reusable(const KvCache& cache) const noexcept {
+  const std::size_t common = cache.common_prefix(result_.prompt_tokens);
+  return std::min(common, result_.prompt_tokens.size() - 1);
+}
+
+void Sequence::start_prompt(KvCache& cache, std::size_t reused) {
+  const Unbind unbind{bind()};
+  cache_ = &cache;
+  reused_ = fed_ = std::min(reused, reusable(cache));
+  const std::size_t context = model_->config.context_length;
+  if (reused_ > 0) {
+    n::info(n::actor::inference_engine, n::action::prefix_reused)
+        .target("kv-cache")
+        .human("Reused {} cached prompt tokens of {}", reused_, result_.prompt_tokens.size())
+        .cute("Already read {} of these tokens before: skipping ahead ⏩", reused_)
+        .tokens_in(static_cast<std::int64_t>(reused_))
+        .emit();
+  } else {
+    n::info(n::actor::inference_engine, n::action::cache_reset)
+        .target("kv-cache")
+        .human("Reset the KV cache ({} positions)", context)
+        .cute("Fresh notebook, {} empty pages 📓", context)
+        .emit();
+  }
 }
 
 bool Sequence::cancelled_now() const {
@@ -283,6 +304,7 @@ GenerationResult Generator::generate(const GenerationRequest& request,
   constexpr std::size_t kPromptBatch = 64;
   Sequence sequence(model_, *tokenizer_, request, hooks, cache_);
   sequence.begin();
+  sequence.start_prompt(cache_, 0);
   const std::size_t vocab = model_->config.vocab_size;
   while (!sequence.done()) {
     const auto tokens = sequence.next_tokens(kPromptBatch);

@@ -69,8 +69,15 @@ class Sequence {
   Sequence(const Sequence&) = delete;
   Sequence& operator=(const Sequence&) = delete;
 
-  // Throws std::invalid_argument for a prompt that does not fit the context.
+  // Tokenizes; throws std::invalid_argument for a prompt that does not fit the context.
   void begin();
+  // How many leading prompt tokens `cache` already holds and this sequence could skip (never
+  // the whole prompt: the last token's logits are needed).
+  std::size_t reusable(const KvCache& cache) const noexcept;
+  // After begin(): uses `cache` (its first `reused` positions as they are, see reusable()) and
+  // narrates the reuse or the reset. A sequence constructed with a cache and started without
+  // this call starts from position 0 of that cache.
+  void start_prompt(KvCache& cache, std::size_t reused);
   // What to feed next: up to `budget` prompt tokens, or the last generated token; empty once
   // done (a cancel seen here ends the sequence).
   std::span<const TokenId> next_tokens(std::size_t budget);
@@ -81,7 +88,8 @@ class Sequence {
 
   bool done() const noexcept { return phase_ == Phase::done; }
   bool in_prompt() const noexcept { return phase_ == Phase::prompt; }
-  KvCache& cache() noexcept { return cache_; }
+  KvCache& cache() noexcept { return *cache_; }
+  std::size_t reused() const noexcept { return reused_; }
   const GenerationResult& result() const noexcept { return result_; }
   GenerationResult take_result() { return std::move(result_); }
 
@@ -96,7 +104,7 @@ class Sequence {
   const Tokenizer& tokenizer_;
   GenerationRequest request_;
   GenerationHooks hooks_;
-  KvCache& cache_;
+  KvCache* cache_;
   Sampler sampler_;
   StreamDecoder decoder_;
   std::unique_ptr<StopMatcher> stops_;
@@ -104,7 +112,8 @@ class Sequence {
   std::vector<TokenId> history_;  // prompt and generated tokens
   std::vector<float> scratch_;
   Phase phase_ = Phase::start;
-  std::size_t fed_ = 0;      // prompt tokens through the model
+  std::size_t fed_ = 0;      // prompt tokens through the model (or found in the cache)
+  std::size_t reused_ = 0;   // prompt tokens found in the cache
   std::size_t pending_ = 0;  // tokens given by next_tokens(), awaiting advance()
   std::chrono::steady_clock::time_point prompt_start_{}, last_progress_{}, generate_start_{};
   std::optional<narration::RequestScope> scope_;  // bound for the length of one call

@@ -51,6 +51,7 @@ inline constexpr std::string_view model_load_failed = "model_load_failed";
 inline constexpr std::string_view pool_deregister = "pool_deregister";
 inline constexpr std::string_view pool_heartbeat = "pool_heartbeat";
 inline constexpr std::string_view pool_register = "pool_register";
+inline constexpr std::string_view prefix_reused = "prefix_reused";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
 inline constexpr std::string_view ready_timeout = "ready_timeout";
 inline constexpr std::string_view request_validated = "request_validated";
@@ -114,6 +115,7 @@ inline constexpr std::array kActions{
     action::pool_deregister,
     action::pool_heartbeat,
     action::pool_register,
+    action::prefix_reused,
     action::prompt_progress,
     action::ready_timeout,
     action::request_validated,

@@ -82,11 +82,22 @@ void SlotPool::admit(std::vector<std::shared_ptr<Job>> jobs) {
     running->sequence = std::make_unique<engine::Sequence>(
         model_, *tokenizer_, std::move(g.request), std::move(g.hooks), *running->cache);
     running_.push_back(std::move(running));
+    Running& r = *running_.back();
     try {
-      running_.back()->sequence->begin();
+      r.sequence->begin();
     } catch (const std::exception& e) {
       retire(running_.size() - 1, fail_job(*job, e, metrics_));
+      continue;
     }
+    // Prefix reuse: the free cache that already holds the longest start of this prompt (a chat
+    // turn resends the conversation; only its new part is computed).
+    for (auto& free : free_caches_) {
+      if (r.sequence->reusable(*free) > r.sequence->reusable(*r.cache)) std::swap(free, r.cache);
+    }
+    const std::size_t reused = r.sequence->reusable(*r.cache);
+    r.sequence->start_prompt(*r.cache, reused);
+    metrics_.count_prefix_hit(r.sequence->reused());
+    metrics_.count_prompt_tokens(r.sequence->result().prompt_tokens.size());
   }
 }
 

@@ -24,6 +24,16 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
                   .Help("Narration events dropped because a stream's reader fell behind")
                   .Register(*registry_)
                   .Add({});
+  prefix_hit_ = &prometheus::BuildCounter()
+                     .Name("llorch_worker_prefix_cache_hit_tokens_total")
+                     .Help("Prompt tokens found in a KV cache instead of computed")
+                     .Register(*registry_)
+                     .Add({});
+  prompt_tokens_ = &prometheus::BuildCounter()
+                        .Name("llorch_worker_prompt_tokens_total")
+                        .Help("Prompt tokens of every request, computed or found in a cache")
+                        .Register(*registry_)
+                        .Add({});
   slots_busy_ = &prometheus::BuildGauge()
                      .Name("llorch_worker_slots_busy")
                      .Help("Slots running a job now")
@@ -53,6 +63,14 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
        {"completed", "cancelled", "failed", "invalid", "busy", "draining", "unauthorized"}) {
     requests_->Add({{"outcome", outcome}});
   }
+}
+
+void WorkerMetrics::count_prefix_hit(std::size_t tokens) {
+  prefix_hit_->Increment(static_cast<double>(tokens));
+}
+
+void WorkerMetrics::count_prompt_tokens(std::size_t tokens) {
+  prompt_tokens_->Increment(static_cast<double>(tokens));
 }
 
 void WorkerMetrics::count_request(const std::string& outcome) {

@@ -19,13 +19,16 @@ class WorkerMetrics {
  public:
   explicit WorkerMetrics(std::size_t slots_total);
 
-  // outcome: "completed", "cancelled", "failed", "invalid", "busy", "draining"
+  // outcome: "completed", "cancelled", "failed", "invalid", "busy", "draining", "unauthorized"
   void count_request(const std::string& outcome);
   void count_tokens(std::size_t n);
   void observe_first_token(double seconds);
   void observe_token_latency(double seconds);
   void count_dropped_narration(std::size_t n);
   void set_slots_busy(std::size_t n);
+  // Prompt tokens a request did not have to compute: its KV cache held them already.
+  void count_prefix_hit(std::size_t tokens);
+  void count_prompt_tokens(std::size_t tokens);
 
   std::string text() const;  // Prometheus text exposition format 0.0.4
 
@@ -34,6 +37,8 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Counter* tokens_;
   prometheus::Counter* dropped_;
+  prometheus::Counter* prefix_hit_;
+  prometheus::Counter* prompt_tokens_;
   prometheus::Gauge* slots_busy_;
   prometheus::Histogram* first_token_;
   prometheus::Histogram* token_latency_;

@@ -163,6 +163,40 @@ TEST(Worker, ConcurrentStreamsGetWhatEachGetsAlone) {
   }
 }
 
+// Prefix reuse: a request that resends an earlier prompt and continues it (a chat turn) computes
+// only the new part — narrated — and generates what a worker with an empty cache generates.
+TEST(Worker, APromptThatContinuesAnEarlierOneReusesItsCache) {
+  const auto ask = [](const std::string& url, const std::string& prompt) {
+    return execute(url, body_of({{"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}}));
+  };
+  const auto text_of = [](const StreamResult& r) {
+    std::string text;
+    for (const auto& d : r.data)
+      if (d["type"] == "token") text += d["t"].get<std::string>();
+    return text;
+  };
+  const std::string first = "Once upon a time, there was a little girl named Lily.";
+  WorkerProcess worker({"--model", model_path(), "--slots", "1"});
+  const auto a = ask(worker.url(), first);
+  ASSERT_EQ(a.status, 200u);
+  const std::string second = first + text_of(a) + " Then";
+  const auto b = ask(worker.url(), second);
+  ASSERT_EQ(b.status, 200u);
+  std::int64_t reused = 0;
+  for (const auto& d : b.data)
+    if (d["type"] == "narration" && d["action"] == "prefix_reused") reused = d["tokens_in"];
+  EXPECT_GT(reused, 20) << "the first prompt and its answer were not reused";
+
+  WorkerProcess fresh({"--model", model_path(), "--slots", "1"});
+  const auto c = ask(fresh.url(), second);
+  EXPECT_EQ(text_of(b), text_of(c)) << "reuse changed the output";
+  for (const auto& d : c.data) EXPECT_NE(d.value("action", ""), "prefix_reused");
+  const auto metrics = net::http_call({.method = "GET", .url = worker.url() + "/metrics"}).body;
+  EXPECT_NE(metrics.find("llorch_worker_prefix_cache_hit_tokens_total " + std::to_string(reused)),
+            std::string::npos)
+      << metrics;
+}
+
 TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
   WorkerProcess worker({"--model", model_path(), "--slots", "2"});
   std::vector<std::future<StreamResult>> clients;
