@@ -93,9 +93,7 @@ Command add_logits_command(CLI::App& app) {
   command->add_option("--top", o->top, "Logits shown per position")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  command->add_option("-t,--threads", o->threads, "Threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
+  add_threads_option(*command, o->threads);
   command->add_flag("--json", o->json,
                     "One JSON object: {\"prompt_ids\": [...], \"top\": [[[id, logit], ...], ...]}");
   return {command, [o] { return run_reporting_errors([&] { return run_logits(*o); }); }};

@@ -17,6 +17,12 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
 }
 
+void add_threads_option(CLI::App& command, std::size_t& threads) {
+  command.add_option("-t,--threads", threads, "Threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+}
+
 std::shared_ptr<engine::Model> load_narrated(const ModelOptions& options) {
   engine::LoadOptions load;
   if (options.context > 0) load.context_length = options.context;

@@ -18,6 +18,9 @@ struct ModelOptions {
 // Declares --model (required), --tokenizer and --ctx on `command`.
 void add_model_options(CLI::App& command, ModelOptions& options);
 
+// Declares -t,--threads (1-256) on `command`.
+void add_threads_option(CLI::App& command, std::size_t& threads);
+
 // Loads the model and narrates the load (started, completed with size and time).
 // Throws engine::ModelError.
 std::shared_ptr<engine::Model> load_narrated(const ModelOptions& options);

@@ -126,7 +126,9 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--port", o->stack.port, "Port of the API")->capture_default_str();
   command->add_option("--host", o->stack.host, "Address to bind")->capture_default_str();
-  command->add_option("-t,--threads", o->stack.threads, "Threads of each worker's engine (shared by its slots)")
+  command
+      ->add_option("-t,--threads", o->stack.threads,
+                   "Threads of each worker's engine (shared by its slots)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   command->add_option("--slots", o->stack.slots, "Jobs each worker runs at once")

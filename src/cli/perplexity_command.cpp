@@ -95,9 +95,7 @@ Command add_perplexity_command(CLI::App& app) {
   command->add_option("-f,--file", o->file, "The text to measure on")->required();
   command->add_option("--chunks", o->chunks, "Chunks to measure at most (0: all)")
       ->capture_default_str();
-  command->add_option("-t,--threads", o->threads, "Threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
+  add_threads_option(*command, o->threads);
   return {command, [o] { return run_reporting_errors([&] { return run_perplexity(*o); }); }};
 }
 

@@ -23,7 +23,8 @@ Command add_worker_command(CLI::App& app) {
         if (api::is_device_name(d)) return {};
         return "--device must be cpu, cuda:N or metal:N";
       });
-  command->add_option("-t,--threads", c->threads, "Threads of the engine loop (shared by every slot)")
+  command
+      ->add_option("-t,--threads", c->threads, "Threads of the engine loop (shared by every slot)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   command->add_option("--slots", c->slots, "Jobs run at once (each has its own KV cache)")
