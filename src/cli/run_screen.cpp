@@ -24,7 +24,8 @@ std::string_view icon_of_action(const std::string& action) {
       {"task_dispatched", "📮"},        {"task_relaying", "📡"},
       {"request_validated", "✅"},      {"chat_template", "💬"},
       {"inference_start", "🚀"},        {"tokenize", "🍰"},
-      {"cache_reset", "🧹"},         {"prompt_progress", "📖"},
+      {"cache_reset", "🧹"},         {"batch_joined", "🤝"},
+      {"prefix_reused", "⏩"},          {"prompt_progress", "📖"},
       {"token_generate", "🎯"},         {"inference_complete", "🎉"},
       {"inference_cancelled", "🛑"}, {"task_cancelled", "🛑"},
       {"client_disconnected", "👋"},    {"worker_lost", "💥"}};

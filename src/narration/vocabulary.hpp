@@ -23,6 +23,7 @@ inline constexpr std::string_view worker = "worker";
 
 namespace action {
 inline constexpr std::string_view access_denied = "access_denied";
+inline constexpr std::string_view batch_joined = "batch_joined";
 inline constexpr std::string_view cache_reset = "cache_reset";
 inline constexpr std::string_view callback_attempt = "callback_attempt";
 inline constexpr std::string_view callback_failed = "callback_failed";
@@ -87,6 +88,7 @@ inline constexpr std::array kActors{
 
 inline constexpr std::array kActions{
     action::access_denied,
+    action::batch_joined,
     action::cache_reset,
     action::callback_attempt,
     action::callback_failed,

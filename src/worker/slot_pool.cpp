@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include "narration/narrate.hpp"
 #include "worker/job_runner.hpp"
 
 namespace llorch::worker {
+
+namespace n = llorch::narration;
 
 struct SlotPool::Running {
   std::shared_ptr<Job> job;
@@ -98,6 +101,14 @@ void SlotPool::admit(std::vector<std::shared_ptr<Job>> jobs) {
     r.sequence->start_prompt(*r.cache, reused);
     metrics_.count_prefix_hit(r.sequence->reused());
     metrics_.count_prompt_tokens(r.sequence->result().prompt_tokens.size());
+    if (running_.size() > 1) {
+      n::RequestScope scope(job->context);
+      n::info(n::actor::inference_engine, n::action::batch_joined)
+          .target(job->context.job_id)
+          .human("Joined a batch of {} sequences", running_.size())
+          .cute("Sharing the engine with {} others 🤝", running_.size() - 1)
+          .emit();
+    }
   }
 }
 
@@ -128,8 +139,9 @@ void SlotPool::run() {
     admit(std::move(arrived));
     std::vector<engine::Sequence*> sequences;
     for (auto& r : running_) sequences.push_back(r->sequence.get());
+    metrics_.set_sequences_running(sequences.size());
     try {
-      engine::run_batch_step(state_, sequences, kStepTokens);
+      metrics_.observe_step_tokens(engine::run_batch_step(state_, sequences, kStepTokens));
     } catch (const std::exception& e) {
       // A step that fails fails every sequence in it: each stream ends with the error.
       while (!running_.empty()) retire(0, fail_job(*running_[0]->job, e, metrics_));
@@ -141,6 +153,7 @@ void SlotPool::run() {
         retire(i, finish_job(*r.job, r.sequence->result(), metrics_));
       }
     }
+    metrics_.set_sequences_running(running_.size());
   }
 }
 

@@ -34,6 +34,16 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
                         .Help("Prompt tokens of every request, computed or found in a cache")
                         .Register(*registry_)
                         .Add({});
+  sequences_running_ = &prometheus::BuildGauge()
+                            .Name("llorch_worker_sequences_running")
+                            .Help("Sequences in the engine loop's batch now")
+                            .Register(*registry_)
+                            .Add({});
+  step_tokens_ = &prometheus::BuildHistogram()
+                      .Name("llorch_worker_batch_tokens")
+                      .Help("Tokens in each forward pass of the engine loop (all sequences)")
+                      .Register(*registry_)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64});
   slots_busy_ = &prometheus::BuildGauge()
                      .Name("llorch_worker_slots_busy")
                      .Help("Slots running a job now")
@@ -67,6 +77,14 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
 
 void WorkerMetrics::count_prefix_hit(std::size_t tokens) {
   prefix_hit_->Increment(static_cast<double>(tokens));
+}
+
+void WorkerMetrics::set_sequences_running(std::size_t n) {
+  sequences_running_->Set(static_cast<double>(n));
+}
+
+void WorkerMetrics::observe_step_tokens(std::size_t n) {
+  step_tokens_->Observe(static_cast<double>(n));
 }
 
 void WorkerMetrics::count_prompt_tokens(std::size_t tokens) {

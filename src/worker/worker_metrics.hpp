@@ -29,6 +29,9 @@ class WorkerMetrics {
   // Prompt tokens a request did not have to compute: its KV cache held them already.
   void count_prefix_hit(std::size_t tokens);
   void count_prompt_tokens(std::size_t tokens);
+  // The engine loop: sequences running now, and the tokens of each step's forward pass.
+  void set_sequences_running(std::size_t n);
+  void observe_step_tokens(std::size_t n);
 
   std::string text() const;  // Prometheus text exposition format 0.0.4
 
@@ -39,6 +42,8 @@ class WorkerMetrics {
   prometheus::Counter* dropped_;
   prometheus::Counter* prefix_hit_;
   prometheus::Counter* prompt_tokens_;
+  prometheus::Gauge* sequences_running_;
+  prometheus::Histogram* step_tokens_;
   prometheus::Gauge* slots_busy_;
   prometheus::Histogram* first_token_;
   prometheus::Histogram* token_latency_;
