@@ -36,6 +36,12 @@ Command add_worker_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   command->add_option("--ctx", c->context_length, "Context length (default: the model's)");
   command
+      ->add_option_function<std::string>(
+          "--kv-type", [c](const std::string& type) { c->kv_f16 = type == "f16"; },
+          "KV cache type: f16 (half the memory, llama.cpp's default) or f32")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->default_str("f16");
+  command
       ->add_option("--callback-attempts", c->callback_attempts,
                    "Ready callback attempts before giving up")
       ->capture_default_str()

@@ -49,14 +49,29 @@ void gated(float* h, const float* h2, std::size_t n, Activation activation) noex
 
 }  // namespace
 
-KvCache::KvCache(const ModelConfig& config)
-    : context_(config.context_length),
+KvCache::KvCache(const ModelConfig& config, TensorType type)
+    : type_(type == TensorType::f16 ? TensorType::f16 : TensorType::f32),
+      context_(config.context_length),
       kv_dim_(config.kv_dim()),
-      keys_(config.n_layers * config.context_length * config.kv_dim()),
-      values_(config.n_layers * config.context_length * config.kv_dim()) {}
+      keys_(config.n_layers * config.context_length * config.kv_dim() * value_bytes()),
+      values_(config.n_layers * config.context_length * config.kv_dim() * value_bytes()) {}
 
-ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads)
-    : model_(std::move(model)), pool_(threads), cache_(model_->config) {
+void KvCache::store(std::size_t layer, std::size_t pos, const float* k, const float* v) noexcept {
+  const std::size_t offset = (layer * context_ + pos) * kv_dim_ * value_bytes();
+  if (type_ == TensorType::f32) {
+    std::memcpy(keys_.data() + offset, k, kv_dim_ * sizeof(float));
+    std::memcpy(values_.data() + offset, v, kv_dim_ * sizeof(float));
+    return;
+  }
+  for (std::size_t i = 0; i < kv_dim_; ++i) {
+    const std::uint16_t hk = f32_to_f16(k[i]), hv = f32_to_f16(v[i]);
+    std::memcpy(keys_.data() + offset + 2 * i, &hk, 2);
+    std::memcpy(values_.data() + offset + 2 * i, &hv, 2);
+  }
+}
+
+ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads, TensorType kv_type)
+    : model_(std::move(model)), pool_(threads), cache_(model_->config, kv_type) {
   const ModelConfig& c = model_->config;
   logits_.resize(c.vocab_size);
   // theta_i = base^(-2i / rope_dims) / factor_i for each rotated pair i, per layer's base.
@@ -221,9 +236,7 @@ void ModelState::layer(std::size_t l, std::size_t n) {
   for (std::size_t t = 0; t < n; ++t) {
     rope(q_.data() + t * q_dim, c.n_heads, l, token_pos_[t]);
     rope(k_.data() + t * kv_dim, c.n_kv_heads, l, token_pos_[t]);
-    KvCache& cache = *token_cache_[t];
-    std::memcpy(cache.keys(l, token_pos_[t]), k_.data() + t * kv_dim, kv_dim * sizeof(float));
-    std::memcpy(cache.values(l, token_pos_[t]), v_.data() + t * kv_dim, kv_dim * sizeof(float));
+    token_cache_[t]->store(l, token_pos_[t], k_.data() + t * kv_dim, v_.data() + t * kv_dim);
   }
   if (n == 1) {
     attention(*token_cache_[0], l, token_pos_[0], q_.data(), att_.data(), scores_.data());
@@ -336,8 +349,10 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   const std::size_t group = c.n_heads / c.n_kv_heads;  // query heads per KV head
   const float scale =
       c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
-  const float* keys = cache.keys(layer);
-  const float* values = cache.values(layer);
+  const std::byte* keys = cache.keys(layer);
+  const std::byte* values = cache.values(layer);
+  const std::size_t bytes = cache.value_bytes();
+  const bool half = cache.type() == TensorType::f16;
   // A sliding window sees the `window` positions up to its own.
   const std::size_t window = c.layers[layer].sliding_window;
   const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
@@ -348,18 +363,26 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
     float* att = scores;  // reused head after head
     const std::size_t kv_offset = (h / group) * hs;
     for (std::size_t t = first; t <= pos; ++t) {
-      const float* k = keys + t * kv_dim + kv_offset;
-      att[t - first] =
-          simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(k), q, hs) * scale;
+      const std::byte* k = keys + (t * kv_dim + kv_offset) * bytes;
+      att[t - first] = simd_dot(cache.type(), k, q, hs) * scale;
     }
     softcap(att, count, c.attention_softcap);
     softmax(att, count);
     float* out = result + h * hs;
     std::memset(out, 0, hs * sizeof(float));
     for (std::size_t t = first; t <= pos; ++t) {
-      const float* v = values + t * kv_dim + kv_offset;
+      const std::byte* v = values + (t * kv_dim + kv_offset) * bytes;
       const float a = att[t - first];
-      for (std::size_t i = 0; i < hs; ++i) out[i] += a * v[i];
+      if (half) {
+        for (std::size_t i = 0; i < hs; ++i) {
+          std::uint16_t bits;
+          std::memcpy(&bits, v + 2 * i, 2);
+          out[i] += a * f16_to_f32(bits);
+        }
+      } else {
+        const auto* vf = reinterpret_cast<const float*>(v);
+        for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
+      }
     }
   }
 }

@@ -13,23 +13,19 @@
 
 namespace llorch::engine {
 
-// The keys and values of one sequence's positions, every layer: [layers, context, kv_dim] F32.
+// The keys and values of one sequence's positions, every layer: [layers, context, kv_dim], in F32
+// or F16 (half the memory; llama.cpp's default too).
 class KvCache {
  public:
-  explicit KvCache(const ModelConfig& config);
-  float* keys(std::size_t layer, std::size_t pos) noexcept {
-    return keys_.data() + (layer * context_ + pos) * kv_dim_;
-  }
-  float* values(std::size_t layer, std::size_t pos) noexcept {
-    return values_.data() + (layer * context_ + pos) * kv_dim_;
-  }
-  const float* keys(std::size_t layer) const noexcept {
-    return keys_.data() + layer * context_ * kv_dim_;
-  }
-  const float* values(std::size_t layer) const noexcept {
-    return values_.data() + layer * context_ * kv_dim_;
-  }
-  std::size_t bytes() const noexcept { return (keys_.size() + values_.size()) * sizeof(float); }
+  explicit KvCache(const ModelConfig& config, TensorType type = TensorType::f32);
+  TensorType type() const noexcept { return type_; }
+  // Stores position `pos` of `layer` (kv_dim values each).
+  void store(std::size_t layer, std::size_t pos, const float* k, const float* v) noexcept;
+  // A layer's keys (or values), position after position, kv_dim values each in type().
+  const std::byte* keys(std::size_t layer) const noexcept { return at(keys_, layer); }
+  const std::byte* values(std::size_t layer) const noexcept { return at(values_, layer); }
+  std::size_t value_bytes() const noexcept { return type_ == TensorType::f16 ? 2 : 4; }
+  std::size_t bytes() const noexcept { return keys_.size() + values_.size(); }
 
   // The tokens whose keys and values positions 0… hold (kept by every forward pass), so that a
   // new sequence can reuse the longest prefix it shares with them.
@@ -46,10 +42,15 @@ class KvCache {
   }
 
  private:
+  const std::byte* at(const std::vector<std::byte>& v, std::size_t layer) const noexcept {
+    return v.data() + layer * context_ * kv_dim_ * value_bytes();
+  }
+
   std::vector<TokenId> tokens_;
+  TensorType type_;
   std::size_t context_;
   std::size_t kv_dim_;
-  std::vector<float> keys_, values_;
+  std::vector<std::byte> keys_, values_;
 };
 
 // Consecutive tokens of one sequence, for a forward pass over several sequences at once: the
@@ -64,7 +65,9 @@ struct SequenceTokens {
 // buffers; not thread-safe (one engine thread; the pool splits work inside a step).
 class ModelState {
  public:
-  ModelState(std::shared_ptr<const Model> model, std::size_t threads = 1);
+  // `kv_type`: the single-sequence API's cache (f32 or f16).
+  ModelState(std::shared_ptr<const Model> model, std::size_t threads = 1,
+             TensorType kv_type = TensorType::f32);
 
   // Runs `token` at position `pos` (0-based; every earlier position must have run) and returns
   // the logits over the vocabulary. Throws std::out_of_range past the context length.

@@ -16,7 +16,8 @@ struct SlotPool::Running {
 };
 
 SlotPool::SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots,
-                   std::size_t threads, WorkerMetrics& metrics, std::size_t progress_every)
+                   std::size_t threads, WorkerMetrics& metrics, std::size_t progress_every,
+                   engine::TensorType kv_type)
     : model_(std::move(model)),
       tokenizer_(engine::Tokenizer::create(model_->vocab)),
       state_(model_, threads),
@@ -24,7 +25,7 @@ SlotPool::SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots
       progress_every_(progress_every),
       slots_(slots) {
   for (std::size_t i = 0; i < slots; ++i)
-    free_caches_.push_back(std::make_unique<engine::KvCache>(model_->config));
+    free_caches_.push_back(std::make_unique<engine::KvCache>(model_->config, kv_type));
   thread_ = std::thread([this] { run(); });
 }
 

@@ -23,7 +23,8 @@ namespace llorch::worker {
 class SlotPool {
  public:
   SlotPool(std::shared_ptr<const engine::Model> model, std::size_t slots, std::size_t threads,
-           WorkerMetrics& metrics, std::size_t progress_every);
+           WorkerMetrics& metrics, std::size_t progress_every,
+           engine::TensorType kv_type = engine::TensorType::f16);
   ~SlotPool();  // cancels running jobs and joins the loop
 
   // Hands `job` to the loop; false when `slots` jobs are already running or the pool is closed.

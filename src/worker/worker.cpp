@@ -96,7 +96,8 @@ int run_worker(WorkerConfig config) {
   }
 
   WorkerMetrics metrics(config.slots);
-  SlotPool slots(model, config.slots, config.threads, metrics, config.progress_every);
+  SlotPool slots(model, config.slots, config.threads, metrics, config.progress_every,
+                 config.kv_f16 ? engine::TensorType::f16 : engine::TensorType::f32);
 
   asio::io_context io;
   std::atomic<bool> stopping{false};

@@ -19,6 +19,7 @@ struct WorkerConfig {
   std::size_t slots = 1;
   std::size_t progress_every = 10;  // "Generated N tokens" every N tokens
   std::size_t context_length = 0;   // 0: the model's
+  bool kv_f16 = true;               // KV caches in F16 (half the memory), else F32
   int callback_attempts = 5;
   int callback_first_delay_ms = 200;  // doubles after each failed attempt
   int drain_timeout_ms = 5000;        // how long shutdown waits for streams to finish
