@@ -374,11 +374,7 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
       const std::byte* v = values + (t * kv_dim + kv_offset) * bytes;
       const float a = att[t - first];
       if (half) {
-        for (std::size_t i = 0; i < hs; ++i) {
-          std::uint16_t bits;
-          std::memcpy(&bits, v + 2 * i, 2);
-          out[i] += a * f16_to_f32(bits);
-        }
+        simd_axpy_f16(a, v, out, hs);
       } else {
         const auto* vf = reinterpret_cast<const float*>(v);
         for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];

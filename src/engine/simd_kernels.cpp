@@ -205,6 +205,25 @@ float DotF16(const std::byte* row, const float* x, std::size_t n) {
   return sum;
 }
 
+// out[i] += a · v[i] for F16 v (an attention head's values, weighted).
+void AxpyF16(float a, const std::byte* v, float* out, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(v);
+  const auto va = hn::Set(d, a);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(va, hn::PromoteTo(d, hn::LoadU(dh, h + i)), hn::LoadU(d, out + i)), d,
+               out + i);
+  }
+  for (; i < n; ++i) {
+    std::uint16_t bits;
+    std::memcpy(&bits, v + 2 * i, 2);
+    out[i] += a * f16_to_f32(bits);
+  }
+}
+
 #if HWY_TARGET == HWY_AVX2
 
 // 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
@@ -864,6 +883,7 @@ namespace llorch::engine {
 
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotF16);
+HWY_EXPORT(AxpyF16);
 HWY_EXPORT(DotQ8);
 HWY_EXPORT(DotQ4_0);
 HWY_EXPORT(DotQ4_K);
@@ -978,6 +998,10 @@ bool uses_super_blocks(TensorType type) noexcept {
 bool uses_quantized_activations(TensorType type) noexcept {
   return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_0_planar ||
          type == TensorType::q4_k || type == TensorType::q6_k || is_integer_decoded(type);
+}
+
+void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept {
+  HWY_DYNAMIC_DISPATCH(AxpyF16)(a, v, out, n);
 }
 
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {

@@ -65,6 +65,9 @@ void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t r
 float scalar_dot_quantized(TensorType type, const std::byte* row,
                            const QuantizedActivations& x) noexcept;
 
+// out[i] += a · v[i] for `n` F16 values v (weighting an attention head's values).
+void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept;
+
 // The instruction set the dispatcher chose ("AVX2", "EMU128", …), for bench output.
 std::string_view simd_target_name();
 
