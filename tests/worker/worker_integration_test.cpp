@@ -197,6 +197,37 @@ TEST(Worker, APromptThatContinuesAnEarlierOneReusesItsCache) {
       << metrics;
 }
 
+// Isolation in one engine loop: sixteen streams at once, each with only its own job's events and
+// correlation id, each ending with exactly one terminal event.
+TEST(Worker, SixteenStreamsInOneLoopSeeOnlyTheirOwn) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "16"});
+  std::vector<std::future<StreamResult>> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.push_back(std::async(std::launch::async, [&, i] {
+      return execute(worker.url(),
+                     body_of({{"job_id", "iso-" + std::to_string(i)},
+                              {"prompt", i % 2 == 0 ? "Tim" : "Once upon a time"},
+                              {"max_tokens", 40 + i}}),
+                     {{"X-Correlation-Id", "corr-iso-" + std::to_string(i)}});
+    }));
+  }
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_EQ(clients[i].wait_for(60s), std::future_status::ready) << "client " << i << " hangs";
+    const StreamResult r = clients[i].get();
+    ASSERT_EQ(r.status, 200u) << r.body;
+    expect_well_formed_stream(r);
+    std::size_t tokens = 0;
+    for (const auto& d : r.data) {
+      EXPECT_EQ(d["correlation_id"], "corr-iso-" + std::to_string(i)) << d;
+      if (d.contains("job_id")) {
+        EXPECT_EQ(d["job_id"], "iso-" + std::to_string(i)) << d;
+      }
+      tokens += d["type"] == "token" ? 1 : 0;
+    }
+    EXPECT_LE(tokens, static_cast<std::size_t>(40 + i));
+  }
+}
+
 TEST(Worker, EightClientsOnTwoSlotsEachSeeOnlyTheirOwnJob) {
   WorkerProcess worker({"--model", model_path(), "--slots", "2"});
   std::vector<std::future<StreamResult>> clients;
