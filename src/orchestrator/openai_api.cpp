@@ -91,7 +91,7 @@ net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request
   }
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = finish_reason(o.stop_reason);
-  OJson body{{"id", (request.chat ? "chatcmpl-" : "cmpl-") + task.id()},
+  OJson body{{"id", task.id()},  // "chatcmpl-…" or "cmpl-…" already
              {"object", request.chat ? "chat.completion" : "text_completion"},
              {"created", unix_now()},
              {"model", request.model},
@@ -108,7 +108,7 @@ OpenAiStream::OpenAiStream(std::shared_ptr<Task> task, OpenAiRequest request, Sc
       created_(unix_now()) {}
 
 OJson OpenAiStream::chunk(OJson choices) const {
-  OJson c{{"id", (request_.chat ? "chatcmpl-" : "cmpl-") + task().id()},
+  OJson c{{"id", task().id()},
           {"object", request_.chat ? "chat.completion.chunk" : "text_completion"},
           {"created", created_},
           {"model", request_.model},

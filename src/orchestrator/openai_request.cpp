@@ -21,30 +21,16 @@ std::string dump(const OJson& j) {
 }
 
 // Fields OpenAI defines that llorch honours, or accepts only at the value that changes nothing.
-const std::set<std::string> kKnown{"model",
-                                   "prompt",
-                                   "messages",
-                                   "max_tokens",
-                                   "max_completion_tokens",
-                                   "temperature",
-                                   "top_p",
-                                   "n",
-                                   "stream",
-                                   "stream_options",
-                                   "stop",
-                                   "seed",
-                                   "user",
-                                   "presence_penalty",
-                                   "frequency_penalty",
-                                   "logit_bias",
-                                   "logprobs",
-                                   "echo",
-                                   "suffix",
-                                   "response_format",
-                                   "top_k",
-                                   "min_p",
-                                   "repetition_penalty",
-                                   "llorch"};
+const std::set<std::string> kKnown{
+    "model", "prompt", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p",
+    "n", "stream", "stream_options", "stop", "seed", "user", "presence_penalty",
+    "frequency_penalty", "logit_bias", "logprobs", "echo", "suffix", "response_format", "top_k",
+    "min_p", "repetition_penalty", "llorch",
+    // OpenAI's, with nothing for llorch to do: accepted, ignored.
+    "store", "metadata", "parallel_tool_calls", "service_tier",
+    // llama.cpp's and Ollama's: repeat_penalty is honoured (as
+    // repetition_penalty), prompt caching is always on.
+    "repeat_penalty", "cache_prompt", "keep_alive"};
 
 bool is_zero_or_null(const Json& v) {
   return v.is_null() || (v.is_number() && v.get<double>() == 0.0) ||
@@ -150,6 +136,13 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
   for (const char* name :
        {"temperature", "top_p", "seed", "top_k", "min_p", "repetition_penalty"}) {
     if (const auto v = body.find(name); v != body.end() && !v->is_null()) execute[name] = *v;
+  }
+  if (const auto v = body.find("repeat_penalty");
+      v != body.end() && !v->is_null() && !body.contains("repetition_penalty"))
+    execute["repetition_penalty"] = *v;
+  for (const char* name : {"store", "metadata", "parallel_tool_calls", "service_tier",
+                           "cache_prompt", "keep_alive", "user"}) {
+    if (body.contains(name)) r.ignored.emplace_back(name);
   }
   if (!body.contains("temperature")) execute["temperature"] = 1.0;
   if (!body.contains("top_p")) execute["top_p"] = 1.0;

@@ -19,7 +19,8 @@ struct OpenAiRequest {
   bool stream = false;
   bool include_usage = false;
   bool narration = false;
-  std::string model;  // as the client named it, echoed back
+  std::string model;                 // as the client named it, echoed back
+  std::vector<std::string> ignored;  // fields accepted with nothing to do (narrated once)
 };
 
 // Every failing field; OpenAI's fields are mapped onto the worker's request, whose rules then

@@ -1,6 +1,7 @@
 #include "orchestrator/orchestrator_service.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -78,6 +79,8 @@ void OrchestratorService::handle(net::HttpRequest request,
     if (call.allow("POST")) openai(call, path == "/v1/chat/completions");
   } else if (path == "/v1/models") {
     if (call.allow("GET")) models(call);
+  } else if (path.rfind("/v1/models/", 0) == 0) {
+    if (call.allow("GET")) model(call, path.substr(std::string_view("/v1/models/").size()));
   } else if (path.rfind(kPools, 0) == 0) {
     pools(call, path.substr(kPools.size()));
   } else if (path == "/health") {
@@ -287,6 +290,13 @@ void OrchestratorService::openai(Call& call, bool chat) {
                      call.correlation_id, *errors));
   }
   OpenAiRequest r = std::get<OpenAiRequest>(std::move(parsed));
+  if (!r.ignored.empty()) {
+    n::info(n::actor::http_server, n::action::request_validated)
+        .target(call.request.path())
+        .human("Accepted and ignored {}: llorch has nothing to do for them",
+               fmt::join(r.ignored, ", "))
+        .emit();
+  }
   r.spec.owner = call.client;
   r.spec.request.job_id = (chat ? "chatcmpl-" : "cmpl-") + n::generate_uuid_v4();
   const std::string id = r.spec.request.job_id;
@@ -321,6 +331,19 @@ void OrchestratorService::openai(Call& call, bool chat) {
     waiter->key = task->subscribe(answer);
   }
   answer();  // it may have ended before the subscription
+}
+
+void OrchestratorService::model(Call& call, const std::string& id) {
+  for (const auto& known : scheduler_.models()) {
+    if (known == id) {
+      return call.reply(json_response(
+          200, {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "llorch"}}));
+    }
+  }
+  call.reply(
+      openai_error(404, "invalid_request_error", "model_not_found",
+                   fmt::format("no worker serves model \"{}\" (GET /v1/models lists them)", id),
+                   call.correlation_id));
 }
 
 void OrchestratorService::models(Call& call) {

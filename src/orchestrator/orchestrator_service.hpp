@@ -38,6 +38,7 @@ class OrchestratorService {
   void task_route(Call& call, const std::string& rest);
   void openai(Call& call, bool chat);
   void models(Call& call);
+  void model(Call& call, const std::string& id);
   void pools(Call& call, const std::string& rest);
   void health(Call& call);
   // Admits the task or answers 429/503 (narrated); false when it was refused.

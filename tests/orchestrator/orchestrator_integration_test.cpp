@@ -391,6 +391,30 @@ TEST(Orchestrator, APoolNamedWithPoolIsPolledInsteadOfRegistering) {
   fs::remove(config, ignored);
 }
 
+TEST(Orchestrator, OpenAiIdsAreSingleAndEachModelCanBeAskedFor) {
+  Stack s;
+  net::ClientRequest r{.method = "POST",
+                       .url = s.orchestrator.url() + "/v1/completions",
+                       .body = json{
+                           {"model", "stories260K"},
+                           {"prompt", "Once"},
+                           {"max_tokens", 3},
+                           {"store", false},
+                           {"repeat_penalty",
+                            1.1}}.dump()};
+  const auto answer = net::http_call(r);
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  const std::string id = json::parse(answer.body)["id"];
+  EXPECT_EQ(id.rfind("cmpl-", 0), 0u) << id;
+  EXPECT_EQ(id.find("cmpl-cmpl-"), std::string::npos) << id;
+  const auto model = Stack::get(s.orchestrator.url() + "/v1/models/stories260K");
+  ASSERT_EQ(model.status, 200u) << model.body;
+  EXPECT_EQ(json::parse(model.body)["id"], "stories260K");
+  const auto missing = Stack::get(s.orchestrator.url() + "/v1/models/no-such-model");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(json::parse(missing.body)["error"]["code"], "model_not_found");
+}
+
 TEST(Orchestrator, AnApiTokenIsRequiredWhenConfigured) {
   LlorchProcess orchestrator({"orchestrator", "--port", "0", "--api-token-env", "TEST_API_TOKEN"},
                              {{"TEST_API_TOKEN", "s3cret"}});

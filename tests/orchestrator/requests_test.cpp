@@ -95,6 +95,28 @@ TEST(OpenAiRequest, WhatLlorchCannotHonourIsRefusedByName) {
       false)));
 }
 
+TEST(OpenAiRequest, FieldsOtherClientsSendAreAcceptedOrHonoured) {
+  const auto parsed = parse_openai_request(
+      R"({"model":"m","prompt":"x","store":false,"metadata":{"a":"b"},"user":"u",)"
+      R"("parallel_tool_calls":true,"service_tier":"auto","cache_prompt":true,"keep_alive":"5m",)"
+      R"("repeat_penalty":1.3})",
+      false);
+  ASSERT_TRUE(std::holds_alternative<OpenAiRequest>(parsed));
+  const auto& r = std::get<OpenAiRequest>(parsed);
+  EXPECT_FLOAT_EQ(r.spec.request.repetition_penalty, 1.3f) << "llama.cpp's repeat_penalty";
+  EXPECT_EQ(r.ignored.size(), 7u);
+  // repetition_penalty wins over the alias; the alias is judged by the same rules.
+  EXPECT_FLOAT_EQ(
+      std::get<OpenAiRequest>(
+          parse_openai_request(
+              R"({"model":"m","prompt":"x","repeat_penalty":1.3,"repetition_penalty":1.1})", false))
+          .spec.request.repetition_penalty,
+      1.1f);
+  EXPECT_EQ(failing_fields(
+                parse_openai_request(R"({"model":"m","prompt":"x","repeat_penalty":9})", false)),
+            (std::set<std::string>{"repetition_penalty"}));
+}
+
 PoolReport report(std::vector<WorkerEntry> workers) {
   return {"p", "http://127.0.0.1:1", std::move(workers)};
 }
