@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 
 #include "api/json_input.hpp"
@@ -56,8 +57,11 @@ std::string describe_refusal(const net::ClientResponse& r) {
 }
 
 // Streams one task to the screen. Returns the exit code: 0 done, 1 failed, 130 interrupted.
+// `on_created` gets the task's URL as soon as the orchestrator has answered, before the stream
+// is read, so that a Ctrl-C from then on cancels the task on the server.
 int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
-             const std::atomic<bool>& interrupted, std::string& task_url) {
+             const std::atomic<bool>& interrupted,
+             const std::function<void(const std::string&)>& on_created) {
   nlohmann::json body{
       {"prompt", o.prompt}, {"max_tokens", o.max_tokens}, {"narration_mode", o.mode}};
   if (o.temperature) body["temperature"] = *o.temperature;
@@ -80,7 +84,7 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
   }
   const auto answer = api::parse_untrusted(created.body);
   const std::string events = api::string_or(answer, "events_url");
-  task_url = server + "/v2/tasks/" + api::string_or(answer, "job_id");
+  on_created(server + "/v2/tasks/" + api::string_or(answer, "job_id"));
   api::SseParser parser;
   std::string terminal;
   try {
@@ -167,35 +171,43 @@ Command add_run_command(CLI::App& app) {
               url = env != nullptr && *env != '\0' ? env : "http://127.0.0.1:8080";
             }
 
+            // Ctrl-C (SIGINT) or SIGTERM cancels the task on the server: at once when it exists,
+            // or as soon as it does (a signal before the orchestrator answered).
             std::atomic<bool> interrupted{false};
             std::atomic<bool> finished{false};
             std::string task_url;
             std::mutex task_mutex;
+            const auto cancel_task = [](const std::string& target) {
+              try {
+                net::ClientRequest cancel{.method = "DELETE", .url = target};
+                cancel.headers = auth_headers();
+                net::http_call(cancel);
+              } catch (const std::exception&) {
+              }
+            };
             std::thread signal_thread([&] {
               const timespec tick{0, 100'000'000};
               while (!finished.load()) {
                 if (::sigtimedwait(&signals, nullptr, &tick) <= 0) continue;
-                interrupted = true;
                 std::string target;
                 {
                   std::lock_guard lock(task_mutex);
+                  interrupted = true;
                   target = task_url;
                 }
-                if (target.empty()) continue;
-                try {
-                  net::ClientRequest cancel{.method = "DELETE", .url = target};
-                  cancel.headers = auth_headers();
-                  net::http_call(cancel);
-                } catch (const std::exception&) {
-                }
+                if (!target.empty()) cancel_task(target);
               }
             });
-            std::string created_url;
-            const int code = run_task(url, *o, *screen, interrupted, created_url);
-            {
-              std::lock_guard lock(task_mutex);
-              task_url = created_url;
-            }
+            const auto on_created = [&](const std::string& created) {
+              bool cancel_now = false;
+              {
+                std::lock_guard lock(task_mutex);
+                task_url = created;
+                cancel_now = interrupted.load();
+              }
+              if (cancel_now) cancel_task(created);
+            };
+            const int code = run_task(url, *o, *screen, interrupted, on_created);
             screen->finish();
             finished = true;
             signal_thread.join();
