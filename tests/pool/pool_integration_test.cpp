@@ -429,11 +429,16 @@ TEST(PoolManager, NarrationFeedStreamsEveryWorkersLifecycle) {
     net::ClientRequest request{.method = "GET", .url = pool.url() + "/v1/narration"};
     request.headers.emplace_back("Authorization", "Bearer " + kPoolToken);
     request.timeout = 20s;
+    // Until the worker is ready and its own server_bind line has been relayed: the worker's
+    // stdout is read on a thread of its own, so that line may come after the ready state.
+    bool ready = false, bound = false;
     net::http_call(request, [&](const net::ClientResponse&, std::string_view chunk) {
       for (const auto& e : parser.feed(chunk)) {
         std::lock_guard lock(mutex);
         received.push_back(json::parse(e.data));
-        if (received.back().value("state", "") == "ready") return false;
+        ready = ready || received.back().value("state", "") == "ready";
+        bound = bound || received.back().value("action", "") == "server_bind";
+        if (ready && bound) return false;
       }
       return true;
     });
