@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
   for (std::size_t c = 0; c < o.clients; ++c) {
     clients.emplace_back([&, c] {
       for (std::size_t i = 0; i < o.requests; ++i) {
-        const auto t = one_request(o, prefix + fmt::format("Once upon a time, child {} of {}", c, i));
+        const auto t =
+            one_request(o, prefix + fmt::format("Once upon a time, child {} of {}", c, i));
         std::lock_guard lock(mutex);
         timings.push_back(t);
       }

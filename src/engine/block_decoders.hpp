@@ -83,6 +83,23 @@ bool is_block_decoded(TensorType type) noexcept;
 // Decodes `n` values (whole blocks) of a row of `type` (one of the types above) into `out`.
 void decode_blocks(TensorType type, const std::byte* row, float* out, std::size_t n) noexcept;
 
+// Σ row·x over `n` values of a row of `type`: decoded a stretch at a time (every block size
+// divides it) and multiplied in F32 by `dot(values, x, count)` — the reference or the SIMD product.
+template <typename Dot>
+float dot_decoded(TensorType type, const std::byte* row, const float* x, std::size_t n,
+                  Dot dot) noexcept {
+  const TypeTraits& t = traits(type);
+  constexpr std::size_t kStretch = 1024;
+  alignas(64) float values[kStretch];
+  float sum = 0.0f;
+  for (std::size_t done = 0; done < n; done += kStretch) {
+    const std::size_t count = n - done < kStretch ? n - done : kStretch;
+    decode_blocks(type, row + done / t.block_elements * t.block_bytes, values, count);
+    sum += dot(values, x + done, count);
+  }
+  return sum;
+}
+
 // The integer form of the same row, for dot products against int8-quantized activations: every
 // 16 values g share a scale and an offset, value i = scale[g] * q[i] + offset[g] (g = i / 16).
 // Every type above but BF16 has one (is_integer_decoded).

@@ -71,7 +71,7 @@ void KvCache::store(std::size_t layer, std::size_t pos, const float* k, const fl
 }
 
 ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads, TensorType kv_type)
-    : model_(std::move(model)), pool_(threads), cache_(model_->config, kv_type) {
+    : model_(std::move(model)), pool_(threads), kv_type_(kv_type) {
   const ModelConfig& c = model_->config;
   logits_.resize(c.vocab_size);
   // theta_i = base^(-2i / rope_dims) / factor_i for each rotated pair i, per layer's base.
@@ -101,12 +101,17 @@ void ModelState::check(const SequenceTokens& part) const {
   }
 }
 
+KvCache& ModelState::own_cache() {
+  if (!cache_) cache_ = std::make_unique<KvCache>(model_->config, kv_type_);
+  return *cache_;
+}
+
 std::span<const float> ModelState::forward(TokenId token, std::size_t pos) {
   return forward_batch(std::span<const TokenId>(&token, 1), pos);
 }
 
 std::span<const float> ModelState::forward_batch(std::span<const TokenId> tokens, std::size_t pos) {
-  const SequenceTokens part{&cache_, tokens, pos};
+  const SequenceTokens part{&own_cache(), tokens, pos};
   run(std::span(&part, 1));
   next_pos_ = pos + tokens.size();
   // Only the last position's logits are needed: they give the next token.
@@ -121,7 +126,7 @@ std::span<const float> ModelState::forward_batch(std::span<const TokenId> tokens
 
 std::span<const float> ModelState::forward_batch_all(std::span<const TokenId> tokens,
                                                      std::size_t pos) {
-  const SequenceTokens part{&cache_, tokens, pos};
+  const SequenceTokens part{&own_cache(), tokens, pos};
   run(std::span(&part, 1));
   next_pos_ = pos + tokens.size();
   const ModelConfig& c = model_->config;
@@ -155,16 +160,12 @@ std::span<const float> ModelState::forward_sequences(std::span<const SequenceTok
 }
 
 void ModelState::run(std::span<const SequenceTokens> parts) {
-  std::size_t n = 0;
-  for (const auto& part : parts) {
-    check(part);
-    n += part.tokens.size();
-  }
-  for (const auto& part : parts) part.cache->note(part.tokens, part.pos);
+  for (const auto& part : parts) check(part);  // every part before any cache changes
   tokens_.clear();
   token_cache_.clear();
   token_pos_.clear();
   for (const auto& part : parts) {
+    part.cache->note(part.tokens, part.pos);
     for (std::size_t i = 0; i < part.tokens.size(); ++i) {
       tokens_.push_back(part.tokens[i]);
       token_cache_.push_back(part.cache);
@@ -172,6 +173,7 @@ void ModelState::run(std::span<const SequenceTokens> parts) {
     }
   }
   const std::span<const TokenId> tokens(tokens_);
+  const std::size_t n = tokens.size();
   const Model& m = *model_;
   const ModelConfig& c = m.config;
   x_.resize(n * c.dim);

@@ -116,9 +116,13 @@ class ModelState {
   // One row per token of the batch (grown on demand): x, xb, out [dim]; q, att [q_dim];
   // k, v [kv_dim]; h, h2 [hidden]; scores [context].
   std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_, scores_;
-  std::vector<float> logits_;           // [vocab], or [tokens × vocab] from forward_batch_all
-  std::vector<float> rope_freq_;        // [layers × rope_dims/2]
-  KvCache cache_;                       // the single-sequence API's
+  std::vector<float> logits_;     // [vocab], or [tokens × vocab] from forward_batch_all
+  std::vector<float> rope_freq_;  // [layers × rope_dims/2]
+  // The single-sequence API's cache, made on its first use: a state that only runs
+  // forward_sequences (the worker's engine loop, Generator) never holds one.
+  KvCache& own_cache();
+  std::unique_ptr<KvCache> cache_;
+  TensorType kv_type_;
   std::vector<TokenId> tokens_;         // the batch's tokens, parts in order
   std::vector<KvCache*> token_cache_;   // per token of the batch: its sequence's cache
   std::vector<std::size_t> token_pos_;  // per token of the batch: its position

@@ -100,24 +100,24 @@ Sequence::Sequence(std::shared_ptr<const Model> model, const Tokenizer& tokenize
 
 Sequence::~Sequence() = default;
 
-// Binds the sequence's request context (when it has one) until the calling member returns: the
-// RequestScope is a member so that it lives exactly that long, and is reset on the way out.
-std::optional<narration::RequestScope>& Sequence::bind() {
-  if (hooks_.context) scope_.emplace(*hooks_.context);
-  return scope_;
-}
-
 namespace {
 
-struct Unbind {
-  std::optional<narration::RequestScope>& scope;
-  ~Unbind() { scope.reset(); }
+// Binds a sequence's request context, when it has one, for the length of one member call: a loop
+// thread serving many sequences narrates each one's events into its own stream.
+class ContextScope {
+ public:
+  explicit ContextScope(const std::optional<narration::RequestContext>& context) {
+    if (context) scope_.emplace(*context);
+  }
+
+ private:
+  std::optional<narration::RequestScope> scope_;
 };
 
 }  // namespace
 
 void Sequence::begin() {
-  const Unbind unbind{bind()};
+  const ContextScope scope(hooks_.context);
   const std::size_t context = model_->config.context_length;
   result_.prompt_tokens = request_.parse_special
                               ? encode_with_special_tokens(tokenizer_, request_.prompt, true)
@@ -146,7 +146,7 @@ std::size_t Sequence::reusable(const KvCache& cache) const noexcept {
 }
 
 void Sequence::start_prompt(KvCache& cache, std::size_t reused) {
-  const Unbind unbind{bind()};
+  const ContextScope scope(hooks_.context);
   cache_ = &cache;
   reused_ = fed_ = std::min(reused, reusable(cache));
   const std::size_t context = model_->config.context_length;
@@ -172,7 +172,7 @@ bool Sequence::cancelled_now() const {
 
 std::span<const TokenId> Sequence::next_tokens(std::size_t budget) {
   if (phase_ == Phase::done || phase_ == Phase::start || budget == 0) return {};
-  const Unbind unbind{bind()};
+  const ContextScope scope(hooks_.context);
   if (cancelled_now()) {
     finish(StopReason::cancelled);
     return {};
@@ -190,7 +190,7 @@ std::size_t Sequence::position() const noexcept {
 }
 
 bool Sequence::advance(std::span<const float> logits) {
-  const Unbind unbind{bind()};
+  const ContextScope scope(hooks_.context);
   if (phase_ == Phase::prompt) {
     fed_ += pending_;
     const std::size_t prompt_size = result_.prompt_tokens.size();

@@ -96,7 +96,6 @@ class Sequence {
  private:
   enum class Phase { start, prompt, generate, done };
   bool cancelled_now() const;
-  std::optional<narration::RequestScope>& bind();
   void sample(std::span<const float> logits);
   void finish(StopReason reason);
 
@@ -116,7 +115,6 @@ class Sequence {
   std::size_t reused_ = 0;   // prompt tokens found in the cache
   std::size_t pending_ = 0;  // tokens given by next_tokens(), awaiting advance()
   std::chrono::steady_clock::time_point prompt_start_{}, last_progress_{}, generate_start_{};
-  std::optional<narration::RequestScope> scope_;  // bound for the length of one call
 };
 
 // One step of continuous batching: every sequence that is not done feeds its next tokens through

@@ -89,20 +89,6 @@ float dot_k_quant(TensorType type, const std::byte* row, const float* x, std::si
   return sum;
 }
 
-// The block-decoded types (block_decoders.hpp): a stretch of blocks at a time into F32.
-float dot_decoded(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
-  const TypeTraits& t = traits(type);
-  constexpr std::size_t kStretch = 1024;  // values decoded at once (a multiple of every block)
-  float values[kStretch];
-  float sum = 0.0f;
-  for (std::size_t done = 0; done < n; done += kStretch) {
-    const std::size_t count = std::min(kStretch, n - done);
-    decode_blocks(type, row + done / t.block_elements * t.block_bytes, values, count);
-    sum += dot_f32(values, x + done, count);
-  }
-  return sum;
-}
-
 }  // namespace
 
 float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
@@ -123,7 +109,7 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
     case TensorType::q6_k:
       return dot_k_quant(type, row, x, n);
     default:
-      return dot_decoded(type, row, x, n);
+      return dot_decoded(type, row, x, n, dot_f32);
   }
 }
 

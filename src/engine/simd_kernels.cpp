@@ -1007,17 +1007,9 @@ void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexc
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {
   if (type == TensorType::f16) return HWY_DYNAMIC_DISPATCH(DotF16)(row, x, n);
   if (is_block_decoded(type)) {
-    // Decoded a stretch at a time (every block size divides it), then Highway's F32 product.
-    const TypeTraits& t = traits(type);
-    constexpr std::size_t kStretch = 1024;
-    alignas(64) float values[kStretch];
-    float sum = 0.0f;
-    for (std::size_t done = 0; done < n; done += kStretch) {
-      const std::size_t count = std::min(kStretch, n - done);
-      decode_blocks(type, row + done / t.block_elements * t.block_bytes, values, count);
-      sum += HWY_DYNAMIC_DISPATCH(DotF32)(values, x + done, count);
-    }
-    return sum;
+    return dot_decoded(type, row, x, n, [](const float* a, const float* b, std::size_t count) {
+      return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, count);
+    });
   }
   return HWY_DYNAMIC_DISPATCH(DotF32)(reinterpret_cast<const float*>(row), x, n);
 }

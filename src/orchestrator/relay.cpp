@@ -21,6 +21,8 @@ constexpr std::chrono::seconds kReadTimeout{120};
 // After a cancel request, how long the worker gets to end the stream itself before the relay
 // hangs up (which cancels the job on the worker too).
 constexpr std::chrono::milliseconds kCancelGrace{250};
+// How much of a worker's error answer is read.
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
 
 }  // namespace
 
@@ -63,8 +65,9 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
   try {
     net::http_call(request, [&](const net::ClientResponse& head, std::string_view chunk) {
       if (head.status != 200) {
-        error_body.append(chunk.substr(0, 64 * 1024 - std::min(error_body.size(), 64 * 1024ul)));
-        return error_body.size() < 64 * 1024;
+        // Read while under the cap (stopping there), so the subtraction never wraps.
+        error_body.append(chunk.substr(0, kMaxErrorBody - error_body.size()));
+        return error_body.size() < kMaxErrorBody;
       }
       streaming = true;
       if (!reader.feed(chunk)) return false;

@@ -95,10 +95,13 @@ void SlotPool::admit(std::vector<std::shared_ptr<Job>> jobs) {
     }
     // Prefix reuse: the free cache that already holds the longest start of this prompt (a chat
     // turn resends the conversation; only its new part is computed).
+    std::size_t reused = r.sequence->reusable(*r.cache);
     for (auto& free : free_caches_) {
-      if (r.sequence->reusable(*free) > r.sequence->reusable(*r.cache)) std::swap(free, r.cache);
+      if (const std::size_t held = r.sequence->reusable(*free); held > reused) {
+        std::swap(free, r.cache);
+        reused = held;
+      }
     }
-    const std::size_t reused = r.sequence->reusable(*r.cache);
     r.sequence->start_prompt(*r.cache, reused);
     metrics_.count_prefix_hit(r.sequence->reused());
     metrics_.count_prompt_tokens(r.sequence->result().prompt_tokens.size());
