@@ -27,7 +27,7 @@ Command add_worker_command(CLI::App& app) {
       ->add_option("-t,--threads", c->threads, "Threads of the engine loop (shared by every slot)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  command->add_option("--slots", c->slots, "Jobs run at once (each has its own KV cache)")
+  command->add_option("--slots", c->slots, "Sequences run at once (continuous batching)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   command
@@ -36,11 +36,14 @@ Command add_worker_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   command->add_option("--ctx", c->context_length, "Context length (default: the model's)");
   command
-      ->add_option_function<std::string>(
-          "--kv-type", [c](const std::string& type) { c->kv_f16 = type == "f16"; },
-          "KV cache type: f16 (half the memory, llama.cpp's default) or f32")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->default_str("f16");
+      ->add_option("--kv-type", c->kv_type,
+                   "KV cache type: f16 (llama.cpp's default), q8_0 (about half of f16) or f32")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f16", "q8_0", "f32"}));
+  command
+      ->add_option("--kv-size", c->kv_size,
+                   "KV cache positions shared by all sequences (default: slots × context)")
+      ->check(CLI::Range(16, 1 << 24));
   command
       ->add_option("--callback-attempts", c->callback_attempts,
                    "Ready callback attempts before giving up")

@@ -47,28 +47,18 @@ void gated(float* h, const float* h2, std::size_t n, Activation activation) noex
   }
 }
 
-}  // namespace
-
-KvCache::KvCache(const ModelConfig& config, TensorType type)
-    : type_(type == TensorType::f16 ? TensorType::f16 : TensorType::f32),
-      context_(config.context_length),
-      kv_dim_(config.kv_dim()),
-      keys_(config.n_layers * config.context_length * config.kv_dim() * value_bytes()),
-      values_(config.n_layers * config.context_length * config.kv_dim() * value_bytes()) {}
-
-void KvCache::store(std::size_t layer, std::size_t pos, const float* k, const float* v) noexcept {
-  const std::size_t offset = (layer * context_ + pos) * kv_dim_ * value_bytes();
-  if (type_ == TensorType::f32) {
-    std::memcpy(keys_.data() + offset, k, kv_dim_ * sizeof(float));
-    std::memcpy(values_.data() + offset, v, kv_dim_ * sizeof(float));
-    return;
-  }
-  for (std::size_t i = 0; i < kv_dim_; ++i) {
-    const std::uint16_t hk = f32_to_f16(k[i]), hv = f32_to_f16(v[i]);
-    std::memcpy(keys_.data() + offset + 2 * i, &hk, 2);
-    std::memcpy(values_.data() + offset + 2 * i, &hv, 2);
+// out[i] += a · v[i] for `n` values stored as Q8_0 blocks.
+void axpy_q8_0(float a, const std::byte* v, float* out, std::size_t n) noexcept {
+  for (std::size_t b = 0; b < n / 32; ++b) {
+    BlockQ8_0 block;
+    std::memcpy(&block, v + b * sizeof(BlockQ8_0), sizeof block);
+    const float scaled = a * f16_to_f32(block.d);
+    for (std::size_t i = 0; i < 32; ++i)
+      out[b * 32 + i] += scaled * static_cast<float>(block.qs[i]);
   }
 }
+
+}  // namespace
 
 ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads, TensorType kv_type)
     : model_(std::move(model)), pool_(threads), kv_type_(kv_type) {
@@ -161,11 +151,16 @@ std::span<const float> ModelState::forward_sequences(std::span<const SequenceTok
 
 void ModelState::run(std::span<const SequenceTokens> parts) {
   for (const auto& part : parts) check(part);  // every part before any cache changes
+  for (const auto& part : parts) {
+    if (!part.cache->prepare(part.pos, part.tokens.size())) {
+      throw KvCacheFull("the KV cache has no free block for position " +
+                        std::to_string(part.pos + part.tokens.size() - 1));
+    }
+  }
   tokens_.clear();
   token_cache_.clear();
   token_pos_.clear();
   for (const auto& part : parts) {
-    part.cache->note(part.tokens, part.pos);
     for (std::size_t i = 0; i < part.tokens.size(); ++i) {
       tokens_.push_back(part.tokens[i]);
       token_cache_.push_back(part.cache);
@@ -194,6 +189,8 @@ void ModelState::run(std::span<const SequenceTokens> parts) {
       for (std::size_t i = 0; i < c.dim; ++i) row[i] *= c.embedding_scale;
   }
   for (std::size_t l = 0; l < c.n_layers; ++l) layer(l, n);
+  // Only now do the caches hold these positions whole (a pass that threw left them unrecorded).
+  for (const auto& part : parts) part.cache->commit(part.tokens, part.pos);
 }
 
 void ModelState::project(const Tensor& w, const float* x, std::size_t n, float* y) {
@@ -347,39 +344,50 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
                            const float* query, float* result, float* scores) const {
   const ModelConfig& c = model_->config;
   const std::size_t hs = c.head_size;
-  const std::size_t kv_dim = c.kv_dim();
   const std::size_t group = c.n_heads / c.n_kv_heads;  // query heads per KV head
   const float scale =
       c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
-  const std::byte* keys = cache.keys(layer);
-  const std::byte* values = cache.values(layer);
-  const std::size_t bytes = cache.value_bytes();
-  const bool half = cache.type() == TensorType::f16;
+  const TensorType type = cache.type();
+  const std::size_t head_bytes = cache.pool().row_bytes() / c.n_kv_heads;
   // A sliding window sees the `window` positions up to its own.
   const std::size_t window = c.layers[layer].sliding_window;
   const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
   const std::size_t count = pos + 1 - first;
+  // Q8_0 keys meet the query quantized to int8 too, one head at a time (as llama.cpp does).
+  thread_local QuantizedActivations quantized_query;
 
   for (std::size_t h = 0; h < c.n_heads; ++h) {
     const float* q = query + h * hs;
     float* att = scores;  // reused head after head
-    const std::size_t kv_offset = (h / group) * hs;
-    for (std::size_t t = first; t <= pos; ++t) {
-      const std::byte* k = keys + (t * kv_dim + kv_offset) * bytes;
-      att[t - first] = simd_dot(cache.type(), k, q, hs) * scale;
+    const std::size_t kv_offset = (h / group) * head_bytes;
+    if (type == TensorType::q8_0) {
+      quantized_query.quantize(q, hs);
+      for (std::size_t t = first; t <= pos; ++t) {
+        att[t - first] =
+            simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query) * scale;
+      }
+    } else {
+      for (std::size_t t = first; t <= pos; ++t)
+        att[t - first] = simd_dot(type, cache.key(layer, t) + kv_offset, q, hs) * scale;
     }
     softcap(att, count, c.attention_softcap);
     softmax(att, count);
     float* out = result + h * hs;
     std::memset(out, 0, hs * sizeof(float));
     for (std::size_t t = first; t <= pos; ++t) {
-      const std::byte* v = values + (t * kv_dim + kv_offset) * bytes;
+      const std::byte* v = cache.value(layer, t) + kv_offset;
       const float a = att[t - first];
-      if (half) {
-        simd_axpy_f16(a, v, out, hs);
-      } else {
-        const auto* vf = reinterpret_cast<const float*>(v);
-        for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
+      switch (type) {
+        case TensorType::f16:
+          simd_axpy_f16(a, v, out, hs);
+          break;
+        case TensorType::q8_0:
+          axpy_q8_0(a, v, out, hs);
+          break;
+        default: {
+          const auto* vf = reinterpret_cast<const float*>(v);
+          for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
+        }
       }
     }
   }

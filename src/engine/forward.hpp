@@ -6,52 +6,14 @@
 
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
+#include "engine/kv_cache.hpp"
 #include "engine/model.hpp"
 #include "engine/thread_pool.hpp"
 
 namespace llorch::engine {
-
-// The keys and values of one sequence's positions, every layer: [layers, context, kv_dim], in F32
-// or F16 (half the memory; llama.cpp's default too).
-class KvCache {
- public:
-  explicit KvCache(const ModelConfig& config, TensorType type = TensorType::f32);
-  TensorType type() const noexcept { return type_; }
-  // Stores position `pos` of `layer` (kv_dim values each).
-  void store(std::size_t layer, std::size_t pos, const float* k, const float* v) noexcept;
-  // A layer's keys (or values), position after position, kv_dim values each in type().
-  const std::byte* keys(std::size_t layer) const noexcept { return at(keys_, layer); }
-  const std::byte* values(std::size_t layer) const noexcept { return at(values_, layer); }
-  std::size_t value_bytes() const noexcept { return type_ == TensorType::f16 ? 2 : 4; }
-  std::size_t bytes() const noexcept { return keys_.size() + values_.size(); }
-
-  // The tokens whose keys and values positions 0… hold (kept by every forward pass), so that a
-  // new sequence can reuse the longest prefix it shares with them.
-  const std::vector<TokenId>& tokens() const noexcept { return tokens_; }
-  void note(std::span<const TokenId> tokens, std::size_t pos) {
-    tokens_.resize(std::min(tokens_.size(), pos));
-    if (tokens_.size() == pos) tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
-  }
-  // How many leading tokens of `prompt` this cache holds.
-  std::size_t common_prefix(std::span<const TokenId> prompt) const noexcept {
-    std::size_t n = 0;
-    while (n < prompt.size() && n < tokens_.size() && prompt[n] == tokens_[n]) ++n;
-    return n;
-  }
-
- private:
-  const std::byte* at(const std::vector<std::byte>& v, std::size_t layer) const noexcept {
-    return v.data() + layer * context_ * kv_dim_ * value_bytes();
-  }
-
-  std::vector<TokenId> tokens_;
-  TensorType type_;
-  std::size_t context_;
-  std::size_t kv_dim_;
-  std::vector<std::byte> keys_, values_;
-};
 
 // Consecutive tokens of one sequence, for a forward pass over several sequences at once: the
 // tokens at positions pos, pos+1, … with `cache` holding every earlier position.
@@ -63,9 +25,13 @@ struct SequenceTokens {
 
 // The activations of a forward pass, and the KV cache of a sequence of its own. Owns its
 // buffers; not thread-safe (one engine thread; the pool splits work inside a step).
+struct KvCacheFull : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class ModelState {
  public:
-  // `kv_type`: the single-sequence API's cache (f32 or f16).
+  // `kv_type`: the single-sequence API's cache (f32, f16 or q8_0).
   ModelState(std::shared_ptr<const Model> model, std::size_t threads = 1,
              TensorType kv_type = TensorType::f32);
 
@@ -86,7 +52,9 @@ class ModelState {
   // of the vocabulary size per part, in order.
   std::span<const float> forward_sequences(std::span<const SequenceTokens> parts);
 
-  // Forgets every position (the KV cache is overwritten from position 0 on).
+  // Forgets every position (the KV cache is overwritten from position 0 on). Every forward
+  // pass throws KvCacheFull when a part's cache cannot get the blocks its positions need (the
+  // worker's scheduler reserves them first; a cache of its own always has them).
   void reset() noexcept { next_pos_ = 0; }
   std::size_t position() const noexcept { return next_pos_; }
   const Model& model() const noexcept { return *model_; }

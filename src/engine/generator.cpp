@@ -140,20 +140,24 @@ void Sequence::begin() {
   phase_ = Phase::prompt;
 }
 
-std::size_t Sequence::reusable(const KvCache& cache) const noexcept {
-  const std::size_t common = cache.common_prefix(result_.prompt_tokens);
-  return std::min(common, result_.prompt_tokens.size() - 1);
-}
-
 void Sequence::start_prompt(KvCache& cache, std::size_t reused) {
   const ContextScope scope(hooks_.context);
   cache_ = &cache;
-  reused_ = fed_ = std::min(reused, reusable(cache));
+  reused_ = fed_ = std::min(reused, history_.size() - 1);
   const std::size_t context = model_->config.context_length;
-  if (reused_ > 0) {
+  if (preempted_) {
+    preempted_ = false;
+    n::info(n::actor::inference_engine, n::action::sequence_resumed)
+        .target("kv-cache")
+        .human("Resumed: recomputing {} tokens ({} still cached)", history_.size() - reused_,
+               reused_)
+        .cute("Back at it! Re-reading {} tokens to find my place 🔖", history_.size() - reused_)
+        .tokens_in(static_cast<std::int64_t>(history_.size()))
+        .emit();
+  } else if (reused_ > 0) {
     n::info(n::actor::inference_engine, n::action::prefix_reused)
         .target("kv-cache")
-        .human("Reused {} cached prompt tokens of {}", reused_, result_.prompt_tokens.size())
+        .human("Reused {} cached prompt tokens of {}", reused_, history_.size())
         .cute("Already read {} of these tokens before: skipping ahead ⏩", reused_)
         .tokens_in(static_cast<std::int64_t>(reused_))
         .emit();
@@ -164,6 +168,28 @@ void Sequence::start_prompt(KvCache& cache, std::size_t reused) {
         .cute("Fresh notebook, {} empty pages 📓", context)
         .emit();
   }
+}
+
+void Sequence::preempt() {
+  if (phase_ == Phase::done || phase_ == Phase::start) return;
+  const ContextScope scope(hooks_.context);
+  phase_ = Phase::prompt;
+  fed_ = pending_ = reused_ = 0;
+  preempted_ = true;
+  last_progress_ = std::chrono::steady_clock::now();
+  n::warn(n::actor::inference_engine, n::action::sequence_preempted)
+      .target("kv-cache")
+      .human("Preempted after {} tokens: the KV cache is full; will resume when blocks free up",
+             result_.tokens.size())
+      .cute("Stepping aside for a moment so others can finish ⏸️")
+      .tokens_out(static_cast<std::int64_t>(result_.tokens.size()))
+      .emit();
+}
+
+void Sequence::stop(StopReason reason) {
+  if (phase_ == Phase::done) return;
+  const ContextScope scope(hooks_.context);
+  finish(reason);
 }
 
 bool Sequence::cancelled_now() const {
@@ -178,8 +204,8 @@ std::span<const TokenId> Sequence::next_tokens(std::size_t budget) {
     return {};
   }
   if (phase_ == Phase::prompt) {
-    pending_ = std::min(budget, result_.prompt_tokens.size() - fed_);
-    return std::span<const TokenId>(result_.prompt_tokens).subspan(fed_, pending_);
+    pending_ = std::min(budget, history_.size() - fed_);
+    return std::span<const TokenId>(history_).subspan(fed_, pending_);
   }
   pending_ = 1;
   return std::span<const TokenId>(history_).last(1);
@@ -193,7 +219,7 @@ bool Sequence::advance(std::span<const float> logits) {
   const ContextScope scope(hooks_.context);
   if (phase_ == Phase::prompt) {
     fed_ += pending_;
-    const std::size_t prompt_size = result_.prompt_tokens.size();
+    const std::size_t prompt_size = history_.size();
     if (fed_ < prompt_size) {
       if (std::chrono::steady_clock::now() - last_progress_ >= std::chrono::seconds(1)) {
         last_progress_ = std::chrono::steady_clock::now();
@@ -208,14 +234,17 @@ bool Sequence::advance(std::span<const float> logits) {
       }
       return false;
     }
-    result_.prompt_ms = elapsed_ms(prompt_start_);
-    n::info(n::actor::inference_engine, n::action::inference_start)
-        .human("Starting inference (up to {} tokens)", request_.max_new_tokens)
-        .cute("Off we go! Up to {} tokens 🚀", request_.max_new_tokens)
-        .tokens_in(static_cast<std::int64_t>(prompt_size))
-        .emit();
-    generate_start_ = std::chrono::steady_clock::now();
     phase_ = Phase::generate;
+    if (!started_) {
+      started_ = true;
+      result_.prompt_ms = elapsed_ms(prompt_start_);
+      n::info(n::actor::inference_engine, n::action::inference_start)
+          .human("Starting inference (up to {} tokens)", request_.max_new_tokens)
+          .cute("Off we go! Up to {} tokens 🚀", request_.max_new_tokens)
+          .tokens_in(static_cast<std::int64_t>(prompt_size))
+          .emit();
+      generate_start_ = std::chrono::steady_clock::now();
+    }
   }
   sample(logits);
   return phase_ == Phase::done;
@@ -256,7 +285,7 @@ void Sequence::sample(std::span<const float> logits) {
 }
 
 void Sequence::finish(StopReason reason) {
-  const bool in_prompt = phase_ == Phase::prompt;
+  const bool in_prompt = !started_;
   phase_ = Phase::done;
   result_.stop_reason = reason;
   if (in_prompt) {
@@ -304,6 +333,7 @@ GenerationResult Generator::generate(const GenerationRequest& request,
   constexpr std::size_t kPromptBatch = 64;
   Sequence sequence(model_, *tokenizer_, request, hooks, cache_);
   sequence.begin();
+  cache_.clear();
   sequence.start_prompt(cache_, 0);
   const std::size_t vocab = model_->config.vocab_size;
   while (!sequence.done()) {

@@ -71,15 +71,22 @@ class Sequence {
 
   // Tokenizes; throws std::invalid_argument for a prompt that does not fit the context.
   void begin();
-  // How many leading prompt tokens `cache` already holds and this sequence could skip (never
-  // the whole prompt: the last token's logits are needed).
-  std::size_t reusable(const KvCache& cache) const noexcept;
-  // After begin(): uses `cache` (its first `reused` positions as they are, see reusable()) and
-  // narrates the reuse or the reset. A sequence constructed with a cache and started without
-  // this call starts from position 0 of that cache.
+  // The tokens the cache must hold before the next sample: the prompt, and after a preemption
+  // the tokens generated so far too.
+  std::span<const TokenId> tokens() const noexcept { return history_; }
+  // After begin() or preempt(): computes into `cache`, whose first `reused` positions already
+  // hold tokens() (a cached prefix; less than tokens().size(): the last token's logits are
+  // needed), and narrates the reuse or the fresh start.
   void start_prompt(KvCache& cache, std::size_t reused);
-  // What to feed next: up to `budget` prompt tokens, or the last generated token; empty once
-  // done (a cancel seen here ends the sequence).
+  // Gives up the cache (the scheduler needs its blocks): the sequence waits, and when started
+  // again recomputes its tokens and goes on where it was, as if nothing had happened.
+  void preempt();
+  // Ends the sequence now with `reason` (a cancel seen while waiting, a cache that cannot grow).
+  void stop(StopReason reason);
+  // Whether its cancel flag is set.
+  bool cancel_requested() const { return cancelled_now(); }
+  // What to feed next: up to `budget` tokens of the prompt (or of the recomputation after a
+  // preemption), or the last generated token; empty once done (a cancel seen here ends it).
   std::span<const TokenId> next_tokens(std::size_t budget);
   // The position of next_tokens()[0].
   std::size_t position() const noexcept;
@@ -111,8 +118,10 @@ class Sequence {
   std::vector<TokenId> history_;  // prompt and generated tokens
   std::vector<float> scratch_;
   Phase phase_ = Phase::start;
-  std::size_t fed_ = 0;      // prompt tokens through the model (or found in the cache)
-  std::size_t reused_ = 0;   // prompt tokens found in the cache
+  std::size_t fed_ = 0;      // tokens() through the model (or found in the cache)
+  std::size_t reused_ = 0;   // tokens() found in the cache
+  bool started_ = false;     // inference started (the prompt was read once)
+  bool preempted_ = false;   // the next start_prompt() resumes
   std::size_t pending_ = 0;  // tokens given by next_tokens(), awaiting advance()
   std::chrono::steady_clock::time_point prompt_start_{}, last_progress_{}, generate_start_{};
 };

@@ -44,6 +44,7 @@ inline constexpr std::string_view inference_cancelled = "inference_cancelled";
 inline constexpr std::string_view inference_complete = "inference_complete";
 inline constexpr std::string_view inference_failed = "inference_failed";
 inline constexpr std::string_view inference_start = "inference_start";
+inline constexpr std::string_view kv_cache_init = "kv_cache_init";
 inline constexpr std::string_view log_config = "log_config";
 inline constexpr std::string_view model_file_changed = "model_file_changed";
 inline constexpr std::string_view model_load = "model_load";
@@ -56,6 +57,9 @@ inline constexpr std::string_view prefix_reused = "prefix_reused";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
 inline constexpr std::string_view ready_timeout = "ready_timeout";
 inline constexpr std::string_view request_validated = "request_validated";
+inline constexpr std::string_view sequence_preempted = "sequence_preempted";
+inline constexpr std::string_view sequence_resumed = "sequence_resumed";
+inline constexpr std::string_view sequence_waiting = "sequence_waiting";
 inline constexpr std::string_view server_bind = "server_bind";
 inline constexpr std::string_view server_bind_failed = "server_bind_failed";
 inline constexpr std::string_view server_overloaded = "server_overloaded";
@@ -109,6 +113,7 @@ inline constexpr std::array kActions{
     action::inference_complete,
     action::inference_failed,
     action::inference_start,
+    action::kv_cache_init,
     action::log_config,
     action::model_file_changed,
     action::model_load,
@@ -121,6 +126,9 @@ inline constexpr std::array kActions{
     action::prompt_progress,
     action::ready_timeout,
     action::request_validated,
+    action::sequence_preempted,
+    action::sequence_resumed,
+    action::sequence_waiting,
     action::server_bind,
     action::server_bind_failed,
     action::server_overloaded,

@@ -96,8 +96,36 @@ int run_worker(WorkerConfig config) {
   }
 
   WorkerMetrics metrics(config.slots);
-  SlotPool slots(model, config.slots, config.threads, metrics, config.progress_every,
-                 config.kv_f16 ? engine::TensorType::f16 : engine::TensorType::f32);
+  const engine::TensorType kv_type = config.kv_type == "q8_0"  ? engine::TensorType::q8_0
+                                     : config.kv_type == "f32" ? engine::TensorType::f32
+                                                               : engine::TensorType::f16;
+  std::unique_ptr<EngineLoop> engine_loop;
+  try {
+    engine_loop =
+        std::make_unique<EngineLoop>(model,
+                                     EngineLoopOptions{.slots = config.slots,
+                                                       .threads = config.threads,
+                                                       .progress_every = config.progress_every,
+                                                       .kv_type = kv_type,
+                                                       .kv_tokens = config.kv_size},
+                                     metrics);
+  } catch (const std::exception& e) {
+    n::error(n::actor::model_loader, n::action::model_load_failed)
+        .target(config.model_path)
+        .human("Cannot set up the KV cache: {}", e.what())
+        .error_kind("KV_CACHE_UNSUPPORTED")
+        .emit();
+    return kExitModelLoadFailed;
+  }
+  EngineLoop& slots = *engine_loop;
+  n::info(n::actor::inference_engine, n::action::kv_cache_init)
+      .target("kv-cache")
+      .human(
+          "KV cache: {} positions in blocks of {} ({}, {:.1f} MiB), shared by up to {} "
+          "sequences",
+          slots.kv_tokens(), engine::KvBlockPool::kBlockTokens, config.kv_type,
+          static_cast<double>(slots.kv_bytes()) / (1024.0 * 1024.0), config.slots)
+      .emit();
 
   asio::io_context io;
   std::atomic<bool> stopping{false};

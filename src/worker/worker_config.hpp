@@ -19,7 +19,8 @@ struct WorkerConfig {
   std::size_t slots = 1;
   std::size_t progress_every = 10;  // "Generated N tokens" every N tokens
   std::size_t context_length = 0;   // 0: the model's
-  bool kv_f16 = true;               // KV caches in F16 (half the memory), else F32
+  std::string kv_type = "f16";      // the KV cache's type: f16, q8_0 or f32
+  std::size_t kv_size = 0;          // KV cache positions, all sequences; 0: slots × context
   int callback_attempts = 5;
   int callback_first_delay_ms = 200;  // doubles after each failed attempt
   int drain_timeout_ms = 5000;        // how long shutdown waits for streams to finish

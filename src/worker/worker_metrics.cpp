@@ -39,6 +39,26 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
                             .Help("Sequences in the engine loop's batch now")
                             .Register(*registry_)
                             .Add({});
+  sequences_waiting_ = &prometheus::BuildGauge()
+                            .Name("llorch_worker_sequences_waiting")
+                            .Help("Sequences admitted and waiting for KV cache blocks")
+                            .Register(*registry_)
+                            .Add({});
+  preemptions_ = &prometheus::BuildCounter()
+                      .Name("llorch_worker_preemptions_total")
+                      .Help("Sequences that gave their KV cache blocks up to be recomputed later")
+                      .Register(*registry_)
+                      .Add({});
+  kv_blocks_used_ = &prometheus::BuildGauge()
+                         .Name("llorch_worker_kv_cache_blocks_used")
+                         .Help("KV cache blocks held by sequences")
+                         .Register(*registry_)
+                         .Add({});
+  kv_blocks_total_ = &prometheus::BuildGauge()
+                          .Name("llorch_worker_kv_cache_blocks")
+                          .Help("KV cache blocks in the pool (16 positions each)")
+                          .Register(*registry_)
+                          .Add({});
   step_tokens_ = &prometheus::BuildHistogram()
                       .Name("llorch_worker_batch_tokens")
                       .Help("Tokens in each forward pass of the engine loop (all sequences)")
@@ -73,6 +93,19 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
        {"completed", "cancelled", "failed", "invalid", "busy", "draining", "unauthorized"}) {
     requests_->Add({{"outcome", outcome}});
   }
+}
+
+void WorkerMetrics::set_sequences_waiting(std::size_t n) {
+  sequences_waiting_->Set(static_cast<double>(n));
+}
+
+void WorkerMetrics::count_preemption() {
+  preemptions_->Increment();
+}
+
+void WorkerMetrics::set_kv_blocks(std::size_t used, std::size_t total) {
+  kv_blocks_used_->Set(static_cast<double>(used));
+  kv_blocks_total_->Set(static_cast<double>(total));
 }
 
 void WorkerMetrics::count_prefix_hit(std::size_t tokens) {

@@ -32,6 +32,11 @@ class WorkerMetrics {
   // The engine loop: sequences running now, and the tokens of each step's forward pass.
   void set_sequences_running(std::size_t n);
   void observe_step_tokens(std::size_t n);
+  // Sequences admitted but waiting for KV cache blocks (new ones, and preempted ones to resume).
+  void set_sequences_waiting(std::size_t n);
+  void count_preemption();
+  // The paged KV cache: blocks held by sequences (cached-but-unheld ones count as free).
+  void set_kv_blocks(std::size_t used, std::size_t total);
 
   std::string text() const;  // Prometheus text exposition format 0.0.4
 
@@ -43,6 +48,10 @@ class WorkerMetrics {
   prometheus::Counter* prefix_hit_;
   prometheus::Counter* prompt_tokens_;
   prometheus::Gauge* sequences_running_;
+  prometheus::Gauge* sequences_waiting_;
+  prometheus::Counter* preemptions_;
+  prometheus::Gauge* kv_blocks_used_;
+  prometheus::Gauge* kv_blocks_total_;
   prometheus::Histogram* step_tokens_;
   prometheus::Gauge* slots_busy_;
   prometheus::Histogram* first_token_;

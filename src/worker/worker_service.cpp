@@ -24,7 +24,7 @@ using api::error_response;
 using api::unless_json;
 
 WorkerService::WorkerService(const WorkerConfig& config, std::shared_ptr<const engine::Model> model,
-                             SlotPool& slots, WorkerMetrics& metrics,
+                             EngineLoop& slots, WorkerMetrics& metrics,
                              std::function<void(std::string)> request_shutdown)
     : config_(config),
       model_(std::move(model)),

@@ -9,7 +9,7 @@
 
 #include "engine/model.hpp"
 #include "net/http_types.hpp"
-#include "worker/slot_pool.hpp"
+#include "worker/engine_loop.hpp"
 #include "worker/worker_config.hpp"
 #include "worker/worker_metrics.hpp"
 
@@ -18,7 +18,7 @@ namespace llorch::worker {
 class WorkerService {
  public:
   WorkerService(const WorkerConfig& config, std::shared_ptr<const engine::Model> model,
-                SlotPool& slots, WorkerMetrics& metrics,
+                EngineLoop& slots, WorkerMetrics& metrics,
                 std::function<void(std::string reason)> request_shutdown);
 
   void handle(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
@@ -36,7 +36,7 @@ class WorkerService {
 
   const WorkerConfig& config_;
   std::shared_ptr<const engine::Model> model_;
-  SlotPool& slots_;
+  EngineLoop& slots_;
   WorkerMetrics& metrics_;
   std::function<void(std::string)> request_shutdown_;
   std::atomic<bool> draining_{false};

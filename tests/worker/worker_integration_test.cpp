@@ -61,7 +61,7 @@ TEST(Worker, NarratesItsLifecycleInOrderOnStdout) {
   }
   EXPECT_THAT(actions,
               ::testing::ElementsAre("startup", "device_init", "model_load", "model_load_complete",
-                                     "server_start", "server_bind"));
+                                     "kv_cache_init", "server_start", "server_bind"));
   EXPECT_EQ(health(worker.url())["status"], "ready");
 }
 
@@ -480,6 +480,114 @@ TEST(Worker, UnavailableDeviceAndTakenPortExitNonZeroWithAReason) {
   WorkerProcess second({"--model", model_path(), "--port", port});
   EXPECT_EQ(second.wait_exit(10000ms), 4);
   EXPECT_TRUE(second.wait_for_action("server_bind_failed", 100ms));
+}
+
+// The value of one unlabelled metric in a worker's /metrics text.
+double metric(const std::string& url, const std::string& name) {
+  const std::string text = net::http_call({.method = "GET", .url = url + "/metrics"}).body;
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+}
+
+std::vector<int> token_ids(const StreamResult& r) {
+  std::vector<int> ids;
+  for (const auto& d : r.data)
+    if (d["type"] == "token") ids.push_back(d["id"].get<int>());
+  return ids;
+}
+
+// A KV cache too small for every sequence at once: sequences wait for blocks and the newest are
+// preempted and recomputed — narrated in their own streams — and every stream still gets exactly
+// the tokens its prompt gets alone.
+TEST(Worker, ASmallKvCacheMakesSequencesWaitNotFail) {
+  const std::vector<std::string> prompts{"Once upon a time", "Lily", "Tom and his dog", "The sun"};
+  const auto run = [&](const std::string& url, std::size_t i) {
+    return execute(url, body_of({{"prompt", prompts[i]},
+                                 {"max_tokens", 40},
+                                 {"ignore_eos", true},
+                                 {"temperature", 0}}));
+  };
+  std::vector<std::vector<int>> alone;
+  {
+    WorkerProcess roomy({"--model", model_path(), "--slots", "1"});
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+      alone.push_back(token_ids(run(roomy.url(), i)));
+  }
+  // Four blocks of 16 positions: room for one of these sequences at its longest.
+  WorkerProcess worker({"--model", model_path(), "--slots", "4", "--kv-size", "64"});
+  EXPECT_EQ(metric(worker.url(), "llorch_worker_kv_cache_blocks"), 4.0);
+  std::vector<std::future<StreamResult>> clients;
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    clients.push_back(std::async(std::launch::async, [&, i] { return run(worker.url(), i); }));
+  std::set<std::string> narrated;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_EQ(clients[i].wait_for(60s), std::future_status::ready) << "client " << i << " hangs";
+    const StreamResult r = clients[i].get();
+    ASSERT_EQ(r.status, 200u) << r.body;
+    expect_well_formed_stream(r);
+    EXPECT_EQ(r.data.back()["stop_reason"], "MAX_TOKENS");
+    EXPECT_EQ(token_ids(r), alone[i]) << "prompt \"" << prompts[i] << "\"";
+    for (const auto& d : r.data)
+      if (d["type"] == "narration") narrated.insert(d["action"].get<std::string>());
+  }
+  EXPECT_TRUE(narrated.contains("sequence_preempted"));
+  EXPECT_TRUE(narrated.contains("sequence_resumed"));
+  EXPECT_GT(metric(worker.url(), "llorch_worker_preemptions_total"), 0.0);
+  EXPECT_EQ(metric(worker.url(), "llorch_worker_kv_cache_blocks_used"), 0.0);
+  EXPECT_EQ(metric(worker.url(), "llorch_worker_sequences_waiting"), 0.0);
+}
+
+TEST(Worker, APromptLongerThanTheWholeKvCacheIsRefusedWithTheFix) {
+  WorkerProcess worker({"--model", model_path(), "--kv-size", "16"});
+  const auto r =
+      execute(worker.url(), body_of({{"prompt",
+                                      "Once upon a time, there was a little girl named Lily. "
+                                      "She loved to play outside in the sun."},
+                                     {"max_tokens", 4}}));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_EQ(r.events.back().event, "error");
+  EXPECT_EQ(r.data.back()["code"], "PROMPT_TOO_LONG");
+  EXPECT_NE(r.data.back()["message"].get<std::string>().find("--kv-size"), std::string::npos)
+      << r.data.back();
+}
+
+TEST(Worker, ASequenceThatOutgrowsTheWholeKvCacheEndsWithContextFull) {
+  WorkerProcess worker({"--model", model_path(), "--kv-size", "32"});
+  const auto r = execute(worker.url(),
+                         body_of({{"prompt", "Lily"}, {"max_tokens", 100}, {"ignore_eos", true}}));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  expect_well_formed_stream(r);
+  EXPECT_EQ(r.data.back()["stop_reason"], "CONTEXT_FULL");
+  // Every position holds a token (BOS, "Lily", then generated ones); the last token sampled
+  // needs none, as at the end of the model's context.
+  const std::size_t prompt_tokens = 2;
+  EXPECT_EQ(token_ids(r).size(), 32 - prompt_tokens + 1);
+}
+
+// Cancelling gives the sequence's blocks back by the time its stream ends.
+TEST(Worker, CancelGivesTheKvBlocksBack) {
+  WorkerProcess worker({"--model", model_path(), "--slots", "2"});
+  auto stream = std::async(std::launch::async, [&] {
+    return execute(worker.url(), body_of({{"job_id", "job-blocks"},
+                                          {"prompt", "Once"},
+                                          {"max_tokens", 400},
+                                          {"ignore_eos", true}}));
+  });
+  ASSERT_LT(wait_slots_busy(worker.url(), 1, 5000ms), 5000ms);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (metric(worker.url(), "llorch_worker_kv_cache_blocks_used") < 2.0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GE(metric(worker.url(), "llorch_worker_kv_cache_blocks_used"), 2.0);
+  EXPECT_EQ(
+      net::http_call(
+          {.method = "POST", .url = worker.url() + "/cancel", .body = R"({"job_id":"job-blocks"})"})
+          .status,
+      200u);
+  const StreamResult r = stream.get();
+  EXPECT_EQ(r.data.back()["stop_reason"], "CANCELLED");
+  EXPECT_EQ(metric(worker.url(), "llorch_worker_kv_cache_blocks_used"), 0.0);
 }
 
 }  // namespace
