@@ -23,7 +23,8 @@ struct BenchOptions {
   std::size_t prompt = 512;
   std::size_t generate = 128;
   std::size_t threads = 0;
-  std::size_t batch = 64;  // prompt tokens per forward pass, as the generator runs a prompt
+  std::size_t batch = 64;     // prompt tokens per forward pass, as the generator runs a prompt
+  std::size_t sequences = 1;  // >1: generation of that many sequences in one batch
   int repetitions = 5;
   double bandwidth_gbps = 0;  // 0: measure it now (read_bandwidth.hpp)
   bool json = false;
@@ -58,18 +59,44 @@ double run_steps(engine::ModelState& state, const std::vector<engine::TokenId>& 
   return static_cast<double>(count) / seconds;
 }
 
+// Aggregate tokens/s of `count` steps in which each of `caches.size()` sequences generates one
+// token (the worker's engine loop with that many users, llama-batched-bench's figure). Each
+// sequence is first given a prompt of 8 tokens of its own.
+double run_parallel_steps(engine::ModelState& state,
+                          std::vector<std::unique_ptr<engine::KvCache>>& caches,
+                          const std::vector<engine::TokenId>& tokens, std::size_t count) {
+  constexpr std::size_t kPrompt = 8;
+  std::vector<engine::SequenceTokens> parts;
+  for (std::size_t s = 0; s < caches.size(); ++s) {
+    caches[s]->clear();
+    parts.push_back(
+        {caches[s].get(), std::span<const engine::TokenId>(tokens).subspan(s % 8, kPrompt), 0});
+  }
+  (void)state.forward_sequences(parts);
+  const auto begin = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t s = 0; s < parts.size(); ++s)
+      parts[s] = {caches[s].get(), std::span<const engine::TokenId>(tokens).subspan(i + s, 1),
+                  kPrompt + i};
+    (void)state.forward_sequences(parts);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  return static_cast<double>(count * caches.size()) / seconds;
+}
+
 int run_bench(BenchOptions o) {
   narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-bench"},
                                  narration::Level::warn);
   const std::size_t threads =
       o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  if (o.model.context == 0) o.model.context = std::max<std::size_t>(o.prompt + o.generate, 16);
+  if (o.model.context == 0) o.model.context = std::max<std::size_t>(o.prompt + o.generate + 8, 16);
   const auto model = load_narrated(o.model);
   engine::ModelState state(model, threads);
 
   // Deterministic token ids from the whole vocabulary: the speed does not depend on them.
   std::mt19937 rng(1234);
-  std::vector<engine::TokenId> tokens(o.prompt + o.generate + 1);
+  std::vector<engine::TokenId> tokens(o.prompt + o.generate + o.sequences + 16);
   for (auto& t : tokens) t = static_cast<engine::TokenId>(rng() % model->config.vocab_size);
 
   // The host's bandwidth moves while we run (a shared VM): read it before and after the runs and
@@ -78,11 +105,23 @@ int run_bench(BenchOptions o) {
   const double bandwidth_before = measured ? measure_read_bandwidth_gbps(threads) : 0.0;
   (void)run_steps(state, tokens, 0, std::min<std::size_t>(8, o.prompt + o.generate));  // warm-up
   std::vector<double> pp, tg;
+  // Parallel sequences share one paged pool, as in the worker.
+  std::unique_ptr<engine::KvBlockPool> pool;
+  std::vector<std::unique_ptr<engine::KvCache>> caches;
+  if (o.sequences > 1) {
+    pool = std::make_unique<engine::KvBlockPool>(model->config, engine::TensorType::f16,
+                                                 o.sequences * (o.generate + 16), false);
+    for (std::size_t s = 0; s < o.sequences; ++s)
+      caches.push_back(std::make_unique<engine::KvCache>(*pool));
+  }
   for (int r = 0; r < o.repetitions; ++r) {
     state.reset();
     if (o.prompt > 0) pp.push_back(run_steps(state, tokens, 0, o.prompt, o.batch));
     state.reset();
-    if (o.generate > 0) tg.push_back(run_steps(state, tokens, 0, o.generate));
+    if (o.generate > 0) {
+      tg.push_back(o.sequences > 1 ? run_parallel_steps(state, caches, tokens, o.generate)
+                                   : run_steps(state, tokens, 0, o.generate));
+    }
   }
 
   const double bytes = static_cast<double>(model->weight_bytes());
@@ -110,6 +149,7 @@ int run_bench(BenchOptions o) {
                                {"repetitions", o.repetitions},
                                {"prompt_tokens", o.prompt},
                                {"generated_tokens", o.generate},
+                               {"sequences", o.sequences},
                                {"prompt_tokens_per_second", figure(pp_fig)},
                                {"generation_tokens_per_second", figure(tg_fig)},
                                {"bandwidth_gbps", bandwidth},
@@ -128,8 +168,14 @@ int run_bench(BenchOptions o) {
                threads, test, n, f.median, f.low, f.high);
   };
   if (o.prompt > 0) row("pp", o.prompt, pp_fig);
-  if (o.generate > 0) row("tg", o.generate, tg_fig);
-  if (o.generate > 0) {
+  if (o.generate > 0 && o.sequences > 1) {
+    fmt::print("| {} | {:.2f} MB | {} | tg{} × {} sequences | {:.1f} ({:.1f}–{:.1f}) |\n", name,
+               bytes / 1e6, threads, o.generate, o.sequences, tg_fig.median, tg_fig.low,
+               tg_fig.high);
+  } else if (o.generate > 0) {
+    row("tg", o.generate, tg_fig);
+  }
+  if (o.generate > 0 && o.sequences == 1) {
     fmt::print("generation: {:.0f} % of the bandwidth limit ({:.1f} tokens/s at {:.1f} GB/s{})\n",
                100 * tg_fig.median / limit, limit, bandwidth,
                measured ? fmt::format(", read by {} thread(s) before and after", threads) : "");
@@ -155,6 +201,11 @@ Command add_bench_command(CLI::App& app) {
   command->add_option("-b,--batch", o->batch, "Prompt tokens per batch (1: token by token)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  command
+      ->add_option("-s,--sequences", o->sequences,
+                   "Sequences generating at once in one batch (aggregate tokens/s; F16 cache)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   command->add_option("-r,--repetitions", o->repetitions, "Repetitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

@@ -591,7 +591,12 @@ void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t 
                       std::size_t stride) {
   constexpr std::size_t kRowBlock = 32;
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
-  const std::size_t tiles = count / kTile;
+  // Tiles pay for their packing only on full prompt batches, if at all: on a Zen host a step of
+  // 8 or 16 decode tokens ran at 77 / 93 tokens/s through tiles and 116 / 120 through one dot per
+  // row and token; prompt batches of 32 at 118 against 126, of 64 at 130 against 137
+  // (bench/README.md, issue 13). Kept for full batches, where an earlier host gained from them.
+  constexpr std::size_t kTilesFrom = 64;
+  const std::size_t tiles = count >= kTilesFrom ? count / kTile : 0;
   const std::size_t tile_bytes = blocks / 8 * kGroupBytes;
   thread_local std::vector<std::byte> packed;
   packed.resize(tiles * tile_bytes);

@@ -88,7 +88,8 @@ TEST_P(QuantizedMatmul, EqualsOneDotPerRowAndToken) {
     const std::size_t n =
         t.block_elements == 32 ? 32 * (1 + rng() % 40) : kSuperBlock * (1 + rng() % 4);
     const std::size_t rows = 1 + rng() % 70;
-    const std::size_t tokens = 1 + rng() % 20;
+    // Decode-sized batches (one dot per row and token) and prompt-sized ones (tiles).
+    const std::size_t tokens = round % 2 == 0 ? 1 + rng() % 20 : 64 + rng() % 20;
     const std::size_t row_bytes = n / t.block_elements * t.block_bytes;
     std::vector<std::byte> matrix(rows * row_bytes);
     for (std::size_t r = 0; r < rows; ++r) {
