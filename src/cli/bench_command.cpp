@@ -25,6 +25,7 @@ struct BenchOptions {
   std::size_t threads = 0;
   std::size_t batch = 64;     // prompt tokens per forward pass, as the generator runs a prompt
   std::size_t sequences = 1;  // >1: generation of that many sequences in one batch
+  std::size_t depth = 0;      // generation starts after this many positions (llama-bench's -d)
   int repetitions = 5;
   double bandwidth_gbps = 0;  // 0: measure it now (read_bandwidth.hpp)
   bool json = false;
@@ -90,13 +91,14 @@ int run_bench(BenchOptions o) {
                                  narration::Level::warn);
   const std::size_t threads =
       o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  if (o.model.context == 0) o.model.context = std::max<std::size_t>(o.prompt + o.generate + 8, 16);
+  if (o.model.context == 0)
+    o.model.context = std::max<std::size_t>(o.depth + o.prompt + o.generate + 8, 16);
   const auto model = load_narrated(o.model);
   engine::ModelState state(model, threads);
 
   // Deterministic token ids from the whole vocabulary: the speed does not depend on them.
   std::mt19937 rng(1234);
-  std::vector<engine::TokenId> tokens(o.prompt + o.generate + o.sequences + 16);
+  std::vector<engine::TokenId> tokens(o.depth + o.prompt + o.generate + o.sequences + 16);
   for (auto& t : tokens) t = static_cast<engine::TokenId>(rng() % model->config.vocab_size);
 
   // The host's bandwidth moves while we run (a shared VM): read it before and after the runs and
@@ -119,8 +121,10 @@ int run_bench(BenchOptions o) {
     if (o.prompt > 0) pp.push_back(run_steps(state, tokens, 0, o.prompt, o.batch));
     state.reset();
     if (o.generate > 0) {
+      // The context before generation is read untimed, as a prompt.
+      if (o.depth > 0 && o.sequences == 1) (void)run_steps(state, tokens, 0, o.depth, o.batch);
       tg.push_back(o.sequences > 1 ? run_parallel_steps(state, caches, tokens, o.generate)
-                                   : run_steps(state, tokens, 0, o.generate));
+                                   : run_steps(state, tokens, o.depth, o.generate));
     }
   }
 
@@ -150,6 +154,7 @@ int run_bench(BenchOptions o) {
                                {"prompt_tokens", o.prompt},
                                {"generated_tokens", o.generate},
                                {"sequences", o.sequences},
+                               {"depth", o.depth},
                                {"prompt_tokens_per_second", figure(pp_fig)},
                                {"generation_tokens_per_second", figure(tg_fig)},
                                {"bandwidth_gbps", bandwidth},
@@ -172,6 +177,9 @@ int run_bench(BenchOptions o) {
     fmt::print("| {} | {:.2f} MB | {} | tg{} × {} sequences | {:.1f} ({:.1f}–{:.1f}) |\n", name,
                bytes / 1e6, threads, o.generate, o.sequences, tg_fig.median, tg_fig.low,
                tg_fig.high);
+  } else if (o.generate > 0 && o.depth > 0) {
+    fmt::print("| {} | {:.2f} MB | {} | tg{} @ d{} | {:.1f} ({:.1f}–{:.1f}) |\n", name, bytes / 1e6,
+               threads, o.generate, o.depth, tg_fig.median, tg_fig.low, tg_fig.high);
   } else if (o.generate > 0) {
     row("tg", o.generate, tg_fig);
   }
@@ -206,6 +214,11 @@ Command add_bench_command(CLI::App& app) {
                    "Sequences generating at once in one batch (aggregate tokens/s; F16 cache)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  command
+      ->add_option("-d,--depth", o->depth,
+                   "Positions already in the cache when generation starts (read untimed)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
   command->add_option("-r,--repetitions", o->repetitions, "Repetitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

@@ -180,7 +180,6 @@ void ModelState::run(std::span<const SequenceTokens> parts) {
   v_.resize(n * c.kv_dim());
   h_.resize(n * c.hidden_dim);
   h2_.resize(n * c.hidden_dim);
-  scores_.resize(n * c.context_length);
   for (std::size_t t = 0; t < n; ++t) {
     float* row = x_.data() + t * c.dim;
     dequantize_row(m.token_embedding.type,
@@ -237,16 +236,21 @@ void ModelState::layer(std::size_t l, std::size_t n) {
     rope(k_.data() + t * kv_dim, c.n_kv_heads, l, token_pos_[t]);
     token_cache_[t]->store(l, token_pos_[t], k_.data() + t * kv_dim, v_.data() + t * kv_dim);
   }
-  if (n == 1) {
-    attention(*token_cache_[0], l, token_pos_[0], q_.data(), att_.data(), scores_.data());
+  // Every (token, head) pair is independent once the caches hold the batch: split them over the
+  // pool — also for one token, whose heads over a long context are most of a decode step.
+  std::size_t work = 0;  // multiply-adds, to keep short attention off the pool
+  for (std::size_t t = 0; t < n; ++t) work += (token_pos_[t] + 1) * q_dim * 2;
+  const auto heads = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const std::size_t t = i / c.n_heads, h = i % c.n_heads;
+      attention(*token_cache_[t], l, token_pos_[t], h, q_.data() + t * q_dim,
+                att_.data() + t * q_dim);
+    }
+  };
+  if (work >= 65536) {
+    pool_.parallel_for(n * c.n_heads, heads);
   } else {
-    // Tokens are independent once the caches hold the batch: split them over the pool.
-    pool_.parallel_for(n, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) {
-        attention(*token_cache_[t], l, token_pos_[t], q_.data() + t * q_dim,
-                  att_.data() + t * q_dim, scores_.data() + t * c.context_length);
-      }
-    });
+    heads(0, n * c.n_heads);
   }
   project(w.wo, att_.data(), n, out_.data());
   if (w.post_attn_norm.present()) {
@@ -341,53 +345,53 @@ void ModelState::rope(float* v, std::size_t heads, std::size_t layer,
 }
 
 void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t pos,
-                           const float* query, float* result, float* scores) const {
+                           std::size_t head, const float* query, float* result) const {
   const ModelConfig& c = model_->config;
   const std::size_t hs = c.head_size;
   const std::size_t group = c.n_heads / c.n_kv_heads;  // query heads per KV head
   const float scale =
       c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
   const TensorType type = cache.type();
-  const std::size_t head_bytes = cache.pool().row_bytes() / c.n_kv_heads;
+  const std::size_t kv_offset = (head / group) * (cache.pool().row_bytes() / c.n_kv_heads);
   // A sliding window sees the `window` positions up to its own.
   const std::size_t window = c.layers[layer].sliding_window;
   const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
   const std::size_t count = pos + 1 - first;
-  // Q8_0 keys meet the query quantized to int8 too, one head at a time (as llama.cpp does).
+  // Each pool thread's own scratch: the scores, and for Q8_0 keys the query quantized to int8
+  // (as llama.cpp does).
+  thread_local std::vector<float> scores;
   thread_local QuantizedActivations quantized_query;
+  scores.resize(count);
+  float* att = scores.data();
 
-  for (std::size_t h = 0; h < c.n_heads; ++h) {
-    const float* q = query + h * hs;
-    float* att = scores;  // reused head after head
-    const std::size_t kv_offset = (h / group) * head_bytes;
-    if (type == TensorType::q8_0) {
-      quantized_query.quantize(q, hs);
-      for (std::size_t t = first; t <= pos; ++t) {
-        att[t - first] =
-            simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query) * scale;
-      }
-    } else {
-      for (std::size_t t = first; t <= pos; ++t)
-        att[t - first] = simd_dot(type, cache.key(layer, t) + kv_offset, q, hs) * scale;
-    }
-    softcap(att, count, c.attention_softcap);
-    softmax(att, count);
-    float* out = result + h * hs;
-    std::memset(out, 0, hs * sizeof(float));
+  const float* q = query + head * hs;
+  if (type == TensorType::q8_0) {
+    quantized_query.quantize(q, hs);
     for (std::size_t t = first; t <= pos; ++t) {
-      const std::byte* v = cache.value(layer, t) + kv_offset;
-      const float a = att[t - first];
-      switch (type) {
-        case TensorType::f16:
-          simd_axpy_f16(a, v, out, hs);
-          break;
-        case TensorType::q8_0:
-          axpy_q8_0(a, v, out, hs);
-          break;
-        default: {
-          const auto* vf = reinterpret_cast<const float*>(v);
-          for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
-        }
+      att[t - first] =
+          simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query) * scale;
+    }
+  } else {
+    for (std::size_t t = first; t <= pos; ++t)
+      att[t - first] = simd_dot(type, cache.key(layer, t) + kv_offset, q, hs) * scale;
+  }
+  softcap(att, count, c.attention_softcap);
+  softmax(att, count);
+  float* out = result + head * hs;
+  std::memset(out, 0, hs * sizeof(float));
+  for (std::size_t t = first; t <= pos; ++t) {
+    const std::byte* v = cache.value(layer, t) + kv_offset;
+    const float a = att[t - first];
+    switch (type) {
+      case TensorType::f16:
+        simd_axpy_f16(a, v, out, hs);
+        break;
+      case TensorType::q8_0:
+        axpy_q8_0(a, v, out, hs);
+        break;
+      default: {
+        const auto* vf = reinterpret_cast<const float*>(v);
+        for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
       }
     }
   }

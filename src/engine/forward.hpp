@@ -68,11 +68,11 @@ class ModelState {
   void layer(std::size_t l, std::size_t n);
   void feed_forward(const LayerWeights& w, std::size_t n);
   void mixture_of_experts(const LayerWeights& w, std::size_t n);
-  // One position's attention over the cache up to `pos`: `query` [q_dim] in, `result` [q_dim]
-  // out, `scores` [context] scratch. Reads only the cache, so positions can run on several
-  // threads.
-  void attention(const KvCache& cache, std::size_t layer, std::size_t pos, const float* query,
-                 float* result, float* scores) const;
+  // One head of one position's attention over the cache up to `pos`: reads `query` [q_dim] and
+  // the cache, writes that head's part of `result` [q_dim]. Reads only the cache, so heads and
+  // positions can run on several threads.
+  void attention(const KvCache& cache, std::size_t layer, std::size_t pos, std::size_t head,
+                 const float* query, float* result) const;
   // Rotates the first rope_dims dimensions of each of `heads` heads of `v` for position `pos`.
   void rope(float* v, std::size_t heads, std::size_t layer, std::size_t pos) const noexcept;
   // y = x·Wᵀ for n rows of x: the matrix-vector kernels for one token, the batched ones else.
@@ -82,8 +82,8 @@ class ModelState {
   std::shared_ptr<const Model> model_;
   ThreadPool pool_;
   // One row per token of the batch (grown on demand): x, xb, out [dim]; q, att [q_dim];
-  // k, v [kv_dim]; h, h2 [hidden]; scores [context].
-  std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_, scores_;
+  // k, v [kv_dim]; h, h2 [hidden].
+  std::vector<float> x_, xb_, out_, q_, att_, k_, v_, h_, h2_;
   std::vector<float> logits_;     // [vocab], or [tokens × vocab] from forward_batch_all
   std::vector<float> rope_freq_;  // [layers × rope_dims/2]
   // The single-sequence API's cache, made on its first use: a state that only runs
