@@ -26,6 +26,7 @@ struct BenchOptions {
   std::size_t batch = 64;     // prompt tokens per forward pass, as the generator runs a prompt
   std::size_t sequences = 1;  // >1: generation of that many sequences in one batch
   std::size_t depth = 0;      // generation starts after this many positions (llama-bench's -d)
+  std::string kv_type = "f32";
   int repetitions = 5;
   double bandwidth_gbps = 0;  // 0: measure it now (read_bandwidth.hpp)
   bool json = false;
@@ -94,7 +95,10 @@ int run_bench(BenchOptions o) {
   if (o.model.context == 0)
     o.model.context = std::max<std::size_t>(o.depth + o.prompt + o.generate + 8, 16);
   const auto model = load_narrated(o.model);
-  engine::ModelState state(model, threads);
+  const engine::TensorType kv_type = o.kv_type == "q8_0"  ? engine::TensorType::q8_0
+                                     : o.kv_type == "f16" ? engine::TensorType::f16
+                                                          : engine::TensorType::f32;
+  engine::ModelState state(model, threads, kv_type);
 
   // Deterministic token ids from the whole vocabulary: the speed does not depend on them.
   std::mt19937 rng(1234);
@@ -155,6 +159,7 @@ int run_bench(BenchOptions o) {
                                {"generated_tokens", o.generate},
                                {"sequences", o.sequences},
                                {"depth", o.depth},
+                               {"kv_type", o.kv_type},
                                {"prompt_tokens_per_second", figure(pp_fig)},
                                {"generation_tokens_per_second", figure(tg_fig)},
                                {"bandwidth_gbps", bandwidth},
@@ -211,7 +216,7 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096));
   command
       ->add_option("-s,--sequences", o->sequences,
-                   "Sequences generating at once in one batch (aggregate tokens/s; F16 cache)")
+                   "Sequences generating at once in one batch (aggregate tokens/s)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   command
@@ -219,6 +224,9 @@ Command add_bench_command(CLI::App& app) {
                    "Positions already in the cache when generation starts (read untimed)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  command->add_option("--kv-type", o->kv_type, "KV cache type: f32, f16 or q8_0")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
   command->add_option("-r,--repetitions", o->repetitions, "Repetitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
