@@ -55,6 +55,8 @@ bool LocalStack::start() {
   spec.threads = o.threads;
   spec.slots = o.slots;
   spec.context_length = o.context_length;
+  spec.kv_size = o.kv_size;
+  spec.kv_type = o.kv_type;
   spec.count = o.workers;
   pc.workers.push_back(spec);
   impl_->pool = std::make_unique<pool::PoolManager>(impl_->io, std::move(pc));

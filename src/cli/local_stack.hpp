@@ -18,6 +18,8 @@ struct LocalStackOptions {
   std::size_t threads = 1;
   std::size_t slots = 1;
   std::size_t context_length = 0;
+  std::size_t kv_size = 0;  // per worker; 0: slots × context
+  std::string kv_type = "f16";
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // the orchestrator's; the pool manager takes any free port
   std::size_t queue_size = 64;

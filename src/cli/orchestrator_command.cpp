@@ -131,8 +131,15 @@ Command add_serve_command(CLI::App& app) {
                    "Threads of each worker's engine (shared by its slots)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  command->add_option("--slots", o->stack.slots, "Jobs each worker runs at once")
+  command->add_option("--slots", o->stack.slots, "Sequences each worker runs at once")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  command
+      ->add_option("--kv-size", o->stack.kv_size,
+                   "KV cache positions of each worker, all its sequences (default: slots × ctx)")
+      ->check(CLI::Range(16, 1 << 24));
+  command->add_option("--kv-type", o->stack.kv_type, "KV cache type: f16, q8_0 or f32")
+      ->check(CLI::IsMember({"f16", "q8_0", "f32"}))
       ->capture_default_str();
   command->add_option("--ctx", o->stack.context_length, "Context length (default: the model's)");
   command->add_option("--queue-size", o->stack.queue_size, "Tasks that may wait for a slot")

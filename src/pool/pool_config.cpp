@@ -126,6 +126,12 @@ std::vector<FieldError> check_worker_spec(const WorkerSpec& spec, const std::str
   if (spec.context_length > (1u << 20))
     errors.push_back(
         {prefix + "ctx", "range:0..1048576", "ctx must be 0 (the model's) to 1048576"});
+  if (spec.kv_size != 0 && (spec.kv_size < 16 || spec.kv_size > (1u << 24)))
+    errors.push_back({prefix + "kv_size", "range:16..16777216",
+                      "kv_size must be 0 (slots × context) or 16 to 16777216 positions"});
+  if (spec.kv_type != "f16" && spec.kv_type != "q8_0" && spec.kv_type != "f32")
+    errors.push_back({prefix + "kv_type", "enum",
+                      fmt::format("kv_type {:?} is not f16, q8_0 or f32", spec.kv_type)});
   return errors;
 }
 
@@ -269,6 +275,11 @@ void parse_pool_config(std::string_view toml_text, const std::string& source, co
                   .on("slots", count(spec.slots, 1, 64))
                   .on("count", count(spec.count, 1, 64))
                   .on("ctx", count(spec.context_length, 0, 1 << 20))
+                  .on("kv_size", count(spec.kv_size, 0, 1 << 24))
+                  .on("kv_type",
+                      [&](const toml::node& v, const std::string& key) {
+                        text(v, key, [&](const std::string& t) { spec.kv_type = t; });
+                      })
                   .run();
               add_spec_errors(spec, prefix, errors);
               config.workers.push_back(std::move(spec));
@@ -321,10 +332,18 @@ std::vector<FieldError> parse_worker_request(const std::string& body, const fs::
       whole(value, "slots", 1, 64, spec.slots);
     } else if (key == "ctx") {
       whole(value, "ctx", 0, 1 << 20, spec.context_length);
+    } else if (key == "kv_size") {
+      whole(value, "kv_size", 0, 1 << 24, spec.kv_size);
+    } else if (key == "kv_type") {
+      if (value.is_string()) {
+        spec.kv_type = value.get<std::string>();
+      } else {
+        errors.push_back({"kv_type", "type:string", "kv_type must be f16, q8_0 or f32"});
+      }
     } else {
       errors.push_back({key, "unknown",
                         fmt::format("unknown field {}; the fields are model, device, threads, "
-                                    "slots, ctx",
+                                    "slots, ctx, kv_size, kv_type",
                                     key)});
     }
   }

@@ -20,6 +20,8 @@ struct WorkerSpec {
   std::size_t threads = 1;
   std::size_t slots = 1;
   std::size_t context_length = 0;  // 0: the model's
+  std::size_t kv_size = 0;         // KV cache positions of all its sequences; 0: slots × context
+  std::string kv_type = "f16";     // f16, q8_0 or f32
   std::size_t count = 1;           // config files only; the API spawns one at a time
 };
 
@@ -44,6 +46,7 @@ struct PortRange {
 struct SpawnLimits {
   std::size_t slots = 8;          // per worker
   std::size_t context = 32768;    // ctx, when given (0: the model's own)
+  std::size_t kv_size = 262144;   // KV cache positions per worker, when given
   std::size_t threads = 0;        // per worker; 0: this machine's cores
   std::size_t workers = 16;       // workers in the pool after the spawn
   std::uint64_t model_bytes = 0;  // model files of all workers together; 0: ¾ of physical memory
@@ -86,7 +89,8 @@ PortRange parse_port_range(const std::string& text);
 // ("workers[1]." in a file, "" in a request body).
 std::vector<api::FieldError> check_worker_spec(const WorkerSpec& spec, const std::string& prefix);
 
-// The body of POST /v1/workers: {model, device?, threads?, slots?, ctx?}. Relative model paths
+// The body of POST /v1/workers: {model, device?, threads?, slots?, ctx?, kv_size?, kv_type?}.
+// Relative model paths
 // are taken from `base`. Returns every failing field.
 std::vector<api::FieldError> parse_worker_request(const std::string& body,
                                                   const std::filesystem::path& base,

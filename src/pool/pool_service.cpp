@@ -37,6 +37,8 @@ nlohmann::ordered_json worker_json(const WorkerView& w, bool with_secret) {
       {"slots", w.spec.slots},
       {"slots_busy", w.slots_busy},
       {"threads", w.spec.threads},
+      {"kv_size", w.spec.kv_size},
+      {"kv_type", w.spec.kv_type},
       {"pid", w.pid == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.pid)},
       {"restarts", w.restarts},
       {"last_error", w.last_error.empty() ? nlohmann::ordered_json(nullptr)
@@ -169,6 +171,7 @@ std::vector<api::FieldError> PoolService::beyond_limits(const WorkerSpec& spec) 
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   over("slots", spec.slots, l.slots, "slots");
   over("ctx", spec.context_length, l.context, "positions");
+  over("kv_size", spec.kv_size, l.kv_size, "KV cache positions");
   over("threads", spec.threads, l.threads == 0 ? cores : l.threads, "threads per worker");
   const auto workers = supervisor_.workers();
   if (workers.size() + 1 > l.workers)

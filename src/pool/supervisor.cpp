@@ -223,6 +223,12 @@ void Supervisor::start(Worker& w) {
     options.args.push_back("--ctx");
     options.args.push_back(std::to_string(w.spec.context_length));
   }
+  if (w.spec.kv_size > 0) {
+    options.args.push_back("--kv-size");
+    options.args.push_back(std::to_string(w.spec.kv_size));
+  }
+  options.args.push_back("--kv-type");
+  options.args.push_back(w.spec.kv_type);
   // Its narration must be JSON lines whatever our own format is: we parse them.
   // Two secrets of its own: one it shows the pool (its ready callback), one it asks of whoever
   // sends it work. The pool's and orchestrator's tokens stay here.

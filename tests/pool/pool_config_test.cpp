@@ -130,13 +130,16 @@ TEST(PortRange, AcceptsRangesAndSinglePorts) {
 TEST(WorkerRequest, ReadsTheFieldsAndResolvesTheModel) {
   WorkerSpec spec;
   const auto errors = parse_worker_request(
-      R"({"model":"stories260K.gguf","device":"cpu","threads":2,"slots":3,"ctx":64})",
+      R"({"model":"stories260K.gguf","device":"cpu","threads":2,"slots":3,"ctx":64,)"
+      R"("kv_size":4096,"kv_type":"q8_0"})",
       fs::path(LLORCH_MODELS_DIR) / "gguf", spec);
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(spec.model, fs::path(kModel).lexically_normal().string());
   EXPECT_EQ(spec.threads, 2u);
   EXPECT_EQ(spec.slots, 3u);
   EXPECT_EQ(spec.context_length, 64u);
+  EXPECT_EQ(spec.kv_size, 4096u);
+  EXPECT_EQ(spec.kv_type, "q8_0");
 }
 
 TEST(WorkerRequest, ReportsEveryFailingField) {

@@ -382,7 +382,9 @@ TEST(PoolManager, ApiSpawnsInspectsAndStopsWorkers) {
   PoolManager pool(dir.write("pool.toml", "pool_id = \"pool-api\"\n"));
   const std::string workers = pool.url() + "/v1/workers";
 
-  const auto created = call("POST", workers, json{{"model", model_path()}, {"slots", 2}}.dump());
+  const auto created = call(
+      "POST", workers,
+      json{{"model", model_path()}, {"slots", 2}, {"kv_size", 256}, {"kv_type", "f32"}}.dump());
   ASSERT_EQ(created.status, 201u) << created.body;
   const json w = json::parse(created.body);
   record_received("worker", w);
@@ -393,6 +395,13 @@ TEST(PoolManager, ApiSpawnsInspectsAndStopsWorkers) {
   const json shown = get_json(one);
   record_received("worker", shown);
   EXPECT_EQ(shown["state"], "ready");
+  EXPECT_EQ(shown["kv_size"], 256);
+  EXPECT_EQ(shown["kv_type"], "f32");
+  // The worker got them: 256 positions are 16 blocks of 16.
+  const std::string worker_metrics =
+      net::http_call({.method = "GET", .url = shown["url"].get<std::string>() + "/metrics"}).body;
+  EXPECT_NE(worker_metrics.find("\nllorch_worker_kv_cache_blocks 16"), std::string::npos)
+      << worker_metrics;
   const int pid = shown["pid"];
 
   const auto stopping = call("DELETE", one);
@@ -402,14 +411,15 @@ TEST(PoolManager, ApiSpawnsInspectsAndStopsWorkers) {
   EXPECT_TRUE(wait_gone(pid, 2s));
 
   // Every failing field, in one answer.
-  const auto invalid = call("POST", workers, R"({"model":5,"slots":0,"colour":"red"})");
+  const auto invalid =
+      call("POST", workers, R"({"model":5,"slots":0,"colour":"red","kv_type":"q4","kv_size":8})");
   ASSERT_EQ(invalid.status, 400u);
   const json error = json::parse(invalid.body);
   record_received("error", error);
   std::vector<std::string> fields;
   for (const auto& d : error["error"]["details"]) fields.push_back(d["field"]);
   std::sort(fields.begin(), fields.end());
-  EXPECT_EQ(fields, (std::vector<std::string>{"colour", "model", "slots"}));
+  EXPECT_EQ(fields, (std::vector<std::string>{"colour", "kv_size", "kv_type", "model", "slots"}));
   const auto missing = call("POST", workers, R"({"model":"/no/such/model.gguf"})");
   EXPECT_EQ(missing.status, 400u);
   EXPECT_NE(missing.body.find("no model file at /no/such/model.gguf"), std::string::npos);
