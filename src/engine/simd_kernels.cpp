@@ -2,9 +2,12 @@
 // AVX2 gets hand-placed integer code (maddubs: 32 int8 products per instruction); every other
 // target computes the same integer sums with the portable code below. Never -march=native.
 #ifndef HWY_DISABLED_TARGETS
-// SSSE3/SSE4 machines run the portable code; AVX-512 machines run the AVX2 code.
-#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_AVX3 | HWY_AVX3_DL)
+// SSSE3/SSE4 machines run the portable code; AVX-512 machines without VNNI run the AVX2 code;
+// AVX3_DL (Ice Lake, Zen 4 and later: AVX-512 with VNNI) runs it too, with VNNI's dpbusd (one
+// instruction for maddubs + madd) in its innermost products.
+#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_AVX3)
 #endif
+#define HWY_WANT_AVX3_DL  // Highway 1.0 leaves it out unless asked
 
 #include "engine/simd_kernels.hpp"
 
@@ -224,11 +227,15 @@ void AxpyF16(float a, const std::byte* v, float* out, std::size_t n) {
   }
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3_DL
 
 // 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
 HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
 }
 
 HWY_INLINE float HorizontalSum(__m256 v) {
@@ -473,10 +480,17 @@ void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_coun
 // block b and the high four to b+1: one convert and one FMA for two blocks, with the two blocks'
 // scales picked out of a vector of eight (converted from f16 in one instruction).
 HWY_INLINE __m256i DotQ4PlanarPair(const Nibbles& w, const std::int8_t* xq) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(
+      _mm256_dpbusd_epi32(_mm256_setzero_si256(), w.low,
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+      w.high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)));
+#else
   const __m256i sums = _mm256_add_epi16(
       _mm256_maddubs_epi16(w.low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
       _mm256_maddubs_epi16(w.high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
   return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
+#endif
 }
 
 // The quants of blocks b and b+1 of a planar row, split into nibbles.
