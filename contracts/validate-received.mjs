@@ -19,6 +19,7 @@ const validators = {
   worker: ajv.getSchema("openapi#/components/schemas/Worker"),
   worker_list: ajv.getSchema("openapi#/components/schemas/WorkerList"),
   pool_health: ajv.getSchema("openapi#/components/schemas/PoolHealth"),
+  orchestrator_health: ajv.getSchema("openapi#/components/schemas/OrchestratorHealth"),
   narration_record: ajv.getSchema("openapi#/components/schemas/NarrationRecord"),
   pool_registration: ajv.getSchema("openapi#/components/schemas/PoolRegistration"),
   pool_heartbeat: ajv.getSchema("openapi#/components/schemas/PoolHeartbeat"),

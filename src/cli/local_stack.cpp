@@ -13,10 +13,11 @@ struct LocalStack::Impl {
   boost::asio::io_context& io;
   std::unique_ptr<orchestrator::Orchestrator> orchestrator;
   std::unique_ptr<pool::PoolManager> pool;
+  std::function<void(const std::string&)> on_failed;
 };
 
 LocalStack::LocalStack(boost::asio::io_context& io, LocalStackOptions options)
-    : impl_(std::make_unique<Impl>(Impl{std::move(options), io, nullptr, nullptr})) {}
+    : impl_(std::make_unique<Impl>(Impl{std::move(options), io, nullptr, nullptr, {}})) {}
 
 LocalStack::~LocalStack() = default;
 
@@ -26,6 +27,7 @@ bool LocalStack::start() {
   oc.host = o.host;
   oc.port = o.port;
   oc.scheduler.queue_size = o.queue_size;
+  oc.scheduler.queue_timeout = o.queue_timeout;
   oc.service = o.service;
   // The pool manager in this process is the only one that may register, and only the
   // orchestrator may use its API: two tokens nobody else ever sees.
@@ -60,7 +62,12 @@ bool LocalStack::start() {
   spec.count = o.workers;
   pc.workers.push_back(spec);
   impl_->pool = std::make_unique<pool::PoolManager>(impl_->io, std::move(pc));
+  if (impl_->on_failed) impl_->pool->on_all_failed(impl_->on_failed);
   return impl_->pool->start();
+}
+
+void LocalStack::on_failed(std::function<void(const std::string&)> tell) {
+  impl_->on_failed = std::move(tell);
 }
 
 std::string LocalStack::url() const {

@@ -90,6 +90,13 @@ Command add_orchestrator_command(CLI::App& app) {
                    "Tasks that may wait for a slot; more get 429")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  command
+      ->add_option_function<int>(
+          "--queue-timeout",
+          [o](int s) { o->config.scheduler.queue_timeout = std::chrono::seconds(s); },
+          "Seconds a task may wait in the queue before it ends with QUEUE_TIMEOUT")
+      ->check(CLI::Range(1, 86400))
+      ->default_str("300");
   add_access_flags(command, o->access);
   return {command, [o] {
             for (const auto& url : o->config.pool_urls) {
@@ -145,6 +152,12 @@ Command add_serve_command(CLI::App& app) {
   command->add_option("--queue-size", o->stack.queue_size, "Tasks that may wait for a slot")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  command
+      ->add_option_function<int>(
+          "--queue-timeout", [o](int s) { o->stack.queue_timeout = std::chrono::seconds(s); },
+          "Seconds a task may wait in the queue before it ends with QUEUE_TIMEOUT")
+      ->check(CLI::Range(1, 86400))
+      ->default_str("300");
   add_access_flags(command, o->access);
   return {command, [o] {
             if (!read_access(o->access.token_env, o->access.keys_file, o->access.metrics_env,
@@ -154,6 +167,23 @@ Command add_serve_command(CLI::App& app) {
             namespace n = llorch::narration;
             boost::asio::io_context io;
             LocalStack stack(io, o->stack);
+            int exit_code = 0;
+            // A model that cannot load stays so: say why and how to fix it, and leave, rather
+            // than serve an API on which every request would fail.
+            stack.on_failed([&](const std::string& reasons) {
+              exit_code = static_cast<int>(worker::kExitModelLoadFailed);
+              n::fatal(n::actor::orchestrator, n::action::worker_failed)
+                  .target(o->stack.model)
+                  .human(
+                      "No worker can serve {}: {}. Fix the model file or the worker settings "
+                      "(llorch model info {} shows what the file holds), then start llorch "
+                      "serve again",
+                      o->stack.model, reasons, o->stack.model)
+                  .error_kind("MODEL_UNAVAILABLE")
+                  .exit_code(exit_code)
+                  .emit();
+              stack.shutdown([&io] { io.stop(); });
+            });
             if (!stack.start()) return static_cast<int>(worker::kExitBindFailed);
             boost::asio::signal_set signals(io, SIGTERM, SIGINT);
             signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -168,10 +198,10 @@ Command add_serve_command(CLI::App& app) {
             io.run();
             n::info(n::actor::orchestrator, n::action::server_shutdown)
                 .target(stack.url())
-                .human("llorch serve stopped (exit code 0)")
-                .exit_code(0)
+                .human("llorch serve stopped (exit code {})", exit_code)
+                .exit_code(exit_code)
                 .emit();
-            return 0;
+            return exit_code;
           }};
 }
 

@@ -77,6 +77,7 @@ inline constexpr std::string_view token_generate = "token_generate";
 inline constexpr std::string_view tokenize = "tokenize";
 inline constexpr std::string_view validation_failed = "validation_failed";
 inline constexpr std::string_view worker_crashed = "worker_crashed";
+inline constexpr std::string_view worker_failed = "worker_failed";
 inline constexpr std::string_view worker_lost = "worker_lost";
 inline constexpr std::string_view worker_output = "worker_output";
 inline constexpr std::string_view worker_restart = "worker_restart";
@@ -146,6 +147,7 @@ inline constexpr std::array kActions{
     action::tokenize,
     action::validation_failed,
     action::worker_crashed,
+    action::worker_failed,
     action::worker_lost,
     action::worker_output,
     action::worker_restart,

@@ -43,6 +43,7 @@ struct Orchestrator::Impl {
     expiry.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       scheduler.expire_pools();
+      scheduler.expire_queued();
       expire_every_second();
     });
   }

@@ -164,6 +164,23 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
   }
   const auto a = draining_ ? Scheduler::Admission{} : scheduler_.admit(task);
   if (a.admitted) return true;
+  if (!a.unavailable.empty()) {
+    metrics_.count_request("rejected");
+    const std::string message = fmt::format(
+        "no worker can serve {}: {}",
+        task->spec().model.empty() ? "this request" : "model \"" + task->spec().model + "\"",
+        a.unavailable);
+    n::error(n::actor::orchestrator, n::action::task_rejected)
+        .target(task->id())
+        .human("Rejected task {}: {}", task->id(), message)
+        .error_kind("MODEL_UNAVAILABLE")
+        .emit();
+    call.reply(
+        openai_errors
+            ? openai_error(503, "server_error", "model_unavailable", message, call.correlation_id)
+            : error_response(503, "MODEL_UNAVAILABLE", message, call.correlation_id));
+    return false;
+  }
   metrics_.count_request("rejected");
   const std::string message =
       draining_ ? std::string("the orchestrator is shutting down; send the request elsewhere")
@@ -424,13 +441,23 @@ void OrchestratorService::health(Call& call) {
   const auto load = scheduler_.load();
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  call.reply(json_response(draining_ ? 503 : 200, {{"status", draining_ ? "draining" : "ready"},
-                                                   {"role", "orchestrator"},
-                                                   {"queued", load.queued},
-                                                   {"running", load.running},
-                                                   {"pools", load.pools},
-                                                   {"workers_ready", load.ready_workers},
-                                                   {"uptime_s", uptime}}));
+  auto problems = scheduler_.problems();
+  // failed: workers exist and none of them can ever serve (all failed); degraded: some worker is
+  // crashed or failed (problems say which and why).
+  const bool any_failed_all = scheduler_.has_workers() && !scheduler_.why_unservable("").empty();
+  const std::string status = draining_           ? "draining"
+                             : any_failed_all    ? "failed"
+                             : !problems.empty() ? "degraded"
+                                                 : "ready";
+  call.reply(json_response(status == "draining" || status == "failed" ? 503 : 200,
+                           {{"status", status},
+                            {"role", "orchestrator"},
+                            {"queued", load.queued},
+                            {"running", load.running},
+                            {"pools", load.pools},
+                            {"workers_ready", load.ready_workers},
+                            {"problems", std::move(problems)},
+                            {"uptime_s", uptime}}));
 }
 
 }  // namespace llorch::orchestrator

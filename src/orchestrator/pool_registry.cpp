@@ -162,6 +162,27 @@ bool PoolRegistry::serves(const std::string& model) const {
   return false;
 }
 
+std::string PoolRegistry::why_unservable(const std::string& model) const {
+  std::string reasons;
+  for (const auto& [id, pool] : pools_) {
+    for (const auto& w : pool.workers) {
+      if (w.state == "stopped" || !matches(w, model)) continue;
+      if (w.state != "failed") return "";
+      reasons += fmt::format("{}{} of pool {}: {}", reasons.empty() ? "" : "; ", w.id, id,
+                             w.last_error.empty() ? "failed" : w.last_error);
+    }
+  }
+  return reasons;
+}
+
+std::vector<std::pair<std::string, WorkerEntry>> PoolRegistry::problems() const {
+  std::vector<std::pair<std::string, WorkerEntry>> out;
+  for (const auto& [id, pool] : pools_)
+    for (const auto& w : pool.workers)
+      if (w.state == "failed" || w.state == "crashed") out.emplace_back(id, w);
+  return out;
+}
+
 bool PoolRegistry::has_workers() const {
   for (const auto& [id, pool] : pools_)
     if (!pool.workers.empty()) return true;

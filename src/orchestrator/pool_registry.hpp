@@ -16,7 +16,8 @@ namespace llorch::orchestrator {
 
 struct WorkerEntry {
   std::string id;
-  std::string state;  // the pool's word: starting, loading, ready, busy, draining, stopped, crashed
+  std::string state;  // the pool's word: starting, loading, ready, busy, draining, stopped,
+                      // crashed, failed
   std::string url;    // "" until it is ready
   std::string model;  // the model file as the pool names it
   std::string last_error;
@@ -63,6 +64,11 @@ class PoolRegistry {
   WorkerEntry* find(const std::string& pool_id, const std::string& worker_id);
   // Whether any worker (in any state but stopped) serves `model`.
   bool serves(const std::string& model) const;
+  // When workers for `model` ("" any) exist and every one of them has failed (its pool will not
+  // restart it): why, worker by worker. Empty otherwise (some worker is or may become ready).
+  std::string why_unservable(const std::string& model) const;
+  // Every worker that is crashed or failed, with its pool.
+  std::vector<std::pair<std::string, WorkerEntry>> problems() const;
   bool has_workers() const;
 
   const std::map<std::string, PoolEntry>& pools() const { return pools_; }

@@ -44,8 +44,10 @@ Scheduler::~Scheduler() {
 Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
   reap_relays();
   std::lock_guard lock(mutex_);
-  Admission a{false, 0, queue_.size(), config_.queue_size};
+  Admission a{false, 0, queue_.size(), config_.queue_size, {}};
   if (stopping_ || queue_.size() >= config_.queue_size) return a;
+  if (a.unavailable = registry_.why_unservable(task->spec().model); !a.unavailable.empty())
+    return a;
   tasks_[task->id()] = task;
   queue_.push_back(task);
   a.admitted = true;
@@ -75,19 +77,71 @@ Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
 }
 
 void Scheduler::dispatch_locked() {
+  // Oldest first, but a task no worker can take now never holds up one behind it that a worker
+  // can (another model's): each model's tasks keep their order among themselves.
   bool moved = false;
-  while (!stopping_ && !queue_.empty()) {
-    const auto& task = queue_.front();
+  for (auto it = queue_.begin(); !stopping_ && it != queue_.end();) {
+    const auto task = *it;
     PoolEntry* pool = nullptr;
-    WorkerEntry* worker = registry_.pick(task->spec().model, &pool);
-    if (worker == nullptr) break;
-    auto next = task;
-    queue_.pop_front();
-    start_relay_locked(next, *pool, *worker);
-    moved = true;
+    if (WorkerEntry* worker = registry_.pick(task->spec().model, &pool)) {
+      it = queue_.erase(it);
+      start_relay_locked(task, *pool, *worker);
+      moved = true;
+      continue;
+    }
+    // Every worker for its model has failed (its pool will not restart it): waiting is futile.
+    if (const std::string why = registry_.why_unservable(task->spec().model); !why.empty()) {
+      it = queue_.erase(it);
+      fail_queued_locked(
+          task, "MODEL_UNAVAILABLE",
+          fmt::format("no worker can serve {}: {}",
+                      task->spec().model.empty() ? "this task" : task->spec().model, why));
+      moved = true;
+      continue;
+    }
+    ++it;
   }
   metrics_.set_queue_length(queue_.size());
   if (moved) narrate_positions_locked();
+}
+
+void Scheduler::fail_queued_locked(const std::shared_ptr<Task>& task, std::string_view code,
+                                   const std::string& message) {
+  {
+    n::RequestScope scope(task->context());
+    n::error(n::actor::orchestrator, n::action::task_rejected)
+        .target(task->id())
+        .human("Task {} ends without running: {}", task->id(), message)
+        .cute("Couldn't find anyone to do this one 😞 {}", message)
+        .error_kind(std::string(code))
+        .emit();
+  }
+  task->push("error", orchestrator_error(*task, code, message));
+  retire_locked(task);
+}
+
+void Scheduler::expire_queued() {
+  std::lock_guard lock(mutex_);
+  bool moved = false;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const auto task = *it;
+    if (Clock::now() - task->admitted_at() < config_.queue_timeout) {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+    fail_queued_locked(
+        task, "QUEUE_TIMEOUT",
+        fmt::format("waited {} s in the queue and no worker took it (--queue-timeout); {}",
+                    config_.queue_timeout.count() / 1000,
+                    registry_.has_workers() ? "every worker that can serve it stayed busy"
+                                            : "no worker is registered"));
+    moved = true;
+  }
+  if (moved) {
+    metrics_.set_queue_length(queue_.size());
+    narrate_positions_locked();
+  }
 }
 
 void Scheduler::start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry& pool,
@@ -371,6 +425,21 @@ std::vector<std::string> Scheduler::models() const {
 bool Scheduler::serves(const std::string& model) const {
   std::lock_guard lock(mutex_);
   return registry_.serves(model);
+}
+
+nlohmann::ordered_json Scheduler::problems() const {
+  std::lock_guard lock(mutex_);
+  Json out = Json::array();
+  for (const auto& [pool_id, w] : registry_.problems()) {
+    out.push_back(
+        {{"pool_id", pool_id}, {"worker_id", w.id}, {"state", w.state}, {"reason", w.last_error}});
+  }
+  return out;
+}
+
+std::string Scheduler::why_unservable(const std::string& model) const {
+  std::lock_guard lock(mutex_);
+  return registry_.why_unservable(model);
 }
 
 bool Scheduler::has_workers() const {

@@ -26,8 +26,9 @@ namespace llorch::orchestrator {
 struct SchedulerConfig {
   std::size_t queue_size = 64;       // tasks waiting at most; more get 429
   std::size_t retained_tasks = 200;  // finished tasks kept for GET and resume, with every event
-  std::chrono::milliseconds pool_timeout{15000};  // a registered pool silent this long is gone
-  int max_attempts = 3;                           // placements tried before a task fails
+  std::chrono::milliseconds pool_timeout{15000};    // a registered pool silent this long is gone
+  int max_attempts = 3;                             // placements tried before a task fails
+  std::chrono::milliseconds queue_timeout{300000};  // a task waiting this long ends with an error
   std::string pool_api_token;  // LLORCH_POOL_TOKEN: shown to pool managers' APIs (crash reports)
 };
 
@@ -43,9 +44,10 @@ class Scheduler {
     std::size_t position = 0;  // 1-based place in the queue (0: dispatched at once)
     std::size_t waiting = 0;   // tasks in the queue, this one included
     std::size_t capacity = 0;
+    std::string unavailable;  // not admitted: every worker for its model failed, and why
   };
-  // Queues the task (narrated) and dispatches what can run; refuses when the queue is full or
-  // the orchestrator is stopping.
+  // Queues the task (narrated) and dispatches what can run; refuses when the queue is full, the
+  // orchestrator is stopping, or no worker can ever serve its model (`unavailable` says why).
   Admission admit(const std::shared_ptr<Task>& task);
 
   std::shared_ptr<Task> find(const std::string& id) const;
@@ -63,9 +65,15 @@ class Scheduler {
   bool heartbeat(PoolReport report);
   bool forget_pool(const std::string& pool_id);
   void expire_pools();
+  // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error).
+  void expire_queued();
   nlohmann::ordered_json pools_json() const;
   std::vector<std::string> models() const;
   bool serves(const std::string& model) const;
+  // Crashed and failed workers, for /health: [{pool_id, worker_id, state, reason}].
+  nlohmann::ordered_json problems() const;
+  // PoolRegistry::why_unservable under the lock.
+  std::string why_unservable(const std::string& model) const;
   bool has_workers() const;
 
   struct Load {
@@ -88,6 +96,9 @@ class Scheduler {
                    const RelayResult& result);
   void release_slot_locked(const Placement& where);
   void narrate_positions_locked();
+  // Ends a queued task (already out of the queue) with an error event: it never ran.
+  void fail_queued_locked(const std::shared_ptr<Task>& task, std::string_view code,
+                          const std::string& message);
   void retire_locked(const std::shared_ptr<Task>& task);
   void reap_relays();
 

@@ -45,6 +45,8 @@ struct PoolManager::Impl {
   std::shared_ptr<NarrationFeed> feed;
   std::unique_ptr<PoolService> service;
   std::unique_ptr<Supervisor> supervisor;
+  std::function<void(const std::string&)> on_all_failed;
+  bool all_failed_told = false;
   net::HttpServer server;
   std::unique_ptr<OrchestratorLink> link;
   std::string url;
@@ -91,6 +93,21 @@ bool PoolManager::start() {
   for (const auto& spec : config.workers) {
     for (std::size_t i = 0; i < spec.count; ++i) m.supervisor->spawn(spec);
   }
+  // Every change: the orchestrator hears of it at once, and a pool whose every worker has failed
+  // says so to whoever asked (llorch serve exits rather than wait on nothing).
+  m.supervisor->set_on_change([&m] {
+    if (m.link) m.link->nudge();
+    if (!m.on_all_failed || m.all_failed_told) return;
+    const auto workers = m.supervisor->workers();
+    std::string reasons;
+    for (const auto& w : workers) {
+      if (w.state != WorkerState::failed) return;
+      reasons += (reasons.empty() ? "" : "; ") + w.id + ": " + w.last_error;
+    }
+    if (workers.empty()) return;
+    m.all_failed_told = true;
+    m.on_all_failed(reasons);
+  });
   if (!config.orchestrator_url.empty()) {
     m.link = std::make_unique<OrchestratorLink>(
         OrchestratorLinkConfig{config.orchestrator_url, config.pool_id, m.url,
@@ -100,9 +117,12 @@ bool PoolManager::start() {
           for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w, true));
           return list;
         });
-    m.supervisor->set_on_change([&m] { m.link->nudge(); });
   }
   return true;
+}
+
+void PoolManager::on_all_failed(std::function<void(const std::string&)> tell) {
+  impl_->on_all_failed = std::move(tell);
 }
 
 std::string PoolManager::url() const {

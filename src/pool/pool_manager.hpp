@@ -23,6 +23,9 @@ class PoolManager {
   // false when the port cannot be bound.
   bool start();
   std::string url() const;
+  // Called once, on the io thread, when every worker has failed (none will be restarted), with
+  // each one's reason. Set before start().
+  void on_all_failed(std::function<void(const std::string& reasons)> tell);
   std::size_t live_processes() const;
   // Stops every worker (SIGTERM, SIGKILL after the drain timeout), says goodbye to the
   // orchestrator, ends the narration feeds, lets answers in flight finish, then calls `done`.

@@ -210,18 +210,28 @@ HttpResponse PoolService::stop(const std::string& id, const std::string& correla
 }
 
 HttpResponse PoolService::health() const {
-  std::size_t ready = 0;
+  std::size_t ready = 0, failed = 0;
+  nlohmann::ordered_json problems = nlohmann::ordered_json::array();
   const auto workers = supervisor_.workers();
-  for (const auto& w : workers)
+  for (const auto& w : workers) {
     ready += w.state == WorkerState::ready || w.state == WorkerState::busy ? 1 : 0;
+    failed += w.state == WorkerState::failed ? 1 : 0;
+    if (w.state == WorkerState::failed || w.state == WorkerState::crashed)
+      problems.push_back(
+          {{"worker_id", w.id}, {"state", to_string(w.state)}, {"reason", w.last_error}});
+  }
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  nlohmann::ordered_json body{{"status", draining_ ? "draining" : "ready"},
-                              {"pool_id", config_.pool_id},
-                              {"workers_total", workers.size()},
-                              {"workers_ready", ready},
-                              {"uptime_s", uptime}};
-  return json_response(draining_ ? 503 : 200, body);
+  // failed: no worker can ever serve (every one failed); degraded: some worker is not serving
+  // for a reason a restart may not mend.
+  const std::string status = draining_                                      ? "draining"
+                             : !workers.empty() && failed == workers.size() ? "failed"
+                             : !problems.empty()                            ? "degraded"
+                                                                            : "ready";
+  nlohmann::ordered_json body{
+      {"status", status},       {"pool_id", config_.pool_id}, {"workers_total", workers.size()},
+      {"workers_ready", ready}, {"problems", problems},       {"uptime_s", uptime}};
+  return json_response(status == "draining" || status == "failed" ? 503 : 200, body);
 }
 
 }  // namespace llorch::pool

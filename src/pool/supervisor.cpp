@@ -41,7 +41,9 @@ struct Supervisor::Worker {
   int bind_races = 0;  // ports lost to another process since it was last ready
   std::deque<Clock::time_point> crash_times;
   std::string last_error;
-  std::string kill_reason;  // why we killed it, for the crash report
+  std::string kill_reason;    // why we killed it, for the crash report
+  std::string complaint;      // its last error-level narration ("unsupported architecture …")
+  bool file_in_flux = false;  // restarted because its model file changed, not ready since
   std::size_t slots_busy = 0;
   int health_failures = 0;
   bool removing = false;
@@ -72,7 +74,8 @@ std::string device_slug(const std::string& device) {
 }
 
 n::Level level_of(WorkerState state) {
-  return state == WorkerState::crashed ? n::Level::error : n::Level::info;
+  return state == WorkerState::crashed || state == WorkerState::failed ? n::Level::error
+                                                                       : n::Level::info;
 }
 
 }  // namespace
@@ -287,7 +290,15 @@ void Supervisor::on_output(const std::string& id, std::uint64_t generation, Outp
     const std::string action = event->action;
     event->worker_id = id;
     event->pool_id = config_.pool_id;
+    const bool complaint = event->level >= n::Level::error;
+    const std::string human = event->human;
     n::narrate(std::move(*event));
+    if (complaint) {
+      asio::post(io_, [this, id, generation, human] {
+        Worker* w = find(id);
+        if (w != nullptr && w->generation == generation) w->complaint = human;
+      });
+    }
     if (action == n::action::model_load) {
       asio::post(io_, [this, id, generation] {
         Worker* w = find(id);
@@ -371,6 +382,7 @@ void Supervisor::on_exit(const std::string& id, std::uint64_t generation, ExitSt
                w->id, w->spec.model)
         .model_ref(w->spec.model)
         .emit();
+    w->file_in_flux = true;
     start(*w);
     return;
   }
@@ -380,7 +392,39 @@ void Supervisor::on_exit(const std::string& id, std::uint64_t generation, ExitSt
     if (!meaning.empty()) reason += fmt::format(" ({})", meaning);
   }
   if (!w->kill_reason.empty()) reason = fmt::format("{}; {}", w->kill_reason, reason);
+  // A model that cannot load or a device that is not there stays so: starting the worker again
+  // would fail the same way, and every request meanwhile would wait for nothing.
+  // Except right after its file changed: a copy may still be under way, so that load failure is
+  // a crash like any other (restarts with backoff, a crash loop if it persists).
+  const bool hopeless = w->kill_reason.empty() && !w->file_in_flux && status.exit_code &&
+                        (*status.exit_code == worker::kExitModelLoadFailed ||
+                         *status.exit_code == worker::kExitDeviceUnavailable);
+  if (hopeless) {
+    if (!w->complaint.empty()) reason += ": " + w->complaint;
+    return failed(*w, reason, &status);
+  }
   crashed(*w, reason, &status);
+}
+
+void Supervisor::failed(Worker& w, const std::string& reason, const ExitStatus* status) {
+  w.last_error = reason;
+  w.url.clear();
+  metrics_.count_crash();
+  w.state = WorkerState::failed;
+  auto report = n::error(n::actor::pool_manager, n::action::worker_failed);
+  report.target(w.id)
+      .worker_id(w.id)
+      .state(to_string(WorkerState::failed))
+      .model_ref(w.spec.model)
+      .human(
+          "Worker {} cannot serve {}: {}. Not restarting it (a restart cannot mend this); fix "
+          "the model or its settings, then DELETE /v1/workers/{} and spawn it again",
+          w.id, w.spec.model, reason, w.id)
+      .cute("{} can't do this one, and trying again won't help 🛑", w.id)
+      .error_kind("WORKER_FAILED");
+  if (status != nullptr && status->exit_code) report.exit_code(*status->exit_code);
+  report.emit();
+  publish();
 }
 
 void Supervisor::crashed(Worker& w, const std::string& reason, const ExitStatus* status) {
@@ -415,7 +459,7 @@ void Supervisor::crashed(Worker& w, const std::string& reason, const ExitStatus*
     n::error(n::actor::pool_manager, n::action::crash_loop_detected)
         .target(w.id)
         .worker_id(w.id)
-        .state(to_string(WorkerState::crashed))
+        .state(to_string(WorkerState::failed))
         .human(
             "Worker {} crashed {} times in {:.1f} s (last: {}); not restarting it. Fix the "
             "cause, then DELETE /v1/workers/{} and spawn it again",
@@ -423,6 +467,7 @@ void Supervisor::crashed(Worker& w, const std::string& reason, const ExitStatus*
         .error_kind("CRASH_LOOP")
         .attempt(static_cast<std::int64_t>(w.crash_times.size()))
         .emit();
+    w.state = WorkerState::failed;
     publish();
     return;
   }
@@ -571,6 +616,7 @@ ReadyAnswer Supervisor::ready(const std::string& authorization, const std::strin
   const auto memory = static_cast<std::int64_t>(api::count_or(json, "memory_bytes"));
   const WorkerState from = w->state;
   w->state = WorkerState::ready;
+  w->file_in_flux = false;
   n::info(n::actor::pool_manager, n::action::worker_state_change)
       .target(w->id)
       .worker_id(w->id)

@@ -7,11 +7,11 @@
 
 namespace llorch::pool {
 
-enum class WorkerState { starting, loading, ready, busy, draining, stopped, crashed };
+enum class WorkerState { starting, loading, ready, busy, draining, stopped, crashed, failed };
 
 inline constexpr std::array kWorkerStates{
     WorkerState::starting, WorkerState::loading, WorkerState::ready,   WorkerState::busy,
-    WorkerState::draining, WorkerState::stopped, WorkerState::crashed,
+    WorkerState::draining, WorkerState::stopped, WorkerState::crashed, WorkerState::failed,
 };
 
 constexpr std::string_view to_string(WorkerState state) noexcept {
@@ -29,7 +29,9 @@ constexpr std::string_view to_string(WorkerState state) noexcept {
     case WorkerState::stopped:
       return "stopped";  // exited after being told to
     case WorkerState::crashed:
-      return "crashed";  // exited (or was killed) without being told to
+      return "crashed";  // exited (or was killed) without being told to; restarts soon
+    case WorkerState::failed:
+      return "failed";  // will not be restarted: its model cannot load, or it crash-looped
   }
   return "unknown";
 }

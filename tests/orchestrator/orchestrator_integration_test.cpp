@@ -495,5 +495,126 @@ TEST(Serve, RunsOrchestratorPoolAndWorkersAndSigtermStopsEveryProcess) {
   }
 }
 
+// A config of two workers under other model names, in a folder of its own: `good` is the shared
+// model under another name (a link), `broken` a file that is no model.
+struct TwoModels {
+  TwoModels() : dir(fs::temp_directory_path() / ("llorch-two-" + std::to_string(::getpid()))) {
+    fs::create_directories(dir);
+    fs::create_symlink(model_path(), dir / "good.gguf");
+    std::ofstream(dir / "broken.gguf") << "this is text, not a GGUF model\n";
+  }
+  ~TwoModels() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+  fs::path config(const std::string& workers) const {
+    const fs::path file = dir / "pool.toml";
+    std::ofstream(file) << "heartbeat_interval_ms = 100\n" << workers;
+    return file;
+  }
+  std::string worker(const std::string& model, std::size_t ctx = 0) const {
+    return "[[workers]]\nmodel = \"" + (dir / model).string() + "\"\n" +
+           (ctx > 0 ? "ctx = " + std::to_string(ctx) + "\n" : "");
+  }
+  fs::path dir;
+};
+
+net::ClientResponse post(const std::string& url, const json& body) {
+  return net::http_call({.method = "POST", .url = url + "/v2/tasks", .body = body.dump()});
+}
+
+// A model whose worker cannot load: requests for it get 503 with the worker's reason at once,
+// the other model serves as ever, and /health says degraded and why.
+TEST(Orchestrator, AModelThatCannotLoadIsRefusedAtOnceWithTheReason) {
+  TwoModels models;
+  LlorchProcess orchestrator({"orchestrator", "--port", "0"}, kPoolEnv);
+  LlorchProcess pool(
+      {"pool-manager", "--port", "0", "--pool-id", "p1", "--config",
+       models.config(models.worker("good.gguf") + models.worker("broken.gguf")).string(),
+       "--orchestrator", orchestrator.url()},
+      kPoolEnv);
+  ASSERT_TRUE(wait_for_ready_workers(orchestrator.url(), 1));
+  json health = json::object();
+  for (int i = 0; i < 300 && health.value("status", "") != "degraded"; ++i) {
+    health = json::parse(Stack::get(orchestrator.url() + "/health").body);
+    std::this_thread::sleep_for(10ms);
+  }
+  record_received("orchestrator_health", health);
+  ASSERT_EQ(health["status"], "degraded") << health;
+  ASSERT_EQ(health["problems"].size(), 1u);
+  EXPECT_EQ(health["problems"][0]["state"], "failed");
+
+  const auto refused = post(orchestrator.url(), {{"model", "broken"}, {"prompt", "Hi"}});
+  EXPECT_EQ(refused.status, 503u);
+  const json error = json::parse(refused.body);
+  record_received("error", error);
+  EXPECT_EQ(error["error"]["code"], "MODEL_UNAVAILABLE");
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("model load failed"),
+            std::string::npos)
+      << error;
+  const auto served =
+      post(orchestrator.url(), {{"model", "good"}, {"prompt", "Hi"}, {"max_tokens", 4}});
+  ASSERT_EQ(served.status, 202u);
+  EXPECT_EQ(
+      read_events(orchestrator.url() + json::parse(served.body)["events_url"].get<std::string>())
+          .data.back()["type"],
+      "end");
+}
+
+// A task waiting for a busy model never holds up a task for another model behind it, and a task
+// nobody takes within --queue-timeout ends with QUEUE_TIMEOUT instead of waiting forever.
+TEST(Orchestrator, QueuedTasksWaitPerModelAndNotForever) {
+  TwoModels models;
+  fs::create_symlink(model_path(), models.dir / "other.gguf");
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--queue-timeout", "1"}, kPoolEnv);
+  LlorchProcess pool(
+      {"pool-manager", "--port", "0", "--pool-id", "p1", "--config",
+       models.config(models.worker("good.gguf", 32768) + models.worker("other.gguf")).string(),
+       "--orchestrator", orchestrator.url()},
+      kPoolEnv);
+  ASSERT_TRUE(wait_for_ready_workers(orchestrator.url(), 2));
+  // Long enough to outlast the queue timeout (stories260K runs thousands of tokens a second).
+  json busy = long_task();
+  busy["model"] = "good";
+  busy["max_tokens"] = 30000;
+  const auto running = post(orchestrator.url(), busy);
+  ASSERT_EQ(running.status, 202u);
+  const auto waiting = post(orchestrator.url(), {{"model", "good"}, {"prompt", "Hi"}});
+  ASSERT_EQ(waiting.status, 202u);
+  EXPECT_EQ(json::parse(waiting.body)["queue_position"], 1);
+  // Behind the waiting one, for the other model: it runs now.
+  const auto other =
+      post(orchestrator.url(), {{"model", "other"}, {"prompt", "Hi"}, {"max_tokens", 4}});
+  ASSERT_EQ(other.status, 202u);
+  EXPECT_EQ(json::parse(other.body)["queue_position"], 0) << "held up behind another model";
+  EXPECT_EQ(
+      read_events(orchestrator.url() + json::parse(other.body)["events_url"].get<std::string>())
+          .data.back()["type"],
+      "end");
+  const auto timed_out =
+      read_events(orchestrator.url() + json::parse(waiting.body)["events_url"].get<std::string>());
+  ASSERT_FALSE(timed_out.data.empty());
+  EXPECT_EQ(timed_out.data.back()["type"], "error");
+  EXPECT_EQ(timed_out.data.back()["code"], "QUEUE_TIMEOUT");
+  net::http_call({.method = "DELETE",
+                  .url = orchestrator.url() + "/v2/tasks/" +
+                         json::parse(running.body)["job_id"].get<std::string>()});
+}
+
+// llorch serve on a file that cannot load exits within seconds, naming the cause and the fix.
+TEST(Serve, AModelThatCannotLoadEndsServeWithTheReason) {
+  TwoModels models;
+  LlorchProcess serve({"serve", "--model", (models.dir / "broken.gguf").string(), "--port", "0"});
+  EXPECT_EQ(serve.wait_exit(15s), 3);
+  const auto said = serve.wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "worker_failed" && e.level == narration::Level::fatal;
+      },
+      1s);
+  ASSERT_TRUE(said);
+  EXPECT_NE(said->human.find("No worker can serve"), std::string::npos) << said->human;
+  EXPECT_NE(said->human.find("model load failed"), std::string::npos) << said->human;
+}
+
 }  // namespace
 }  // namespace llorch::testing

@@ -58,4 +58,11 @@ has "$dir/pool_url.err" "--pool ftp://example"
 has "$dir/both.err" "excludes"
 "$llorch" serve --model /no/such/model.gguf >/dev/null 2>"$dir/serve.err" && fail "serve accepted a missing model"
 has "$dir/serve.err" "/no/such/model.gguf"
+# A file that is no model: run ends at once with the loader's words, not a hang.
+echo "text, not a model" >"$dir/broken.gguf"
+start=$(date +%s)
+expect_exit 1 broken -- timeout 30 "$llorch" run --model "$dir/broken.gguf" "Once"
+[ $(( $(date +%s) - start )) -le 10 ] || fail "run --model on a broken file took over 10 s"
+has "$dir/broken.err" "MODEL_UNAVAILABLE"
+has "$dir/broken.err" "neither a GGUF file nor a llama2.c checkpoint"
 exit "$status"

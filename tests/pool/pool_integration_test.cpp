@@ -251,12 +251,44 @@ TEST(PoolManager, WorkerThatExitsAtOnceIsACrashLoop) {
   EXPECT_EQ(events_with(pool, "worker_spawn").size(), 3u);
   const json w = get_json(pool.url() + "/v1/workers")["workers"][0];
   record_received("worker", w);
-  EXPECT_EQ(w["state"], "crashed");
+  EXPECT_EQ(w["state"], "failed");
   EXPECT_EQ(w["pid"], nullptr);
   EXPECT_NE(w["last_error"].get<std::string>().find("crash loop: 3 crashes"), std::string::npos)
       << w.dump();
   EXPECT_NE(w["last_error"].get<std::string>().find("exit code 1"), std::string::npos);
   record_narration_lines(pool);
+}
+
+// A model that cannot load fails the same way on every start: the worker is marked failed with
+// the worker's own reason, never restarted, and the pool's health says nothing here can serve.
+TEST(PoolManager, AModelThatCannotLoadFailsOnceWithItsReason) {
+  TempDir dir;
+  const auto bad = dir.write("broken.gguf", "this is not a model file, only text\n");
+  PoolManager pool(dir.write("pool.toml",
+                             "[supervision]\nrestart_backoff_ms = 20\n"
+                             "[[workers]]\nmodel = \"" +
+                                 bad.string() + "\"\n"));
+  const auto failed = pool.wait_for_event(
+      [](const narration::Event& e) { return e.action == "worker_failed"; }, 10s);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->level, narration::Level::error);
+  EXPECT_NE(failed->human.find("Not restarting"), std::string::npos) << failed->human;
+  std::this_thread::sleep_for(300ms);  // time for restarts that should not happen
+  EXPECT_EQ(events_with(pool, "worker_spawn").size(), 1u);
+  EXPECT_TRUE(events_with(pool, "worker_restart").empty());
+  const json w = get_json(pool.url() + "/v1/workers")["workers"][0];
+  record_received("worker", w);
+  EXPECT_EQ(w["state"], "failed");
+  const std::string reason = w["last_error"];
+  EXPECT_NE(reason.find("model load failed"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("GGUF"), std::string::npos) << "the worker's own words: " << reason;
+  const auto health = call("GET", pool.url() + "/health");
+  EXPECT_EQ(health.status, 503u);
+  const json h = json::parse(health.body);
+  record_received("pool_health", h);
+  EXPECT_EQ(h["status"], "failed");
+  ASSERT_EQ(h["problems"].size(), 1u);
+  EXPECT_EQ(h["problems"][0]["reason"], reason);
 }
 
 TEST(PoolManager, ReadyCallbackWithAWrongTokenIs401AndNarrated) {
