@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev prometheus-cpp-dev
   libtomlplusplus-dev libicu-dev
+  prometheus curl  # promtool checks every /metrics; curl fetches them
 )
 
 missing=()

@@ -70,7 +70,7 @@ WorkerMetrics::WorkerMetrics(std::size_t slots_total)
                      .Register(*registry_)
                      .Add({});
   prometheus::BuildGauge()
-      .Name("llorch_worker_slots_total")
+      .Name("llorch_worker_slots")
       .Help("Slots this worker runs")
       .Register(*registry_)
       .Add({})
