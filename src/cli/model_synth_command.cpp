@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/model_loading.hpp"
 #include "engine/synth.hpp"
+#include "narration/terminal.hpp"
 
 namespace llorch::cli {
 
@@ -57,7 +58,7 @@ std::function<int()> add_model_synth_subcommand(CLI::App& model) {
         if (engine::traits(type).name == o->type) options.type = type;
       }
       const auto started = std::chrono::steady_clock::now();
-      const bool tty = ::isatty(STDERR_FILENO) == 1;
+      const bool tty = narration::is_capable_terminal(STDERR_FILENO);
       int shown = -1;
       const auto report = engine::synthesize_model(options, [&](double done) {
         const int percent = static_cast<int>(done * 100);

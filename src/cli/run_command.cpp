@@ -18,6 +18,7 @@
 #include "cli/local_stack.hpp"
 #include "cli/run_screen.hpp"
 #include "narration/setup.hpp"
+#include "narration/terminal.hpp"
 #include "narration/text_safety.hpp"
 #include "net/http_client.hpp"
 
@@ -147,9 +148,10 @@ Command add_run_command(CLI::App& app) {
 
             narration::install_filtered_narrator_on(STDERR_FILENO, {.component = "llorch-run"},
                                                     narration::Level::info, narration::Level::warn);
-            const ScreenKind kind = o->json                   ? ScreenKind::json
-                                    : ::isatty(STDOUT_FILENO) ? ScreenKind::terminal
-                                                              : ScreenKind::piped;
+            const ScreenKind kind = o->json ? ScreenKind::json
+                                    : narration::is_capable_terminal(STDOUT_FILENO)
+                                        ? ScreenKind::terminal
+                                        : ScreenKind::piped;
             auto screen = make_run_screen(kind, o->quiet, o->prompt);
 
             boost::asio::io_context io;

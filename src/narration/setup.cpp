@@ -9,6 +9,7 @@
 #include "narration/fatal.hpp"
 #include "narration/json_sink.hpp"
 #include "narration/narrate.hpp"
+#include "narration/terminal.hpp"
 
 namespace llorch::narration {
 
@@ -64,7 +65,9 @@ std::string_view actor_of(std::string_view component) {
 }
 
 std::shared_ptr<Sink> sink_for(int fd, const LogSettings& settings, bool tty) {
-  if (settings.format == LogFormat::pretty) return std::make_shared<ConsoleSink>(fd, tty);
+  (void)tty;
+  if (settings.format == LogFormat::pretty)
+    return std::make_shared<ConsoleSink>(fd, colours_wanted(fd));
   return std::make_shared<JsonLineSink>(fd);
 }
 
@@ -94,7 +97,7 @@ std::shared_ptr<Narrator> install_narrator_on(int fd, Identity identity, Level m
   auto narrator =
       std::make_shared<Narrator>(level_given ? settings.level : min_level, std::move(identity));
   if (settings.format == LogFormat::pretty) {
-    narrator->add_sink(std::make_shared<ConsoleSink>(fd, tty));
+    narrator->add_sink(std::make_shared<ConsoleSink>(fd, colours_wanted(fd)));
   } else {
     narrator->add_sink(std::make_shared<JsonLineSink>(fd));
   }

@@ -50,6 +50,23 @@ if ! grep -qaF "Done: 4 tokens" "$hostile"; then
   echo "FAIL: the hostile prompt's run did not finish"
   status=1
 fi
+# TERM=dumb: no cursor movement (the piped screen, line by line); NO_COLOR: a terminal's log
+# lines without colour (https://no-color.org).
+dumb="$(mktemp)"
+plain="$(mktemp)"
+trap 'rm -f "$screen" "$hostile" "$dumb" "$plain"' EXIT
+TERM=dumb COLUMNS=100 LINES=40 script -qec "$llorch run --model $model -n 4 --seed 7 Once" "$dumb" >/dev/null
+if grep -q $'\x1b\[' "$dumb"; then
+  echo "FAIL: TERM=dumb got escape sequences: $(grep -a $'\x1b\[' "$dumb" | head -2 | cat -v)"
+  status=1
+fi
+grep -qaF "Done: 4 tokens" "$dumb" || { echo "FAIL: TERM=dumb run did not finish"; status=1; }
+LLORCH_LOG=info NO_COLOR=1 script -qec "timeout 2 $llorch worker --model $model --port 0" "$plain" >/dev/null 2>&1 || true
+grep -qaF "listening on" "$plain" || { echo "FAIL: the worker's log did not reach the terminal"; status=1; }
+if grep -q $'\x1b\[3[0-9]m' "$plain"; then
+  echo "FAIL: NO_COLOR still coloured: $(grep -a $'\x1b\[3' "$plain" | head -2 | cat -v)"
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "--- screen ---"
   cat -v "$screen" | tail -40
