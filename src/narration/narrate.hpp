@@ -24,7 +24,7 @@ class Narration {
  public:
   Narration(Level level, std::string_view actor, std::string_view action)
       : narrator_(&Narrator::current()) {
-    if (!narrator_->enabled(level)) {
+    if (!narrator_->enabled(level) && !always_shown(action)) {
       narrator_ = nullptr;
       return;
     }

@@ -10,6 +10,7 @@
 #include "narration/redaction.hpp"
 #include "narration/text_safety.hpp"
 #include "narration/timestamp.hpp"
+#include "narration/vocabulary.hpp"
 
 namespace llorch::narration {
 namespace {
@@ -73,7 +74,7 @@ void Narrator::prepare(Event& event) const {
 }
 
 void Narrator::emit(Event event) {
-  if (!enabled(event.level)) return;
+  if (!enabled(event.level) && !always_shown(event.action)) return;
   prepare(event);
   for (const auto& sink : sinks_) {
     try {

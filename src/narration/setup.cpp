@@ -10,6 +10,7 @@
 #include "narration/json_sink.hpp"
 #include "narration/narrate.hpp"
 #include "narration/terminal.hpp"
+#include "narration/vocabulary.hpp"
 
 namespace llorch::narration {
 

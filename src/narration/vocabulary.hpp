@@ -85,6 +85,12 @@ inline constexpr std::string_view worker_spawn = "worker_spawn";
 inline constexpr std::string_view worker_state_change = "worker_state_change";
 }  // namespace action
 
+// Events every operator needs whatever LLORCH_LOG says: where a server listens (a warn-level log
+// would otherwise hide the address to connect to).
+constexpr bool always_shown(std::string_view a) noexcept {
+  return a == action::server_bind;
+}
+
 inline constexpr std::array kActors{
     actor::cli,          actor::device_manager, actor::http_server,  actor::inference_engine,
     actor::model_loader, actor::narration,      actor::orchestrator, actor::pool_manager,

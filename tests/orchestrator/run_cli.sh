@@ -58,6 +58,11 @@ has "$dir/pool_url.err" "--pool ftp://example"
 has "$dir/both.err" "excludes"
 "$llorch" serve --model /no/such/model.gguf >/dev/null 2>"$dir/serve.err" && fail "serve accepted a missing model"
 has "$dir/serve.err" "/no/such/model.gguf"
+# The address to connect to is printed whatever the log level.
+LLORCH_LOG=warn timeout 3 "$llorch" serve --model "$model" --port 0 >"$dir/quiet_serve.out" 2>&1
+has "$dir/quiet_serve.out" "Orchestrator API"
+has "$dir/quiet_serve.out" "listening on http://127.0.0.1:"
+lacks "$dir/quiet_serve.out" "Model loaded"
 # A file that is no model: run ends at once with the loader's words, not a hang.
 echo "text, not a model" >"$dir/broken.gguf"
 start=$(date +%s)
