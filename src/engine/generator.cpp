@@ -274,7 +274,7 @@ void Sequence::sample(std::span<const float> logits) {
   if (stopped) return finish(StopReason::stop_sequence);
   if (refused || cancelled_now()) return finish(StopReason::cancelled);
   if (request_.progress_every > 0 && result_.tokens.size() % request_.progress_every == 0) {
-    n::info(n::actor::inference_engine, n::action::token_generate)
+    n::debug(n::actor::inference_engine, n::action::token_generate)
         .human("Generated {} tokens", result_.tokens.size())
         .cute("{} tokens and counting! 🎯", result_.tokens.size())
         .tokens_out(static_cast<std::int64_t>(result_.tokens.size()))

@@ -24,7 +24,8 @@ class Narration {
  public:
   Narration(Level level, std::string_view actor, std::string_view action)
       : narrator_(&Narrator::current()) {
-    if (!narrator_->enabled(level) && !always_shown(action)) {
+    // A request's own stream takes its events at every level; the log only from its level on.
+    if (!narrator_->enabled(level) && !always_shown(action) && !streaming()) {
       narrator_ = nullptr;
       return;
     }
@@ -34,6 +35,12 @@ class Narration {
   }
 
   Narration& target(std::string_view value) { return set(event_.target, value); }
+
+  // Whether the calling thread narrates into a request's stream (RequestScope with a channel).
+  static bool streaming() noexcept {
+    const RequestContext* context = RequestScope::current();
+    return context != nullptr && context->channel != nullptr;
+  }
 
   template <typename... Args>
   Narration& human(fmt::format_string<Args...> format, Args&&... args) {

@@ -74,18 +74,20 @@ void Narrator::prepare(Event& event) const {
 }
 
 void Narrator::emit(Event event) {
-  if (!enabled(event.level) && !always_shown(event.action)) return;
+  const RequestContext* context = RequestScope::current();
+  const bool to_stream = context != nullptr && context->channel != nullptr;
+  const bool to_log = enabled(event.level) || always_shown(event.action);
+  if (!to_log && !to_stream) return;
   prepare(event);
   for (const auto& sink : sinks_) {
+    if (!to_log) break;
     try {
       sink->write(event);
     } catch (...) {
       sink_failures_.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  if (const RequestContext* context = RequestScope::current(); context && context->channel) {
-    context->channel->push_narration(std::move(event));
-  }
+  if (to_stream) context->channel->push_narration(std::move(event));
 }
 
 Narrator& Narrator::current() noexcept {
