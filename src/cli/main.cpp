@@ -7,6 +7,9 @@
 #include "cli/commands.hpp"
 #include "llorch/version.hpp"
 
+// A command line that cannot be parsed: unknown option, missing or invalid value.
+constexpr int kExitUsage = 2;
+
 int main(int argc, char** argv) {
   CLI::App app{"llorch: run large language models on machines you own, and narrate every step."};
   app.set_version_flag("-V,--version", std::string("llorch ") + llorch::kVersion);
@@ -25,7 +28,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage mistake exits 2, as most Unix tools do (CLI11's
+    // own codes, 100 and up, mean nothing to a shell script).
+    return app.exit(e) == 0 ? 0 : kExitUsage;
   }
   for (const auto& command : commands) {
     if (command.app->parsed()) return command.run();

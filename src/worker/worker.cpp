@@ -59,7 +59,7 @@ std::string_view describe_exit_code(int code) noexcept {
     case kExitClean:
       return "clean shutdown";
     case kExitDeviceUnavailable:
-      return "device unavailable";
+      return "device unavailable, or a command line it could not parse";
     case kExitModelLoadFailed:
       return "model load failed";
     case kExitBindFailed:

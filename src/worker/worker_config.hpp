@@ -29,7 +29,7 @@ struct WorkerConfig {
 // The worker's exit codes; the pool manager reads them to explain a crash.
 enum ExitCode : int {
   kExitClean = 0,
-  kExitDeviceUnavailable = 2,
+  kExitDeviceUnavailable = 2,  // also every CLI usage error (llorch exits 2 on those)
   kExitModelLoadFailed = 3,
   kExitBindFailed = 4,
   kExitCallbackFailed = 5,

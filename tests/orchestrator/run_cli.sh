@@ -58,6 +58,15 @@ has "$dir/pool_url.err" "--pool ftp://example"
 has "$dir/both.err" "excludes"
 "$llorch" serve --model /no/such/model.gguf >/dev/null 2>"$dir/serve.err" && fail "serve accepted a missing model"
 has "$dir/serve.err" "/no/such/model.gguf"
+# Usage mistakes exit 2 and say what was wrong.
+expect_exit 2 usage_unknown -- "$llorch" nosuch
+has "$dir/usage_unknown.err" "nosuch"
+expect_exit 2 usage_missing -- "$llorch" run
+has "$dir/usage_missing.err" "prompt is required"
+expect_exit 2 usage_range -- "$llorch" worker --model "$model" --port 0 --slots 0
+has "$dir/usage_range.err" "--slots"
+expect_exit 0 usage_help -- "$llorch" run --help
+
 # The address to connect to is printed whatever the log level.
 LLORCH_LOG=warn timeout 3 "$llorch" serve --model "$model" --port 0 >"$dir/quiet_serve.out" 2>&1
 has "$dir/quiet_serve.out" "Orchestrator API"
