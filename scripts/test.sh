@@ -6,6 +6,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
+if [ ! -f ../shared/models/gguf/stories260K.gguf ]; then
+  echo "test.sh: $(cd .. && pwd)/shared/models is missing: the tests read the shared models there; check the project out beside shared/"
+  exit 1
+fi
 
 presets=(${LLORCH_TEST_PRESETS:-release asan fuzz})
 jobs="${LLORCH_TEST_JOBS:-$(nproc)}"

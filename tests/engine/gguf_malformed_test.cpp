@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include "engine/arch/architecture.hpp"
 #include "engine/gguf.hpp"
@@ -21,6 +22,7 @@ using testing::models_dir;
 
 std::vector<std::byte> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
   const std::vector<char> chars{std::istreambuf_iterator<char>(in), {}};
   std::vector<std::byte> bytes(chars.size());
   std::memcpy(bytes.data(), chars.data(), chars.size());
