@@ -1,6 +1,7 @@
 #include "net/http_server.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <deque>
 
 #include "narration/correlation.hpp"
@@ -60,7 +62,16 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   void respond(HttpResponse response) override {
     answered_ = true;
     asio::post(strand_, [self = shared_from_this(), response = std::move(response)]() mutable {
+      self->stop_hangup_watch();
       self->write_response(std::move(response));
+    });
+  }
+
+  void on_hangup(std::function<void()> hung_up) override {
+    asio::post(strand_, [self = shared_from_this(), hung_up = std::move(hung_up)]() mutable {
+      if (self->answered_ || self->closed_) return;
+      self->hung_up_ = std::move(hung_up);
+      self->watch_for_hangup();
     });
   }
 
@@ -200,6 +211,29 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
     pump();
   }
 
+  // Waits for the socket to become readable without reading: end of file (or an error) is a
+  // hang-up; bytes are a pipelined next request, left for read_request() after the answer.
+  void watch_for_hangup() {
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
+          if (ec || !self->hung_up_) return;
+          char byte = 0;
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+          auto hung_up = std::move(self->hung_up_);
+          self->hung_up_ = nullptr;
+          hung_up();
+        }));
+  }
+  void stop_hangup_watch() {
+    if (!hung_up_) return;
+    hung_up_ = nullptr;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+
   // A client that goes away shows up as a completed read (EOF or reset): that is how a stream
   // learns of it at once, instead of at its next write.
   void watch_for_disconnect() {
@@ -259,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session>, public Exchange {
   std::shared_ptr<FrameSource> source_;
   std::deque<std::string> pending_;
   char probe_[64];
+  std::function<void()> hung_up_;  // on_hangup()'s callback while its watch is pending
   std::shared_ptr<std::atomic<int>> in_flight_;
   std::shared_ptr<std::atomic<int>> open_;  // connections of this server, this one included
   bool counted_ = false;                    // this session holds one count in in_flight_

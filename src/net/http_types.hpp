@@ -53,6 +53,9 @@ class Exchange {
   virtual ~Exchange() = default;
   virtual void respond(HttpResponse response) = 0;
   virtual void stream(Headers headers, std::shared_ptr<FrameSource> source) = 0;
+  // For an answer that takes a while (a non-streamed completion): `hung_up` runs once, on the
+  // connection's strand, if the client closes the connection before respond() is called.
+  virtual void on_hangup(std::function<void()> hung_up) = 0;
 };
 
 using Handler = std::function<void(HttpRequest request, std::shared_ptr<Exchange> exchange)>;

@@ -347,6 +347,12 @@ void OrchestratorService::openai(Call& call, bool chat) {
     std::lock_guard lock(waiter->mutex);
     waiter->key = task->subscribe(answer);
   }
+  // A client that hangs up while it waits (queued or running) wants nothing more: cancel.
+  call.exchange->on_hangup([weak = std::weak_ptr<Task>(task), this] {
+    const auto t = weak.lock();
+    if (t && !t->ended() && t->spec().cancel_on_disconnect)
+      scheduler_.cancel(t->id(), "the client disconnected");
+  });
   answer();  // it may have ended before the subscription
 }
 

@@ -121,6 +121,51 @@ TEST(HostileClient, TaskIdsAreNotTheClientsToChooseAndLastEventIdMustBeANumber) 
   }
 }
 
+// A non-streamed completion whose client hangs up while its task waits in the queue: the task is
+// cancelled (narrated) and never runs.
+TEST(HostileClient, ANonStreamedClientThatHangsUpCancelsItsQueuedTask) {
+  Serve serve({"--ctx", "32768"});
+  const std::string url = serve.process.url();
+  const auto busy =
+      request("POST", url + "/v2/tasks",
+              json{{"prompt", "Once"}, {"max_tokens", 30000}, {"ignore_eos", true}}.dump());
+  ASSERT_EQ(busy.status, 202u) << busy.body;
+  const auto parsed = net::parse_url(url);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(parsed.port);
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string body = R"({"model":"stories260K","prompt":"Hi","max_tokens":8})";
+  const std::string message =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, message.data(), message.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(message.size()));
+  ASSERT_TRUE(serve.process.wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "task_queued" && e.job_id.rfind("cmpl-", 0) == 0;
+      },
+      5s));
+  ::close(fd);
+  const auto cancelled = serve.process.wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "task_cancelled" && e.job_id.rfind("cmpl-", 0) == 0;
+      },
+      5s);
+  ASSERT_TRUE(cancelled) << "the queued task outlived its client";
+  EXPECT_NE(cancelled->human.find("the client disconnected"), std::string::npos);
+  // Free the worker: the cancelled task must not run after the busy one.
+  request("DELETE", url + "/v2/tasks/" + json::parse(busy.body)["job_id"].get<std::string>(), "");
+  std::this_thread::sleep_for(300ms);
+  for (const auto& e : serve.process.events()) {
+    EXPECT_FALSE(e.action == "task_dispatched" && e.job_id.rfind("cmpl-", 0) == 0) << e.human;
+  }
+}
+
 // A raw connection: headers claiming a huge body, then bytes for as long as the server reads.
 TEST(HostileClient, AnOversizedBodyIsAnsweredAndTheConnectionClosedAtOnce) {
   Serve serve;
