@@ -359,8 +359,10 @@ void OrchestratorService::openai(Call& call, bool chat) {
 void OrchestratorService::model(Call& call, const std::string& id) {
   for (const auto& known : scheduler_.models()) {
     if (known == id) {
-      return call.reply(json_response(
-          200, {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "llorch"}}));
+      return call.reply(json_response(200, {{"id", id},
+                                            {"object", "model"},
+                                            {"created", scheduler_.model_created(id)},
+                                            {"owned_by", "llorch"}}));
     }
   }
   call.reply(
@@ -372,7 +374,10 @@ void OrchestratorService::model(Call& call, const std::string& id) {
 void OrchestratorService::models(Call& call) {
   Json data = Json::array();
   for (const auto& id : scheduler_.models())
-    data.push_back({{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "llorch"}});
+    data.push_back({{"id", id},
+                    {"object", "model"},
+                    {"created", scheduler_.model_created(id)},
+                    {"owned_by", "llorch"}});
   call.reply(json_response(200, {{"object", "list"}, {"data", data}}));
 }
 

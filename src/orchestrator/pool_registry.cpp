@@ -104,6 +104,10 @@ void PoolRegistry::update(PoolReport report, bool registered) {
   pool.registered = pool.registered || registered;
   pool.last_seen = std::chrono::steady_clock::now();
   pool.workers = std::move(report.workers);
+  const long now = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  for (const auto& w : pool.workers) first_seen_.try_emplace(model_id(w.model), now);
   for (auto& w : pool.workers) {
     const auto it = before.find(w.id);
     if (it != before.end() && it->second.url == w.url && it->second.secret == w.secret) {
@@ -195,6 +199,11 @@ std::vector<std::string> PoolRegistry::models() const {
     for (const auto& w : pool.workers)
       if (w.state != "stopped") ids.insert(model_id(w.model));
   return {ids.begin(), ids.end()};
+}
+
+long PoolRegistry::created(const std::string& id) const {
+  const auto it = first_seen_.find(id);
+  return it == first_seen_.end() ? 0 : it->second;
 }
 
 std::size_t PoolRegistry::ready_workers() const {

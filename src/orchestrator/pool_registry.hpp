@@ -73,10 +73,13 @@ class PoolRegistry {
 
   const std::map<std::string, PoolEntry>& pools() const { return pools_; }
   std::vector<std::string> models() const;
+  // When this orchestrator first saw a worker for the model (Unix seconds): OpenAI's `created`.
+  long created(const std::string& model_id) const;
   std::size_t ready_workers() const;
 
  private:
   std::map<std::string, PoolEntry> pools_;
+  std::map<std::string, long> first_seen_;  // model id → Unix seconds
 };
 
 }  // namespace llorch::orchestrator

@@ -422,6 +422,11 @@ std::vector<std::string> Scheduler::models() const {
   return registry_.models();
 }
 
+long Scheduler::model_created(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  return registry_.created(id);
+}
+
 bool Scheduler::serves(const std::string& model) const {
   std::lock_guard lock(mutex_);
   return registry_.serves(model);

@@ -69,6 +69,7 @@ class Scheduler {
   void expire_queued();
   nlohmann::ordered_json pools_json() const;
   std::vector<std::string> models() const;
+  long model_created(const std::string& id) const;
   bool serves(const std::string& model) const;
   // Crashed and failed workers, for /health: [{pool_id, worker_id, state, reason}].
   nlohmann::ordered_json problems() const;

@@ -410,6 +410,15 @@ TEST(Orchestrator, OpenAiIdsAreSingleAndEachModelCanBeAskedFor) {
   const auto model = Stack::get(s.orchestrator.url() + "/v1/models/stories260K");
   ASSERT_EQ(model.status, 200u) << model.body;
   EXPECT_EQ(json::parse(model.body)["id"], "stories260K");
+  // created: when this orchestrator first saw the model — today, not 1970.
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto created = json::parse(model.body)["created"].get<std::int64_t>();
+  EXPECT_GT(created, now - 600);
+  EXPECT_LE(created, now);
+  const auto listed = json::parse(Stack::get(s.orchestrator.url() + "/v1/models").body);
+  EXPECT_EQ(listed["data"][0]["created"], created);
   const auto missing = Stack::get(s.orchestrator.url() + "/v1/models/no-such-model");
   EXPECT_EQ(missing.status, 404u);
   EXPECT_EQ(json::parse(missing.body)["error"]["code"], "model_not_found");
