@@ -183,6 +183,16 @@ std::variant<ExecuteRequest, std::vector<FieldError>> parse_execute_request(
       r.ignore_eos = ignore->get<bool>();
     }
   }
+  if (const Json* logprobs = v.field("logprobs")) {
+    if (!logprobs->is_number_integer() || logprobs->get<std::int64_t>() < 0 ||
+        logprobs->get<std::int64_t>() > kMaxLogprobs) {
+      v.fail("logprobs", fmt::format("range:0..{}", kMaxLogprobs),
+             fmt::format("logprobs must be an integer from 0 to {} (the alternatives to list)",
+                         kMaxLogprobs));
+    } else {
+      r.logprobs = static_cast<int>(logprobs->get<std::int64_t>());
+    }
+  }
   if (const Json* mode = v.field("narration_mode")) {
     const auto parsed =
         mode->is_string() ? narration::parse_mode(mode->get<std::string>()) : std::nullopt;

@@ -31,8 +31,11 @@ struct ExecuteRequest {
   std::optional<std::uint64_t> seed;  // absent: a fresh random seed
   std::vector<std::string> stop;      // at most 8 strings of 1..64 bytes
   narration::Mode narration_mode = narration::Mode::human;
-  bool ignore_eos = false;  // keep generating past end-of-generation tokens
+  bool ignore_eos = false;      // keep generating past end-of-generation tokens
+  std::optional<int> logprobs;  // 0..20: each token's log-probability and this many alternatives
 };
+
+inline constexpr int kMaxLogprobs = 20;
 
 struct ExecuteLimits {
   std::size_t context_length = 2048;

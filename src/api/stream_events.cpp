@@ -37,6 +37,29 @@ std::string token_event(std::string_view text, std::uint64_t index, std::int32_t
                {"correlation_id", correlation_id}});
 }
 
+std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id,
+                        std::string_view correlation_id, const TokenChoice& chosen,
+                        std::span<const TokenChoice> top) {
+  const auto bytes_of = [](std::string_view bytes) {
+    Json out = Json::array();
+    for (const char b : bytes) out.push_back(static_cast<unsigned char>(b));
+    return out;
+  };
+  Json alternatives = Json::array();
+  for (const auto& c : top) {
+    alternatives.push_back(
+        {{"id", c.id}, {"t", c.bytes}, {"bytes", bytes_of(c.bytes)}, {"logprob", c.logprob}});
+  }
+  return dump({{"type", "token"},
+               {"t", text},
+               {"i", index},
+               {"id", token_id},
+               {"bytes", bytes_of(chosen.bytes)},
+               {"logprob", chosen.logprob},
+               {"top_logprobs", alternatives},
+               {"correlation_id", correlation_id}});
+}
+
 std::string narration_event(const narration::Event& e, narration::Mode mode) {
   Json j{{"type", "narration"},
          {"actor", e.actor},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,8 +18,17 @@ std::string sse_frame(std::uint64_t id, std::string_view type, std::string_view 
 std::string started_event(std::string_view job_id, std::string_view correlation_id,
                           std::string_view model, std::size_t max_tokens);
 // Every event carries the request's correlation id, so any single frame can be traced.
+// A token's log-probability and the likeliest alternatives at its step (id, bytes, logprob).
+struct TokenChoice {
+  std::int32_t id;
+  std::string_view bytes;
+  float logprob;
+};
 std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id,
                         std::string_view correlation_id);
+std::string token_event(std::string_view text, std::uint64_t index, std::int32_t token_id,
+                        std::string_view correlation_id, const TokenChoice& chosen,
+                        std::span<const TokenChoice> top);
 // The event's text in the request's narration mode (human when the event has none in that mode).
 std::string narration_event(const narration::Event& event, narration::Mode mode);
 std::string metrics_event(std::size_t tokens_in, std::size_t tokens_out, double prompt_ms,

@@ -57,7 +57,7 @@ int run_generate(const GenerateOptions& o) {
     return s;
   };
   engine::GenerationHooks hooks;
-  hooks.on_token = [&](engine::TokenId, std::string_view text) {
+  hooks.on_token = [&](engine::TokenId, std::string_view text, const engine::TokenLogprobs*) {
     if (!o.json) {
       fmt::print("{}{}", std::exchange(started, true) ? "" : shown(o.prompt), shown(text));
       std::fflush(stdout);

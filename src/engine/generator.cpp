@@ -1,7 +1,10 @@
 #include "engine/generator.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <numeric>
+#include <optional>
 #include <utility>
 
 #include "narration/narrate.hpp"
@@ -270,7 +273,11 @@ void Sequence::sample(std::span<const float> logits) {
   const std::string text = stops_->push(decoder_.push(next), stopped);
   result_.text += text;
   bool refused = false;
-  if (hooks_.on_token && !hooks_.on_token(next, text)) refused = true;
+  if (hooks_.on_token) {
+    std::optional<TokenLogprobs> logprobs;
+    if (request_.logprobs >= 0) logprobs = logprobs_of(logits, next);
+    if (!hooks_.on_token(next, text, logprobs ? &*logprobs : nullptr)) refused = true;
+  }
   if (stopped) return finish(StopReason::stop_sequence);
   if (refused || cancelled_now()) return finish(StopReason::cancelled);
   if (request_.progress_every > 0 && result_.tokens.size() % request_.progress_every == 0) {
@@ -282,6 +289,32 @@ void Sequence::sample(std::span<const float> logits) {
   }
   if (result_.tokens.size() >= request_.max_new_tokens) return finish(StopReason::max_tokens);
   if (history_.size() - 1 >= model_->config.context_length) return finish(StopReason::context_full);
+}
+
+TokenLogprobs Sequence::logprobs_of(std::span<const float> logits, TokenId chosen) const {
+  // log p_i = x_i - log Σ exp x_j, with the maximum taken out for range.
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (const float x : logits) sum += std::exp(static_cast<double>(x - max));
+  const float log_total = max + static_cast<float>(std::log(sum));
+  TokenLogprobs out;
+  out.piece = tokenizer_.piece_bytes(chosen);
+  out.logprob = logits[static_cast<std::size_t>(chosen)] - log_total;
+  const std::size_t n =
+      std::min<std::size_t>(static_cast<std::size_t>(request_.logprobs), logits.size());
+  std::vector<TokenId> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), TokenId{0});
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+                    [&](TokenId a, TokenId b) {
+                      const float la = logits[static_cast<std::size_t>(a)];
+                      const float lb = logits[static_cast<std::size_t>(b)];
+                      return la > lb || (la == lb && a < b);
+                    });
+  for (std::size_t i = 0; i < n; ++i) {
+    out.top.push_back({ids[i], tokenizer_.piece_bytes(ids[i]),
+                       logits[static_cast<std::size_t>(ids[i])] - log_total});
+  }
+  return out;
 }
 
 void Sequence::finish(StopReason reason) {
@@ -299,7 +332,7 @@ void Sequence::finish(StopReason reason) {
     std::string rest = stops_->push(decoder_.finish(), ignored) + stops_->finish();
     if (!rest.empty()) {
       result_.text += rest;
-      if (hooks_.on_token) hooks_.on_token(-1, rest);
+      if (hooks_.on_token) hooks_.on_token(-1, rest, nullptr);
     }
   }
   result_.generate_ms = elapsed_ms(generate_start_);

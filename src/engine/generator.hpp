@@ -28,6 +28,20 @@ struct GenerationRequest {
   bool ignore_eos = false;        // never sample end-of-generation tokens (benchmarks, long tests)
   std::size_t progress_every = 10;  // narrate "Generated N tokens" every N (0: never)
   bool parse_special = false;  // the prompt spells special tokens (it came from a chat template)
+  int logprobs = -1;  // ≥ 0: each token's log-probability and that many likeliest alternatives
+};
+
+// A generated token's log-probability under the model (its logits at temperature 1, before any
+// sampling rule), and the likeliest tokens at that step with theirs, likeliest first.
+struct TokenLogprobs {
+  struct Alternative {
+    TokenId id;
+    std::string piece;  // the token's bytes (possibly part of a UTF-8 character)
+    float logprob;
+  };
+  std::string piece;  // the chosen token's bytes
+  float logprob = 0;
+  std::vector<Alternative> top;
 };
 
 struct GenerationResult {
@@ -43,8 +57,10 @@ struct GenerationResult {
 // How the caller follows and steers one generation. Every member is optional.
 struct GenerationHooks {
   // Each generated token with the text that became final with it (possibly empty: a character
-  // split across tokens, or text that may be the start of a stop string). Return false to cancel.
-  std::function<bool(TokenId id, std::string_view text)> on_token;
+  // split across tokens, or text that may be the start of a stop string), and its
+  // log-probabilities when the request asked for them (else null; null too for the final flush,
+  // id -1). Return false to cancel.
+  std::function<bool(TokenId id, std::string_view text, const TokenLogprobs* logprobs)> on_token;
   // Runs once the last text has been delivered, before completion is narrated.
   std::function<void()> on_finished;
   // Polled before every forward step (prompt tokens included): true cancels within one step.
@@ -104,6 +120,8 @@ class Sequence {
   enum class Phase { start, prompt, generate, done };
   bool cancelled_now() const;
   void sample(std::span<const float> logits);
+  // The request's logprobs for `chosen` at a step with these logits.
+  TokenLogprobs logprobs_of(std::span<const float> logits, TokenId chosen) const;
   void finish(StopReason reason);
 
   std::shared_ptr<const Model> model_;

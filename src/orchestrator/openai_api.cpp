@@ -21,6 +21,61 @@ std::string finish_reason(const std::string& stop_reason) {
   return stop_reason == "MAX_TOKENS" || stop_reason == "CONTEXT_FULL" ? "length" : "stop";
 }
 
+// A piece's text from the byte list a worker's token frame carries (invalid UTF-8 is replaced
+// when the answer is written).
+std::string text_of_bytes(const OJson& bytes) {
+  std::string out;
+  if (!bytes.is_array()) return out;
+  for (const auto& b : bytes)
+    if (b.is_number_unsigned() && b.get<unsigned>() < 256)
+      out += static_cast<char>(b.get<unsigned>());
+  return out;
+}
+
+float logprob_of(const OJson& j) {
+  const auto it = j.find("logprob");
+  return it != j.end() && it->is_number() ? it->get<float>() : 0.0f;
+}
+
+// Chat: one entry of logprobs.content — {token, logprob, bytes, top_logprobs: [{token, logprob,
+// bytes}]}.
+OJson chat_logprob(const OJson& frame) {
+  OJson top = OJson::array();
+  if (const auto t = frame.find("top_logprobs"); t != frame.end() && t->is_array()) {
+    for (const auto& a : *t) {
+      const OJson bytes = a.value("bytes", OJson::array());
+      top.push_back(
+          {{"token", text_of_bytes(bytes)}, {"logprob", logprob_of(a)}, {"bytes", bytes}});
+    }
+  }
+  const OJson bytes = frame.value("bytes", OJson::array());
+  return {{"token", text_of_bytes(bytes)},
+          {"logprob", logprob_of(frame)},
+          {"bytes", bytes},
+          {"top_logprobs", std::move(top)}};
+}
+
+// Completions: logprobs.{tokens, token_logprobs, top_logprobs, text_offset} for these frames.
+OJson completion_logprobs(const std::vector<OJson>& frames, std::size_t offset) {
+  OJson out{{"tokens", OJson::array()},
+            {"token_logprobs", OJson::array()},
+            {"top_logprobs", OJson::array()},
+            {"text_offset", OJson::array()}};
+  for (const auto& f : frames) {
+    const std::string token = text_of_bytes(f.value("bytes", OJson::array()));
+    OJson top = OJson::object();
+    if (const auto t = f.find("top_logprobs"); t != f.end() && t->is_array()) {
+      for (const auto& a : *t) top[text_of_bytes(a.value("bytes", OJson::array()))] = logprob_of(a);
+    }
+    out["tokens"].push_back(token);
+    out["token_logprobs"].push_back(logprob_of(f));
+    out["top_logprobs"].push_back(std::move(top));
+    out["text_offset"].push_back(offset);
+    offset += api::string_or(f, "t").size();
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -33,6 +88,7 @@ struct Outcome {
   std::string error_code;
   std::string error_message;
   OJson narration = OJson::array();
+  std::vector<OJson> tokens;  // the token frames, for logprobs
 };
 
 Outcome collect(const Task& task) {
@@ -45,6 +101,7 @@ Outcome collect(const Task& task) {
     if (f.type == "token") {
       o.text += api::string_or(data, "t");
       ++o.tokens_out;
+      if (data.contains("logprob")) o.tokens.push_back(data);
     } else if (f.type == "metrics") {
       o.tokens_in = api::count_or(data, "tokens_in");
     } else if (f.type == "end") {
@@ -90,6 +147,13 @@ net::HttpResponse openai_response(const Task& task, const OpenAiRequest& request
     choice["text"] = o.text;
   }
   choice["logprobs"] = nullptr;
+  if (request.logprobs && request.chat) {
+    OJson content = OJson::array();
+    for (const auto& t : o.tokens) content.push_back(chat_logprob(t));
+    choice["logprobs"] = {{"content", std::move(content)}};
+  } else if (request.logprobs) {
+    choice["logprobs"] = completion_logprobs(o.tokens, 0);
+  }
   choice["finish_reason"] = finish_reason(o.stop_reason);
   OJson body{{"id", task.id()},  // "chatcmpl-…" or "cmpl-…" already
              {"object", request.chat ? "chat.completion" : "text_completion"},
@@ -117,7 +181,7 @@ OJson OpenAiStream::chunk(OJson choices) const {
   return c;
 }
 
-OJson OpenAiStream::choice(const std::string& text, const OJson& finish) {
+OJson OpenAiStream::choice(const std::string& text, const OJson& finish, OJson logprobs) {
   OJson c{{"index", 0}};
   if (request_.chat) {
     OJson delta = OJson::object();
@@ -128,7 +192,7 @@ OJson OpenAiStream::choice(const std::string& text, const OJson& finish) {
   } else {
     c["text"] = text;
   }
-  c["logprobs"] = nullptr;
+  c["logprobs"] = std::move(logprobs);
   c["finish_reason"] = finish;
   return OJson::array({c});
 }
@@ -139,7 +203,14 @@ void OpenAiStream::write(std::size_t, const TaskFrame& f, std::string& out) {
   if (!data.is_object()) return;
   if (f.type == "token") {
     ++tokens_out_;
-    send(chunk(choice(api::string_or(data, "t"), nullptr)));
+    const std::string text = api::string_or(data, "t");
+    OJson logprobs = nullptr;
+    if (request_.logprobs && data.contains("logprob")) {
+      logprobs = request_.chat ? OJson{{"content", OJson::array({chat_logprob(data)})}}
+                               : completion_logprobs({data}, text_offset_);
+    }
+    text_offset_ += text.size();
+    send(chunk(choice(text, nullptr, std::move(logprobs))));
   } else if (f.type == "metrics") {
     tokens_in_ = api::count_or(data, "tokens_in");
   } else if (f.type == "narration" && request_.narration) {

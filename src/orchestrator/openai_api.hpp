@@ -29,12 +29,14 @@ class OpenAiStream final : public TaskReader {
  private:
   void write(std::size_t index, const TaskFrame& frame, std::string& out) override;
   nlohmann::ordered_json chunk(nlohmann::ordered_json choices) const;
-  nlohmann::ordered_json choice(const std::string& text, const nlohmann::ordered_json& finish);
+  nlohmann::ordered_json choice(const std::string& text, const nlohmann::ordered_json& finish,
+                                nlohmann::ordered_json logprobs = nullptr);
 
   OpenAiRequest request_;
   std::size_t tokens_in_ = 0;
   std::size_t tokens_out_ = 0;
   bool sent_role_ = false;
+  std::size_t text_offset_ = 0;  // characters sent so far (completions' logprobs.text_offset)
   long created_;
 };
 

@@ -24,8 +24,8 @@ std::string dump(const OJson& j) {
 const std::set<std::string> kKnown{
     "model", "prompt", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p",
     "n", "stream", "stream_options", "stop", "seed", "user", "presence_penalty",
-    "frequency_penalty", "logit_bias", "logprobs", "echo", "suffix", "response_format", "top_k",
-    "min_p", "repetition_penalty", "llorch",
+    "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "echo", "suffix",
+    "response_format", "top_k", "min_p", "repetition_penalty", "llorch",
     // OpenAI's, with nothing for llorch to do: accepted, ignored.
     "store", "metadata", "parallel_tool_calls", "service_tier",
     // llama.cpp's and Ollama's: repeat_penalty is honoured (as
@@ -153,8 +153,30 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
   }
   if (const auto n = body.find("n"); n != body.end() && !n->is_null() && *n != 1)
     fail("n", "const:1", "llorch generates one choice per request: n must be 1");
+  // Log-probabilities: chat asks with logprobs: true and top_logprobs: N; completions with
+  // logprobs: N (the alternatives to list, 0 for the chosen token's alone).
+  if (const auto lp = body.find("logprobs"); lp != body.end() && !lp->is_null()) {
+    if (chat) {
+      const auto top = body.find("top_logprobs");
+      if (!lp->is_boolean()) {
+        fail("logprobs", "type:boolean", "logprobs must be true or false");
+      } else if (lp->get<bool>()) {
+        r.logprobs = true;
+        execute["logprobs"] = top != body.end() && !top->is_null() ? *top : Json(0);
+      } else if (top != body.end() && !top->is_null()) {
+        fail("top_logprobs", "requires:logprobs", "top_logprobs needs logprobs: true");
+      }
+    } else if (!lp->is_number_integer()) {
+      fail("logprobs", "type:integer", "logprobs must be an integer from 0 to 20");
+    } else {
+      r.logprobs = true;
+      execute["logprobs"] = *lp;
+    }
+  } else if (const auto top = body.find("top_logprobs"); top != body.end() && !top->is_null()) {
+    fail("top_logprobs", "requires:logprobs", "top_logprobs needs logprobs: true");
+  }
   for (const char* name :
-       {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "echo", "suffix"}) {
+       {"presence_penalty", "frequency_penalty", "logit_bias", "echo", "suffix"}) {
     if (const auto v = body.find(name); v != body.end() && !is_zero_or_null(*v))
       fail(name, "unsupported", fmt::format("{} is not supported by llorch; leave it out", name));
   }
@@ -198,6 +220,7 @@ std::variant<OpenAiRequest, std::vector<api::FieldError>> parse_openai_request(
     for (auto& e : *more) {
       if (e.field == "max_tokens" && chat && body.contains("max_completion_tokens"))
         e.field = "max_completion_tokens";
+      if (e.field == "logprobs" && chat) e.field = "top_logprobs";
       if (e.field == "narration_mode" || e.field == "ignore_eos") e.field = "llorch." + e.field;
       // prompt and messages were judged above for their shape; the worker's rules add their
       // limits (count, bytes), unless that field has an error already.

@@ -19,6 +19,7 @@ struct OpenAiRequest {
   bool stream = false;
   bool include_usage = false;
   bool narration = false;
+  bool logprobs = false;             // each choice carries its tokens' log-probabilities
   std::string model;                 // as the client named it, echoed back
   std::vector<std::string> ignored;  // fields accepted with nothing to do (narrated once)
 };

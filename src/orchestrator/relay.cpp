@@ -46,6 +46,7 @@ std::string execute_body(const Task& task) {
   if (!r.stop.empty()) body["stop"] = r.stop;
   body["narration_mode"] = narration::to_string(r.narration_mode);
   if (r.ignore_eos) body["ignore_eos"] = true;
+  if (r.logprobs) body["logprobs"] = *r.logprobs;
   return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

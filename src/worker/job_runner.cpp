@@ -26,11 +26,21 @@ JobGeneration prepare_job(Job& job, std::size_t progress_every) {
   g.request.ignore_eos = r.ignore_eos;
   g.request.progress_every = progress_every;
   g.request.parse_special = !r.messages.empty();  // rendered from the model's chat template
+  g.request.logprobs = r.logprobs.value_or(-1);
 
   auto index = std::make_shared<std::uint64_t>(0);
-  g.hooks.on_token = [&job, index](engine::TokenId id, std::string_view text) {
+  g.hooks.on_token = [&job, index](engine::TokenId id, std::string_view text,
+                                   const engine::TokenLogprobs* logprobs) {
+    if (logprobs == nullptr) {
+      job.context.channel->push(
+          {"token", api::token_event(text, (*index)++, id, job.context.correlation_id)});
+      return true;
+    }
+    std::vector<api::TokenChoice> top;
+    for (const auto& a : logprobs->top) top.push_back({a.id, a.piece, a.logprob});
+    const api::TokenChoice chosen{id, logprobs->piece, logprobs->logprob};
     job.context.channel->push(
-        {"token", api::token_event(text, (*index)++, id, job.context.correlation_id)});
+        {"token", api::token_event(text, (*index)++, id, job.context.correlation_id, chosen, top)});
     return true;
   };
   g.hooks.cancel = &job.cancel;

@@ -131,6 +131,35 @@ test('narration only when asked, in chunks plain clients skip', async () => {
   for await (const chunk of plain) assert.equal(chunk.llorch, undefined);
 });
 
+test('logprobs: chat (content, top_logprobs) and completions (tokens, token_logprobs), streamed and not', async () => {
+  const chat = await client.chat.completions.create({
+    model, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2,
+    messages: [{ role: 'user', content: 'Hi' }],
+  });
+  const content = chat.choices[0].logprobs.content;
+  assert.equal(content.length, chat.usage.completion_tokens);
+  for (const t of content) {
+    assert.ok(t.logprob <= 0);
+    assert.equal(t.top_logprobs.length, 2);
+    assert.equal(t.top_logprobs[0].logprob, t.logprob, 'greedy: the chosen token is the likeliest');
+    assert.ok(Array.isArray(t.bytes));
+  }
+  const stream = await client.completions.create({
+    model, prompt: 'Once upon a time', max_tokens: 5, temperature: 0, logprobs: 1, stream: true,
+  });
+  let offsets = [];
+  for await (const chunk of stream) {
+    const lp = chunk.choices[0]?.logprobs;
+    if (!lp) continue;
+    assert.equal(lp.tokens.length, 1);
+    assert.ok(lp.token_logprobs[0] <= 0);
+    assert.equal(Object.keys(lp.top_logprobs[0]).length, 1);
+    offsets.push(lp.text_offset[0]);
+  }
+  assert.equal(offsets.length, 5);
+  assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+});
+
 test('bad requests are errors that name each field', async () => {
   await assert.rejects(
     client.completions.create({ model, prompt: 'x', temperature: 7, n: 3 }),

@@ -80,7 +80,7 @@ TEST(OpenAiRequest, CompletionsDefaultToSixteenTokensAndTakeAOneStringArray) {
 TEST(OpenAiRequest, WhatLlorchCannotHonourIsRefusedByName) {
   EXPECT_EQ(
       failing_fields(parse_openai_request(
-          R"({"prompt":"x","n":2,"logprobs":5,"presence_penalty":0.5,"temperature":3,"tools":[]})",
+          R"({"prompt":"x","n":2,"logprobs":25,"presence_penalty":0.5,"temperature":3,"tools":[]})",
           false)),
       (std::set<std::string>{"model", "n", "logprobs", "presence_penalty", "temperature",
                              "tools"}));
@@ -93,6 +93,33 @@ TEST(OpenAiRequest, WhatLlorchCannotHonourIsRefusedByName) {
   EXPECT_TRUE(std::holds_alternative<OpenAiRequest>(parse_openai_request(
       R"({"model":"m","prompt":"x","n":1,"presence_penalty":0,"logprobs":null,"echo":false,"user":"u"})",
       false)));
+}
+
+// Log-probabilities: chat asks with logprobs: true (+ top_logprobs), completions with a count.
+TEST(OpenAiRequest, LogprobsMapOntoTheWorkersCount) {
+  const auto chat = parse_openai_request(
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":3})",
+      true);
+  ASSERT_TRUE(std::holds_alternative<OpenAiRequest>(chat));
+  EXPECT_TRUE(std::get<OpenAiRequest>(chat).logprobs);
+  EXPECT_EQ(std::get<OpenAiRequest>(chat).spec.request.logprobs, 3);
+  const auto completion = parse_openai_request(R"({"model":"m","prompt":"x","logprobs":2})", false);
+  ASSERT_TRUE(std::holds_alternative<OpenAiRequest>(completion));
+  EXPECT_EQ(std::get<OpenAiRequest>(completion).spec.request.logprobs, 2);
+  const auto off = parse_openai_request(R"({"model":"m","prompt":"x"})", false);
+  EXPECT_FALSE(std::get<OpenAiRequest>(off).spec.request.logprobs.has_value());
+  EXPECT_EQ(
+      failing_fields(parse_openai_request(
+          R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})", true)),
+      (std::set<std::string>{"top_logprobs"}));
+  EXPECT_EQ(failing_fields(parse_openai_request(
+                R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true,)"
+                R"("top_logprobs":21})",
+                true)),
+            (std::set<std::string>{"top_logprobs"}));
+  EXPECT_EQ(failing_fields(parse_openai_request(
+                R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":3})", true)),
+            (std::set<std::string>{"logprobs"}));
 }
 
 TEST(OpenAiRequest, FieldsOtherClientsSendAreAcceptedOrHonoured) {

@@ -608,5 +608,33 @@ TEST(Worker, ProgressGoesToTheStreamNotTheOperatorsLog) {
   for (const auto& e : worker.events()) EXPECT_NE(e.action, "token_generate") << e.human;
 }
 
+// logprobs: every token event carries the token's log-probability and the N likeliest tokens,
+// likeliest first; at temperature 0 the chosen token is the likeliest.
+TEST(Worker, LogprobsComeWithEveryToken) {
+  WorkerProcess worker({"--model", model_path()});
+  const auto r = execute(worker.url(), body_of({{"prompt", "Once upon a time"},
+                                                {"max_tokens", 12},
+                                                {"temperature", 0},
+                                                {"logprobs", 3}}));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  std::size_t tokens = 0;
+  for (const auto& d : r.data) {
+    if (d["type"] != "token") continue;
+    ++tokens;
+    const double logprob = d["logprob"];
+    EXPECT_LE(logprob, 0.0);
+    const auto& top = d["top_logprobs"];
+    ASSERT_EQ(top.size(), 3u) << d;
+    EXPECT_EQ(top[0]["id"], d["id"]) << "greedy picks the likeliest";
+    EXPECT_NEAR(top[0]["logprob"].get<double>(), logprob, 1e-6);
+    EXPECT_GE(top[0]["logprob"].get<double>(), top[1]["logprob"].get<double>());
+    EXPECT_GE(top[1]["logprob"].get<double>(), top[2]["logprob"].get<double>());
+    EXPECT_FALSE(d["bytes"].empty());
+  }
+  EXPECT_EQ(tokens, 12u);
+  const auto bad = execute(worker.url(), body_of({{"prompt", "x"}, {"logprobs", 21}}));
+  EXPECT_EQ(bad.status, 400u);
+}
+
 }  // namespace
 }  // namespace llorch::testing
