@@ -57,11 +57,12 @@ std::string describe_refusal(const net::ClientResponse& r) {
   return fmt::format("HTTP {}: {}", r.status, text);
 }
 
-// Streams one task to the screen. Returns the exit code: 0 done, 1 failed, 130 interrupted.
+// Streams one task to the screen. Returns the exit code: 0 done, 1 failed, 128 + the signal when
+// interrupted (130 Ctrl-C, 143 SIGTERM), as shells report a signal's end.
 // `on_created` gets the task's URL as soon as the orchestrator has answered, before the stream
 // is read, so that a Ctrl-C from then on cancels the task on the server.
 int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
-             const std::atomic<bool>& interrupted,
+             const std::atomic<int>& interrupted,
              const std::function<void(const std::string&)>& on_created) {
   nlohmann::json body{
       {"prompt", o.prompt}, {"max_tokens", o.max_tokens}, {"narration_mode", o.mode}};
@@ -110,7 +111,7 @@ int run_task(const std::string& server, const RunOptions& o, RunScreen& screen,
     screen.problem("the stream ended without a terminal event");
     return 1;
   }
-  if (interrupted.load()) return 130;
+  if (const int signal = interrupted.load(); signal != 0) return 128 + signal;
   return terminal == "end" ? 0 : 1;
 }
 
@@ -175,7 +176,7 @@ Command add_run_command(CLI::App& app) {
 
             // Ctrl-C (SIGINT) or SIGTERM cancels the task on the server: at once when it exists,
             // or as soon as it does (a signal before the orchestrator answered).
-            std::atomic<bool> interrupted{false};
+            std::atomic<int> interrupted{0};  // the signal that asked to stop
             std::atomic<bool> finished{false};
             std::string task_url;
             std::mutex task_mutex;
@@ -190,11 +191,12 @@ Command add_run_command(CLI::App& app) {
             std::thread signal_thread([&] {
               const timespec tick{0, 100'000'000};
               while (!finished.load()) {
-                if (::sigtimedwait(&signals, nullptr, &tick) <= 0) continue;
+                const int signal = ::sigtimedwait(&signals, nullptr, &tick);
+                if (signal <= 0) continue;
                 std::string target;
                 {
                   std::lock_guard lock(task_mutex);
-                  interrupted = true;
+                  interrupted = signal;
                   target = task_url;
                 }
                 if (!target.empty()) cancel_task(target);
