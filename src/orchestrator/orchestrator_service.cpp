@@ -167,7 +167,8 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
   if (!a.unavailable.empty()) {
     metrics_.count_request("rejected");
     const std::string message = fmt::format(
-        "no worker can serve {}: {}",
+        "no worker can serve {}: {}. Fix the model file or the worker settings, then start its "
+        "workers again (restart llorch serve, or DELETE and POST /v1/workers on its pool)",
         task->spec().model.empty() ? "this request" : "model \"" + task->spec().model + "\"",
         a.unavailable);
     n::error(n::actor::orchestrator, n::action::task_rejected)

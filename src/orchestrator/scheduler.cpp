@@ -94,7 +94,8 @@ void Scheduler::dispatch_locked() {
       it = queue_.erase(it);
       fail_queued_locked(
           task, "MODEL_UNAVAILABLE",
-          fmt::format("no worker can serve {}: {}",
+          fmt::format("no worker can serve {}: {}. Fix the model file or the worker settings, then "
+                      "start its workers again",
                       task->spec().model.empty() ? "this task" : task->spec().model, why));
       moved = true;
       continue;
