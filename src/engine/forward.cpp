@@ -365,35 +365,35 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   float* att = scores.data();
 
   const float* q = query + head * hs;
+  const std::size_t stride = cache.pool().row_bytes();
+  // A block's positions are `stride` bytes apart: F16 and F32 runs go to the kernels a block at a
+  // time (one dispatch per 16 positions).
+  const auto run_end = [&](std::size_t t) {
+    return std::min(pos + 1, (t / KvBlockPool::kBlockTokens + 1) * KvBlockPool::kBlockTokens);
+  };
   if (type == TensorType::q8_0) {
     quantized_query.quantize(q, hs);
-    for (std::size_t t = first; t <= pos; ++t) {
-      att[t - first] =
-          simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query) * scale;
-    }
-  } else {
     for (std::size_t t = first; t <= pos; ++t)
-      att[t - first] = simd_dot(type, cache.key(layer, t) + kv_offset, q, hs) * scale;
+      att[t - first] = simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query);
+  } else {
+    for (std::size_t t = first; t <= pos; t = run_end(t)) {
+      simd_dot_rows(type, cache.key(layer, t) + kv_offset, stride, run_end(t) - t, q, hs,
+                    att + (t - first));
+    }
   }
+  for (std::size_t i = 0; i < count; ++i) att[i] *= scale;
   softcap(att, count, c.attention_softcap);
   softmax(att, count);
   float* out = result + head * hs;
   std::memset(out, 0, hs * sizeof(float));
-  for (std::size_t t = first; t <= pos; ++t) {
-    const std::byte* v = cache.value(layer, t) + kv_offset;
-    const float a = att[t - first];
-    switch (type) {
-      case TensorType::f16:
-        simd_axpy_f16(a, v, out, hs);
-        break;
-      case TensorType::q8_0:
-        axpy_q8_0(a, v, out, hs);
-        break;
-      default: {
-        const auto* vf = reinterpret_cast<const float*>(v);
-        for (std::size_t i = 0; i < hs; ++i) out[i] += a * vf[i];
-      }
-    }
+  if (type == TensorType::q8_0) {
+    for (std::size_t t = first; t <= pos; ++t)
+      axpy_q8_0(att[t - first], cache.value(layer, t) + kv_offset, out, hs);
+    return;
+  }
+  for (std::size_t t = first; t <= pos; t = run_end(t)) {
+    simd_axpy_rows(type, att + (t - first), cache.value(layer, t) + kv_offset, stride,
+                   run_end(t) - t, out, hs);
   }
 }
 

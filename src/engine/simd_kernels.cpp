@@ -227,6 +227,68 @@ void AxpyF16(float a, const std::byte* v, float* out, std::size_t n) {
   }
 }
 
+// Attention over a run of cached positions (a KV block's rows, `stride` bytes apart): one dispatch
+// for the run instead of one per position. Keys: out[r] = row_r · x. Values: out += Σ a[r]·row_r,
+// with `out` held in registers across the rows, a vector's width at a time.
+template <bool kHalf>
+void DotRows(const std::byte* rows, std::size_t stride, std::size_t count, const float* x,
+             std::size_t n, float* out) {
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::byte* row = rows + r * stride;
+    out[r] = kHalf ? DotF16(row, x, n) : DotF32(reinterpret_cast<const float*>(row), x, n);
+  }
+}
+void DotRowsF16(const std::byte* rows, std::size_t stride, std::size_t count, const float* x,
+                std::size_t n, float* out) {
+  DotRows<true>(rows, stride, count, x, n, out);
+}
+void DotRowsF32(const std::byte* rows, std::size_t stride, std::size_t count, const float* x,
+                std::size_t n, float* out) {
+  DotRows<false>(rows, stride, count, x, n, out);
+}
+
+template <bool kHalf>
+void AxpyRows(const float* a, const std::byte* rows, std::size_t stride, std::size_t count,
+              float* out, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const std::size_t lanes = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    auto acc = hn::LoadU(d, out + i);
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::byte* row = rows + r * stride;
+      const auto v =
+          kHalf ? hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(row) + i))
+                : hn::LoadU(d, reinterpret_cast<const float*>(row) + i);
+      acc = hn::MulAdd(hn::Set(d, a[r]), v, acc);
+    }
+    hn::StoreU(acc, d, out + i);
+  }
+  for (; i < n; ++i) {
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::byte* row = rows + r * stride;
+      float v;
+      if constexpr (kHalf) {
+        std::uint16_t bits;
+        std::memcpy(&bits, row + 2 * i, 2);
+        v = f16_to_f32(bits);
+      } else {
+        std::memcpy(&v, row + 4 * i, 4);
+      }
+      out[i] += a[r] * v;
+    }
+  }
+}
+void AxpyRowsF16(const float* a, const std::byte* rows, std::size_t stride, std::size_t count,
+                 float* out, std::size_t n) {
+  AxpyRows<true>(a, rows, stride, count, out, n);
+}
+void AxpyRowsF32(const float* a, const std::byte* rows, std::size_t stride, std::size_t count,
+                 float* out, std::size_t n) {
+  AxpyRows<false>(a, rows, stride, count, out, n);
+}
+
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3_DL
 
 // 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
@@ -903,6 +965,10 @@ namespace llorch::engine {
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(AxpyF16);
+HWY_EXPORT(DotRowsF16);
+HWY_EXPORT(DotRowsF32);
+HWY_EXPORT(AxpyRowsF16);
+HWY_EXPORT(AxpyRowsF32);
 HWY_EXPORT(DotQ8);
 HWY_EXPORT(DotQ4_0);
 HWY_EXPORT(DotQ4_K);
@@ -1021,6 +1087,20 @@ bool uses_quantized_activations(TensorType type) noexcept {
 
 void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept {
   HWY_DYNAMIC_DISPATCH(AxpyF16)(a, v, out, n);
+}
+
+void simd_dot_rows(TensorType type, const std::byte* rows, std::size_t stride, std::size_t count,
+                   const float* x, std::size_t n, float* out) noexcept {
+  if (type == TensorType::f16)
+    return HWY_DYNAMIC_DISPATCH(DotRowsF16)(rows, stride, count, x, n, out);
+  HWY_DYNAMIC_DISPATCH(DotRowsF32)(rows, stride, count, x, n, out);
+}
+
+void simd_axpy_rows(TensorType type, const float* a, const std::byte* rows, std::size_t stride,
+                    std::size_t count, float* out, std::size_t n) noexcept {
+  if (type == TensorType::f16)
+    return HWY_DYNAMIC_DISPATCH(AxpyRowsF16)(a, rows, stride, count, out, n);
+  HWY_DYNAMIC_DISPATCH(AxpyRowsF32)(a, rows, stride, count, out, n);
 }
 
 float simd_dot(TensorType type, const std::byte* row, const float* x, std::size_t n) noexcept {

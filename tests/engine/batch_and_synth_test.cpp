@@ -10,6 +10,7 @@
 #include "engine/forward.hpp"
 #include "engine/generator.hpp"
 #include "engine/model.hpp"
+#include "engine/simd_kernels.hpp"
 #include "engine/synth.hpp"
 #include "reference_file.hpp"
 #include "type_name.hpp"
@@ -109,7 +110,11 @@ TEST_P(SynthesizedModel, HasTheShapeAndTypesAskedForAndRuns) {
   ModelState state(model, 1);
   const auto logits = state.forward(1, 0);
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
-  expect_batch_equals_single(model, 8, 2e-3);
+  // Batched and single steps compute the same sums in another order. Activations quantized with
+  // one scale per 256 values (the K-quants' kernels) can flip one int8 rounding on an ulp of
+  // difference, which moves logits by up to a few hundredths of the largest (seen: 1.6 %); a
+  // wrong batch path moves them by whole units.
+  expect_batch_equals_single(model, 8, uses_super_blocks(type) ? 3e-2 : 2e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, SynthesizedModel,

@@ -281,5 +281,44 @@ TEST(KernelPath, ReferenceIsChosenByName) {
   EXPECT_EQ(kernel_path_from(nullptr), KernelPath::simd);
 }
 
+// The attention kernels over a run of rows (a KV block) against one product per row, for F16 and
+// F32, head sizes with and without a vector tail, runs of 1 to 16 rows.
+TEST(SimdKernels, RowRunsEqualOneProductPerRow) {
+  std::mt19937 rng(5);
+  for (const TensorType type : {TensorType::f32, TensorType::f16}) {
+    for (const std::size_t n : {8u, 24u, 64u, 80u, 128u}) {
+      for (const std::size_t count : {1u, 3u, 16u}) {
+        const std::size_t value_bytes = type == TensorType::f16 ? 2 : 4;
+        const std::size_t stride = (n + 40) * value_bytes;  // rows with a gap, as heads in a row
+        std::vector<std::byte> rows(stride * count);
+        std::vector<float> flat(n * count);
+        for (std::size_t r = 0; r < count; ++r) {
+          const auto values = random_values(n, rng);
+          quantize_row(type, values.data(), rows.data() + r * stride, n);
+          dequantize_row(type, rows.data() + r * stride, flat.data() + r * n, n);
+        }
+        const auto x = random_values(n, rng);
+        std::vector<float> dots(count);
+        simd_dot_rows(type, rows.data(), stride, count, x.data(), n, dots.data());
+        const auto a = random_values(count, rng);
+        std::vector<float> sum(n, 0.5f), expected(n, 0.5f);
+        simd_axpy_rows(type, a.data(), rows.data(), stride, count, sum.data(), n);
+        for (std::size_t r = 0; r < count; ++r) {
+          double dot = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            dot += double{flat[r * n + i]} * x[i];
+            expected[i] += a[r] * flat[r * n + i];
+          }
+          EXPECT_NEAR(dots[r], dot, 1e-4 * static_cast<double>(n))
+              << "n=" << n << " count=" << count << " row " << r;
+        }
+        for (std::size_t i = 0; i < n; ++i)
+          EXPECT_NEAR(sum[i], expected[i], 1e-4 * static_cast<double>(count))
+              << "n=" << n << " count=" << count;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llorch::engine

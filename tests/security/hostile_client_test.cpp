@@ -121,6 +121,22 @@ TEST(HostileClient, TaskIdsAreNotTheClientsToChooseAndLastEventIdMustBeANumber) 
   }
 }
 
+// A plain TCP connection to the server at `url` (http://127.0.0.1:port), for bytes no HTTP client
+// would send; -1 when it cannot connect.
+int connect_raw(const std::string& url) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(net::parse_url(url).port);
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A non-streamed completion whose client hangs up while its task waits in the queue: the task is
 // cancelled (narrated) and never runs.
 TEST(HostileClient, ANonStreamedClientThatHangsUpCancelsItsQueuedTask) {
@@ -130,14 +146,8 @@ TEST(HostileClient, ANonStreamedClientThatHangsUpCancelsItsQueuedTask) {
       request("POST", url + "/v2/tasks",
               json{{"prompt", "Once"}, {"max_tokens", 30000}, {"ignore_eos", true}}.dump());
   ASSERT_EQ(busy.status, 202u) << busy.body;
-  const auto parsed = net::parse_url(url);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_raw(url);
   ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(parsed.port);
-  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   const std::string body = R"({"model":"stories260K","prompt":"Hi","max_tokens":8})";
   const std::string message =
       "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -169,14 +179,8 @@ TEST(HostileClient, ANonStreamedClientThatHangsUpCancelsItsQueuedTask) {
 // A raw connection: headers claiming a huge body, then bytes for as long as the server reads.
 TEST(HostileClient, AnOversizedBodyIsAnsweredAndTheConnectionClosedAtOnce) {
   Serve serve;
-  const auto url = net::parse_url(serve.process.url());
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_raw(serve.process.url());
   ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(url.port);
-  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   const std::string head =
       "POST /v2/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: 52428800\r\n\r\n";
