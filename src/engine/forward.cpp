@@ -47,17 +47,6 @@ void gated(float* h, const float* h2, std::size_t n, Activation activation) noex
   }
 }
 
-// out[i] += a · v[i] for `n` values stored as Q8_0 blocks.
-void axpy_q8_0(float a, const std::byte* v, float* out, std::size_t n) noexcept {
-  for (std::size_t b = 0; b < n / 32; ++b) {
-    BlockQ8_0 block;
-    std::memcpy(&block, v + b * sizeof(BlockQ8_0), sizeof block);
-    const float scaled = a * f16_to_f32(block.d);
-    for (std::size_t i = 0; i < 32; ++i)
-      out[b * 32 + i] += scaled * static_cast<float>(block.qs[i]);
-  }
-}
-
 }  // namespace
 
 ModelState::ModelState(std::shared_ptr<const Model> model, std::size_t threads, TensorType kv_type)
@@ -373,8 +362,10 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   };
   if (type == TensorType::q8_0) {
     quantized_query.quantize(q, hs);
-    for (std::size_t t = first; t <= pos; ++t)
-      att[t - first] = simd_dot_quantized(type, cache.key(layer, t) + kv_offset, quantized_query);
+    for (std::size_t t = first; t <= pos; t = run_end(t)) {
+      simd_dot_rows_quantized(cache.key(layer, t) + kv_offset, stride, run_end(t) - t,
+                              quantized_query, att + (t - first));
+    }
   } else {
     for (std::size_t t = first; t <= pos; t = run_end(t)) {
       simd_dot_rows(type, cache.key(layer, t) + kv_offset, stride, run_end(t) - t, q, hs,
@@ -386,11 +377,6 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   softmax(att, count);
   float* out = result + head * hs;
   std::memset(out, 0, hs * sizeof(float));
-  if (type == TensorType::q8_0) {
-    for (std::size_t t = first; t <= pos; ++t)
-      axpy_q8_0(att[t - first], cache.value(layer, t) + kv_offset, out, hs);
-    return;
-  }
   for (std::size_t t = first; t <= pos; t = run_end(t)) {
     simd_axpy_rows(type, att + (t - first), cache.value(layer, t) + kv_offset, stride,
                    run_end(t) - t, out, hs);

@@ -952,6 +952,46 @@ void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_co
 
 #endif
 
+// Q8_0 cache rows (blocks of 32 int8 with an F16 scale): keys against the query quantized once;
+// values widened to float a vector at a time and summed with the output in registers.
+void DotRowsQ8(const std::byte* rows, std::size_t stride, std::size_t count,
+               const QuantizedActivations& x, float* out) {
+  for (std::size_t r = 0; r < count; ++r) out[r] = DotQ8(rows + r * stride, x);
+}
+
+void AxpyRowsQ8(const float* a, const std::byte* rows, std::size_t stride, std::size_t count,
+                float* out, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<std::int32_t, decltype(d)> di;
+  const hn::Rebind<std::int8_t, decltype(d)> d8;
+  const std::size_t lanes = hn::Lanes(d);
+  if (32 % lanes != 0) {  // a vector wider than a block: one value at a time
+    for (std::size_t r = 0; r < count; ++r) {
+      for (std::size_t b = 0; b < n / 32; ++b) {
+        BlockQ8_0 block;
+        std::memcpy(&block, rows + r * stride + b * sizeof(BlockQ8_0), sizeof block);
+        const float scaled = a[r] * f16_to_f32(block.d);
+        for (std::size_t i = 0; i < 32; ++i)
+          out[b * 32 + i] += scaled * static_cast<float>(block.qs[i]);
+      }
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < n; i += lanes) {
+    const std::size_t b = i / 32;
+    auto acc = hn::LoadU(d, out + i);
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::byte* block = rows + r * stride + b * sizeof(BlockQ8_0);
+      std::uint16_t bits;
+      std::memcpy(&bits, block, 2);
+      const auto* qs = reinterpret_cast<const std::int8_t*>(block + offsetof(BlockQ8_0, qs));
+      const auto v = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, qs + (i % 32))));
+      acc = hn::MulAdd(hn::Set(d, a[r] * f16_to_f32(bits)), v, acc);
+    }
+    hn::StoreU(acc, d, out + i);
+  }
+}
+
 const char* TargetName() {
   return hwy::TargetName(HWY_TARGET);
 }
@@ -969,6 +1009,8 @@ HWY_EXPORT(DotRowsF16);
 HWY_EXPORT(DotRowsF32);
 HWY_EXPORT(AxpyRowsF16);
 HWY_EXPORT(AxpyRowsF32);
+HWY_EXPORT(DotRowsQ8);
+HWY_EXPORT(AxpyRowsQ8);
 HWY_EXPORT(DotQ8);
 HWY_EXPORT(DotQ4_0);
 HWY_EXPORT(DotQ4_K);
@@ -1096,8 +1138,15 @@ void simd_dot_rows(TensorType type, const std::byte* rows, std::size_t stride, s
   HWY_DYNAMIC_DISPATCH(DotRowsF32)(rows, stride, count, x, n, out);
 }
 
+void simd_dot_rows_quantized(const std::byte* rows, std::size_t stride, std::size_t count,
+                             const QuantizedActivations& x, float* out) noexcept {
+  HWY_DYNAMIC_DISPATCH(DotRowsQ8)(rows, stride, count, x, out);
+}
+
 void simd_axpy_rows(TensorType type, const float* a, const std::byte* rows, std::size_t stride,
                     std::size_t count, float* out, std::size_t n) noexcept {
+  if (type == TensorType::q8_0)
+    return HWY_DYNAMIC_DISPATCH(AxpyRowsQ8)(a, rows, stride, count, out, n);
   if (type == TensorType::f16)
     return HWY_DYNAMIC_DISPATCH(AxpyRowsF16)(a, rows, stride, count, out, n);
   HWY_DYNAMIC_DISPATCH(AxpyRowsF32)(a, rows, stride, count, out, n);

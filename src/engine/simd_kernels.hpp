@@ -68,10 +68,13 @@ float scalar_dot_quantized(TensorType type, const std::byte* row,
 // out[i] += a · v[i] for `n` F16 values v (weighting an attention head's values).
 void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept;
 
-// A run of `count` F16 or F32 rows `stride` bytes apart (a KV block's positions of one head):
-// out[r] = row_r · x over n values; and out[i] += Σ_r a[r] · row_r[i].
+// A run of `count` rows `stride` bytes apart (a KV block's positions of one head): out[r] =
+// row_r · x over n values (F16, F32; Q8_0 rows against x quantized, n = x.n); and out[i] +=
+// Σ_r a[r] · row_r[i] (F16, F32, Q8_0 with n a multiple of 32).
 void simd_dot_rows(TensorType type, const std::byte* rows, std::size_t stride, std::size_t count,
                    const float* x, std::size_t n, float* out) noexcept;
+void simd_dot_rows_quantized(const std::byte* rows, std::size_t stride, std::size_t count,
+                             const QuantizedActivations& x, float* out) noexcept;
 void simd_axpy_rows(TensorType type, const float* a, const std::byte* rows, std::size_t stride,
                     std::size_t count, float* out, std::size_t n) noexcept;
 

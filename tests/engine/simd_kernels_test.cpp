@@ -285,11 +285,14 @@ TEST(KernelPath, ReferenceIsChosenByName) {
 // F32, head sizes with and without a vector tail, runs of 1 to 16 rows.
 TEST(SimdKernels, RowRunsEqualOneProductPerRow) {
   std::mt19937 rng(5);
-  for (const TensorType type : {TensorType::f32, TensorType::f16}) {
-    for (const std::size_t n : {8u, 24u, 64u, 80u, 128u}) {
+  for (const TensorType type : {TensorType::f32, TensorType::f16, TensorType::q8_0}) {
+    for (const std::size_t n : {8u, 24u, 32u, 64u, 80u, 128u}) {
+      if (type == TensorType::q8_0 && n % 32 != 0) continue;
       for (const std::size_t count : {1u, 3u, 16u}) {
-        const std::size_t value_bytes = type == TensorType::f16 ? 2 : 4;
-        const std::size_t stride = (n + 40) * value_bytes;  // rows with a gap, as heads in a row
+        // Rows with a gap after them, as one head's part of a cache row.
+        const std::size_t stride = type == TensorType::q8_0
+                                       ? (n / 32 + 2) * sizeof(BlockQ8_0)
+                                       : (n + 40) * (type == TensorType::f16 ? 2 : 4);
         std::vector<std::byte> rows(stride * count);
         std::vector<float> flat(n * count);
         for (std::size_t r = 0; r < count; ++r) {
@@ -299,14 +302,22 @@ TEST(SimdKernels, RowRunsEqualOneProductPerRow) {
         }
         const auto x = random_values(n, rng);
         std::vector<float> dots(count);
-        simd_dot_rows(type, rows.data(), stride, count, x.data(), n, dots.data());
+        std::vector<float> xs(x);  // what the products see: x itself, or x quantized for Q8_0
+        if (type == TensorType::q8_0) {
+          QuantizedActivations q;
+          q.quantize(x.data(), n);
+          simd_dot_rows_quantized(rows.data(), stride, count, q, dots.data());
+          for (std::size_t i = 0; i < n; ++i) xs[i] = static_cast<float>(q.q[i]) * q.d[i / 32];
+        } else {
+          simd_dot_rows(type, rows.data(), stride, count, x.data(), n, dots.data());
+        }
         const auto a = random_values(count, rng);
         std::vector<float> sum(n, 0.5f), expected(n, 0.5f);
         simd_axpy_rows(type, a.data(), rows.data(), stride, count, sum.data(), n);
         for (std::size_t r = 0; r < count; ++r) {
           double dot = 0;
           for (std::size_t i = 0; i < n; ++i) {
-            dot += double{flat[r * n + i]} * x[i];
+            dot += double{flat[r * n + i]} * xs[i];
             expected[i] += a[r] * flat[r * n + i];
           }
           EXPECT_NEAR(dots[r], dot, 1e-4 * static_cast<double>(n))
