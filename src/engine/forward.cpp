@@ -341,7 +341,10 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   const float scale =
       c.attention_scale > 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(hs));
   const TensorType type = cache.type();
-  const std::size_t kv_offset = (head / group) * (cache.pool().row_bytes() / c.n_kv_heads);
+  // One position's keys (or values) of a layer are a row of `stride` bytes, this head's part at
+  // kv_offset; a block's positions follow one another row by row.
+  const std::size_t stride = cache.pool().row_bytes();
+  const std::size_t kv_offset = (head / group) * (stride / c.n_kv_heads);
   // A sliding window sees the `window` positions up to its own.
   const std::size_t window = c.layers[layer].sliding_window;
   const std::size_t first = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
@@ -354,9 +357,7 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   float* att = scores.data();
 
   const float* q = query + head * hs;
-  const std::size_t stride = cache.pool().row_bytes();
-  // A block's positions are `stride` bytes apart: F16 and F32 runs go to the kernels a block at a
-  // time (one dispatch per 16 positions).
+  // Runs of a block's positions go to the kernels at once (one dispatch per 16 positions).
   const auto run_end = [&](std::size_t t) {
     return std::min(pos + 1, (t / KvBlockPool::kBlockTokens + 1) * KvBlockPool::kBlockTokens);
   };

@@ -23,12 +23,13 @@ struct SequenceTokens {
   std::size_t pos;
 };
 
-// The activations of a forward pass, and the KV cache of a sequence of its own. Owns its
-// buffers; not thread-safe (one engine thread; the pool splits work inside a step).
+// A forward pass whose sequence's cache could not get a block for its positions.
 struct KvCacheFull : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The activations of a forward pass, and the KV cache of a sequence of its own. Owns its
+// buffers; not thread-safe (one engine thread; the pool splits work inside a step).
 class ModelState {
  public:
   // `kv_type`: the single-sequence API's cache (f32, f16 or q8_0).

@@ -195,14 +195,14 @@ void Sequence::stop(StopReason reason) {
   finish(reason);
 }
 
-bool Sequence::cancelled_now() const {
+bool Sequence::cancel_requested() const {
   return hooks_.cancel != nullptr && hooks_.cancel->load(std::memory_order_relaxed);
 }
 
 std::span<const TokenId> Sequence::next_tokens(std::size_t budget) {
   if (phase_ == Phase::done || phase_ == Phase::start || budget == 0) return {};
   const ContextScope scope(hooks_.context);
-  if (cancelled_now()) {
+  if (cancel_requested()) {
     finish(StopReason::cancelled);
     return {};
   }
@@ -279,7 +279,7 @@ void Sequence::sample(std::span<const float> logits) {
     if (!hooks_.on_token(next, text, logprobs ? &*logprobs : nullptr)) refused = true;
   }
   if (stopped) return finish(StopReason::stop_sequence);
-  if (refused || cancelled_now()) return finish(StopReason::cancelled);
+  if (refused || cancel_requested()) return finish(StopReason::cancelled);
   if (request_.progress_every > 0 && result_.tokens.size() % request_.progress_every == 0) {
     n::debug(n::actor::inference_engine, n::action::token_generate)
         .human("Generated {} tokens", result_.tokens.size())

@@ -100,7 +100,7 @@ class Sequence {
   // Ends the sequence now with `reason` (a cancel seen while waiting, a cache that cannot grow).
   void stop(StopReason reason);
   // Whether its cancel flag is set.
-  bool cancel_requested() const { return cancelled_now(); }
+  bool cancel_requested() const;
   // What to feed next: up to `budget` tokens of the prompt (or of the recomputation after a
   // preemption), or the last generated token; empty once done (a cancel seen here ends it).
   std::span<const TokenId> next_tokens(std::size_t budget);
@@ -118,7 +118,6 @@ class Sequence {
 
  private:
   enum class Phase { start, prompt, generate, done };
-  bool cancelled_now() const;
   void sample(std::span<const float> logits);
   // The request's logprobs for `chosen` at a step with these logits.
   TokenLogprobs logprobs_of(std::span<const float> logits, TokenId chosen) const;

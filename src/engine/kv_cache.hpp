@@ -77,7 +77,6 @@ class KvBlockPool {
                std::span<const TokenId> tokens);
   // Takes a block out of the prefix cache (its holder is about to overwrite it).
   void unpublish(BlockId block);
-  bool published(BlockId block) const noexcept { return blocks_[block].published; }
   bool prefix_caching() const noexcept { return prefix_caching_; }
 
  private:
@@ -143,8 +142,6 @@ class KvCache {
 
   // The tokens whose keys and values positions 0… hold.
   const std::vector<TokenId>& tokens() const noexcept { return tokens_; }
-  std::size_t blocks() const noexcept { return table_.size(); }
-  std::size_t capacity() const noexcept { return table_.size() * kBlock; }
 
  private:
   static constexpr std::size_t kBlock = KvBlockPool::kBlockTokens;

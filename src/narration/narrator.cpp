@@ -79,12 +79,13 @@ void Narrator::emit(Event event) {
   const bool to_log = enabled(event.level) || always_shown(event.action);
   if (!to_log && !to_stream) return;
   prepare(event);
-  for (const auto& sink : sinks_) {
-    if (!to_log) break;
-    try {
-      sink->write(event);
-    } catch (...) {
-      sink_failures_.fetch_add(1, std::memory_order_relaxed);
+  if (to_log) {
+    for (const auto& sink : sinks_) {
+      try {
+        sink->write(event);
+      } catch (...) {
+        sink_failures_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
   }
   if (to_stream) context->channel->push_narration(std::move(event));

@@ -166,11 +166,7 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
   if (a.admitted) return true;
   if (!a.unavailable.empty()) {
     metrics_.count_request("rejected");
-    const std::string message = fmt::format(
-        "no worker can serve {}: {}. Fix the model file or the worker settings, then start its "
-        "workers again (restart llorch serve, or DELETE and POST /v1/workers on its pool)",
-        task->spec().model.empty() ? "this request" : "model \"" + task->spec().model + "\"",
-        a.unavailable);
+    const std::string& message = a.unavailable;
     n::error(n::actor::orchestrator, n::action::task_rejected)
         .target(task->id())
         .human("Rejected task {}: {}", task->id(), message)
@@ -456,9 +452,10 @@ void OrchestratorService::health(Call& call) {
   auto problems = scheduler_.problems();
   // failed: workers exist and none of them can ever serve (all failed); degraded: some worker is
   // crashed or failed (problems say which and why).
-  const bool any_failed_all = scheduler_.has_workers() && !scheduler_.why_unservable("").empty();
+  // why_unservable("") is empty unless workers exist and every one of them failed.
+  const bool all_failed = !scheduler_.why_unservable("").empty();
   const std::string status = draining_           ? "draining"
-                             : any_failed_all    ? "failed"
+                             : all_failed        ? "failed"
                              : !problems.empty() ? "degraded"
                                                  : "ready";
   call.reply(json_response(status == "draining" || status == "failed" ? 503 : 200,

@@ -26,6 +26,14 @@ std::string orchestrator_error(const Task& task, std::string_view code, std::str
       .dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// Why a task for `model` cannot run (every worker for it failed: `why`), and the fix.
+std::string unavailable_message(const std::string& model, const std::string& why) {
+  return fmt::format(
+      "no worker can serve {}: {}. Fix the model file or the worker settings, then start its "
+      "workers again (restart llorch serve, or DELETE and POST /v1/workers on its pool)",
+      model.empty() ? "this task" : "model \"" + model + "\"", why);
+}
+
 // A task that ends before any worker took it still ends like every stream: one terminal event.
 void end_unstarted(Task& task) {
   task.push("end", api::end_event(0, 0.0, "CANCELLED", task.correlation_id()));
@@ -46,8 +54,10 @@ Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
   std::lock_guard lock(mutex_);
   Admission a{false, 0, queue_.size(), config_.queue_size, {}};
   if (stopping_ || queue_.size() >= config_.queue_size) return a;
-  if (a.unavailable = registry_.why_unservable(task->spec().model); !a.unavailable.empty())
+  if (const std::string why = registry_.why_unservable(task->spec().model); !why.empty()) {
+    a.unavailable = unavailable_message(task->spec().model, why);
     return a;
+  }
   tasks_[task->id()] = task;
   queue_.push_back(task);
   a.admitted = true;
@@ -92,11 +102,7 @@ void Scheduler::dispatch_locked() {
     // Every worker for its model has failed (its pool will not restart it): waiting is futile.
     if (const std::string why = registry_.why_unservable(task->spec().model); !why.empty()) {
       it = queue_.erase(it);
-      fail_queued_locked(
-          task, "MODEL_UNAVAILABLE",
-          fmt::format("no worker can serve {}: {}. Fix the model file or the worker settings, then "
-                      "start its workers again",
-                      task->spec().model.empty() ? "this task" : task->spec().model, why));
+      fail_queued_locked(task, "MODEL_UNAVAILABLE", unavailable_message(task->spec().model, why));
       moved = true;
       continue;
     }

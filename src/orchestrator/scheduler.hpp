@@ -44,7 +44,7 @@ class Scheduler {
     std::size_t position = 0;  // 1-based place in the queue (0: dispatched at once)
     std::size_t waiting = 0;   // tasks in the queue, this one included
     std::size_t capacity = 0;
-    std::string unavailable;  // not admitted: every worker for its model failed, and why
+    std::string unavailable;  // not admitted: every worker for its model failed (why, and the fix)
   };
   // Queues the task (narrated) and dispatches what can run; refuses when the queue is full, the
   // orchestrator is stopping, or no worker can ever serve its model (`unavailable` says why).

@@ -401,12 +401,12 @@ void Supervisor::on_exit(const std::string& id, std::uint64_t generation, ExitSt
                          *status.exit_code == worker::kExitDeviceUnavailable);
   if (hopeless) {
     if (!w->complaint.empty()) reason += ": " + w->complaint;
-    return failed(*w, reason, &status);
+    return failed(*w, reason, status);
   }
   crashed(*w, reason, &status);
 }
 
-void Supervisor::failed(Worker& w, const std::string& reason, const ExitStatus* status) {
+void Supervisor::failed(Worker& w, const std::string& reason, const ExitStatus& status) {
   w.last_error = reason;
   w.url.clear();
   metrics_.count_crash();
@@ -422,7 +422,7 @@ void Supervisor::failed(Worker& w, const std::string& reason, const ExitStatus* 
           w.id, w.spec.model, reason, w.id)
       .cute("{} can't do this one, and trying again won't help 🛑", w.id)
       .error_kind("WORKER_FAILED");
-  if (status != nullptr && status->exit_code) report.exit_code(*status->exit_code);
+  if (status.exit_code) report.exit_code(*status.exit_code);
   report.emit();
   publish();
 }

@@ -86,7 +86,7 @@ class Supervisor {
   void transition(Worker& w, WorkerState state, const std::string& why);
   void crashed(Worker& w, const std::string& reason, const ExitStatus* status);
   // Marks a worker that no restart can mend (its model cannot load, its device is missing).
-  void failed(Worker& w, const std::string& reason, const ExitStatus* status);
+  void failed(Worker& w, const std::string& reason, const ExitStatus& status);
   void on_output(const std::string& id, std::uint64_t generation, OutputStream stream,
                  std::string line);
   void on_exit(const std::string& id, std::uint64_t generation, ExitStatus status);

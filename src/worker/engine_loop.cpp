@@ -191,11 +191,8 @@ void EngineLoop::make_room() {
 void EngineLoop::preempt(std::size_t index) {
   std::unique_ptr<Running> r = std::move(running_[index]);
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
-  {
-    const n::RequestScope scope(r->job->context);
-    r->sequence->preempt();
-  }
-  r->cache->clear();  // its full blocks stay cached: resuming may find them still there
+  r->sequence->preempt();  // narrates in its request's scope (the hooks carry it)
+  r->cache->clear();       // its full blocks stay cached: resuming may find them still there
   metrics_.count_preemption();
   waiting_.push_front(std::move(r));
 }
@@ -258,9 +255,8 @@ void EngineLoop::run() {
       std::unique_ptr<Running> r = std::move(running_[i]);
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
       auto terminal = finish_job(*r->job, r->sequence->result(), metrics_);
-      retire(std::move(r), std::move(terminal));
+      retire(std::move(r), std::move(terminal));  // updates the gauges
     }
-    update_gauges();
   }
 }
 
