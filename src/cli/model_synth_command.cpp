@@ -24,9 +24,12 @@ std::function<int()> add_model_synth_subcommand(CLI::App& model) {
   synth->add_option("--shape", o->shape, "tinyllama, stories15m, stories110m or custom")
       ->capture_default_str()
       ->check(CLI::IsMember({"tinyllama", "stories15m", "stories110m", "custom"}));
-  synth->add_option("--type", o->type, "Type of the weight matrices")
+  synth
+      ->add_option("--type", o->type,
+                   "Type of the weight matrices (q4_k_m, q5_k_m: llama.cpp's medium mixes)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k"}));
+      ->check(CLI::IsMember(
+          {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q4_k_m", "q5_k", "q5_k_m", "q6_k"}));
   synth
       ->add_option("--vocab", o->synth.vocab_path,
                    "GGUF whose tokenizer is copied (e.g. ../shared/models/vocab/"
@@ -52,10 +55,13 @@ std::function<int()> add_model_synth_subcommand(CLI::App& model) {
       } else {
         options.shape = *engine::known_synth_shape(o->shape);
       }
+      options.medium_mix = o->type.ends_with("_m");
+      const std::string base = options.medium_mix ? o->type.substr(0, o->type.size() - 2) : o->type;
       for (auto type :
-           {engine::TensorType::f32, engine::TensorType::f16, engine::TensorType::q8_0,
-            engine::TensorType::q4_0, engine::TensorType::q4_k, engine::TensorType::q6_k}) {
-        if (engine::traits(type).name == o->type) options.type = type;
+           {engine::TensorType::f32, engine::TensorType::f16, engine::TensorType::bf16,
+            engine::TensorType::q8_0, engine::TensorType::q4_0, engine::TensorType::q4_k,
+            engine::TensorType::q5_k, engine::TensorType::q6_k}) {
+        if (engine::traits(type).name == base) options.type = type;
       }
       const auto started = std::chrono::steady_clock::now();
       const bool tty = narration::is_capable_terminal(STDERR_FILENO);

@@ -102,7 +102,9 @@ float dot_decoded(TensorType type, const std::byte* row, const float* x, std::si
 
 // The integer form of the same row, for dot products against int8-quantized activations: every
 // 16 values g share a scale and an offset, value i = scale[g] * q[i] + offset[g] (g = i / 16).
-// Every type above but BF16 has one (is_integer_decoded).
+// Every type above but BF16 has one (is_integer_decoded); decode_integer also writes it for
+// Q8_0, Q4_0 (and planar), Q4_K and Q6_K, which have kernels of their own on the main targets
+// and are computed through this form on the others.
 struct IntegerRow {
   std::int8_t* q;  // n
   float* scale;    // n / 16
@@ -110,5 +112,8 @@ struct IntegerRow {
 };
 bool is_integer_decoded(TensorType type) noexcept;
 void decode_integer(TensorType type, const std::byte* row, std::size_t n, IntegerRow out) noexcept;
+
+// The same into buffers of the calling thread, valid until its next call (a kernel's row).
+IntegerRow decode_integer_on_thread(TensorType type, const std::byte* row, std::size_t n);
 
 }  // namespace llorch::engine

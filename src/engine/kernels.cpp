@@ -113,15 +113,6 @@ float dot_row(TensorType type, const std::byte* row, const float* x, std::size_t
   }
 }
 
-namespace {
-
-// A row against F32 activations, on the chosen kernel path.
-float float_dot(bool simd, const Tensor& w, std::size_t r, const float* x) noexcept {
-  return simd ? simd_dot(w.type, w.row(r), x, w.cols) : dot_row(w.type, w.row(r), x, w.cols);
-}
-
-}  // namespace
-
 KernelPath kernel_path_from(const char* value) noexcept {
   return value != nullptr && std::string_view(value) == "reference" ? KernelPath::reference
                                                                     : KernelPath::simd;
@@ -155,14 +146,20 @@ void matvec_many(std::span<const MatvecJob> jobs, const float* x, ThreadPool* po
     std::size_t offset = 0;
     for (const auto& job : jobs) {
       const Tensor& w = *job.w;
-      const std::size_t from = std::max(begin, offset);
-      const std::size_t to = std::min(end, offset + w.rows);
-      const bool integer = simd && uses_quantized_activations(w.type);
-      for (std::size_t i = from; i < to; ++i) {
-        const std::size_t r = i - offset;
-        job.y[r] = integer ? simd_dot_quantized(w.type, w.row(r), qx) : float_dot(simd, w, r, x);
-      }
+      const std::size_t first = std::max(begin, offset);
+      const std::size_t last = std::min(end, offset + w.rows);
+      const std::size_t from = first - offset;
+      const std::size_t to = last - offset;
       offset += w.rows;
+      if (first >= last) continue;
+      // One kernel dispatch for this thread's share of the matrix.
+      if (simd && uses_quantized_activations(w.type)) {
+        simd_matvec_quantized(w.type, w.row(from), w.row_bytes(), to - from, qx, job.y + from);
+      } else if (simd) {
+        simd_matvec(w.type, w.row(from), w.row_bytes(), to - from, x, w.cols, job.y + from);
+      } else {
+        for (std::size_t r = from; r < to; ++r) job.y[r] = dot_row(w.type, w.row(r), x, w.cols);
+      }
     }
   };
   if (pool != nullptr && pool->size() > 1 && total * jobs[0].w->cols >= 16384) {
@@ -199,6 +196,11 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
                             w.rows);
       return;
     }
+    if (simd) {
+      simd_matmul(w.type, w.row(begin), w.row_bytes(), end - begin, x, tokens, w.cols, y + begin,
+                  w.rows);
+      return;
+    }
     if (decoded) {
       // Each row decoded once, then an F32 product with every token's activations.
       thread_local std::vector<float> row;
@@ -206,19 +208,16 @@ void matmul(const Tensor& w, const float* x, std::size_t tokens, float* y, Threa
       for (std::size_t r = begin; r < end; ++r) {
         decode_blocks(w.type, w.row(r), row.data(), w.cols);
         for (std::size_t t = 0; t < tokens; ++t) {
-          const float* xt = x + t * w.cols;
           y[t * w.rows + r] =
-              simd ? simd_dot(TensorType::f32, reinterpret_cast<const std::byte*>(row.data()), xt,
-                              w.cols)
-                   : dot_row(TensorType::f32, reinterpret_cast<const std::byte*>(row.data()), xt,
-                             w.cols);
+              dot_row(TensorType::f32, reinterpret_cast<const std::byte*>(row.data()),
+                      x + t * w.cols, w.cols);
         }
       }
       return;
     }
     for (std::size_t r = begin; r < end; ++r) {
       for (std::size_t t = 0; t < tokens; ++t) {
-        y[t * w.rows + r] = float_dot(simd, w, r, x + t * w.cols);
+        y[t * w.rows + r] = dot_row(w.type, w.row(r), x + t * w.cols, w.cols);
       }
     }
   };

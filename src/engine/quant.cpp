@@ -47,57 +47,105 @@ void quantize_row_f16(const float* x, std::uint16_t* out, std::size_t n) noexcep
   for (std::size_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 
+namespace {
+
+// The scales and minimums of one K-quant super-block of 8 sub-blocks of 32 (Q4_K, Q5_K):
+// value ≈ d·sc[j]·q - dmin·mn[j] with q in 0..levels-1 and 6-bit sc, mn; a plain min/max fit.
+// Writes d, dmin and the packed scales, and q (256 values) against what the file will say.
+struct KQuantFit {
+  std::uint16_t d;
+  std::uint16_t dmin;
+  std::uint8_t scales[12];
+};
+
+KQuantFit fit_k_quant(const float* x, int levels, std::uint8_t* q) noexcept {
+  float scale[8];
+  float min[8];
+  for (int j = 0; j < 8; ++j) {
+    const float* v = x + 32 * j;
+    const auto [lo, hi] = std::minmax_element(v, v + 32);
+    min[j] = std::max(0.0f, -*lo);
+    scale[j] = (*hi + min[j]) / static_cast<float>(levels - 1);
+  }
+  const float max_scale = *std::max_element(scale, scale + 8);
+  const float max_min = *std::max_element(min, min + 8);
+  const float d = max_scale / 63.0f;
+  const float dmin = max_min / 63.0f;
+  KQuantFit fit{f32_to_f16(d), f32_to_f16(dmin), {}};
+  std::uint8_t sc[8];
+  std::uint8_t mn[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = static_cast<std::uint8_t>(
+        std::clamp(d > 0.0f ? static_cast<int>(std::lround(scale[j] / d)) : 0, 0, 63));
+    mn[j] = static_cast<std::uint8_t>(
+        std::clamp(dmin > 0.0f ? static_cast<int>(std::lround(min[j] / dmin)) : 0, 0, 63));
+  }
+  for (int j = 0; j < 4; ++j) {
+    fit.scales[j] = static_cast<std::uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+    fit.scales[j + 4] = static_cast<std::uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+    fit.scales[j + 8] = static_cast<std::uint8_t>((sc[j + 4] & 0x0F) | ((mn[j + 4] & 0x0F) << 4));
+  }
+  const float stored_d = f16_to_f32(fit.d);
+  const float stored_dmin = f16_to_f32(fit.dmin);
+  for (int j = 0; j < 8; ++j) {
+    const float step = stored_d * sc[j];
+    const float offset = stored_dmin * mn[j];
+    for (int i = 0; i < 32; ++i) {
+      const int v =
+          step > 0.0f ? static_cast<int>(std::lround((x[32 * j + i] + offset) / step)) : 0;
+      q[32 * j + i] = static_cast<std::uint8_t>(std::clamp(v, 0, levels - 1));
+    }
+  }
+  return fit;
+}
+
+}  // namespace
+
 void quantize_row_q4_k(const float* x, BlockQ4_K* out, std::size_t n) noexcept {
   for (std::size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
-    // Per sub-block: value ≈ scale * q - min with q in 0..15, min >= 0.
-    float scale[8];
-    float min[8];
-    for (int j = 0; j < 8; ++j) {
-      const float* v = x + 32 * j;
-      const auto [lo, hi] = std::minmax_element(v, v + 32);
-      min[j] = std::max(0.0f, -*lo);
-      scale[j] = (*hi + min[j]) / 15.0f;
-    }
-    const float max_scale = *std::max_element(scale, scale + 8);
-    const float max_min = *std::max_element(min, min + 8);
-    const float d = max_scale / 63.0f;
-    const float dmin = max_min / 63.0f;
-    out[b].d = f32_to_f16(d);
-    out[b].dmin = f32_to_f16(dmin);
-    // The scales as stored (6 bits), then the values against what the file will say.
-    std::uint8_t sc[8];
-    std::uint8_t mn[8];
-    for (int j = 0; j < 8; ++j) {
-      sc[j] = static_cast<std::uint8_t>(
-          std::clamp(d > 0.0f ? static_cast<int>(std::lround(scale[j] / d)) : 0, 0, 63));
-      mn[j] = static_cast<std::uint8_t>(
-          std::clamp(dmin > 0.0f ? static_cast<int>(std::lround(min[j] / dmin)) : 0, 0, 63));
-    }
-    std::memset(out[b].scales, 0, sizeof out[b].scales);
-    for (int j = 0; j < 4; ++j) {
-      out[b].scales[j] = static_cast<std::uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
-      out[b].scales[j + 4] = static_cast<std::uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
-      out[b].scales[j + 8] =
-          static_cast<std::uint8_t>((sc[j + 4] & 0x0F) | ((mn[j + 4] & 0x0F) << 4));
-    }
-    const float stored_d = f16_to_f32(out[b].d);
-    const float stored_dmin = f16_to_f32(out[b].dmin);
     std::uint8_t q[256];
-    for (int j = 0; j < 8; ++j) {
-      const float step = stored_d * sc[j];
-      const float offset = stored_dmin * mn[j];
-      for (int i = 0; i < 32; ++i) {
-        const int v =
-            step > 0.0f ? static_cast<int>(std::lround((x[32 * j + i] + offset) / step)) : 0;
-        q[32 * j + i] = static_cast<std::uint8_t>(std::clamp(v, 0, 15));
-      }
-    }
+    const KQuantFit fit = fit_k_quant(x, 16, q);
+    out[b].d = fit.d;
+    out[b].dmin = fit.dmin;
+    std::memcpy(out[b].scales, fit.scales, sizeof fit.scales);
     for (int chunk = 0; chunk < 4; ++chunk) {
       for (int l = 0; l < 32; ++l) {
         out[b].qs[32 * chunk + l] =
             static_cast<std::uint8_t>(q[64 * chunk + l] | (q[64 * chunk + 32 + l] << 4));
       }
     }
+  }
+}
+
+void quantize_row_q5_k(const float* x, BlockQ5_K* out, std::size_t n) noexcept {
+  for (std::size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
+    std::uint8_t q[256];
+    const KQuantFit fit = fit_k_quant(x, 32, q);
+    out[b].d = fit.d;
+    out[b].dmin = fit.dmin;
+    std::memcpy(out[b].scales, fit.scales, sizeof fit.scales);
+    // Each 64 values: low nibbles of the first 32 and high nibbles of the next 32 share bytes
+    // (as Q4_K); their fifth bits are bits 2·chunk and 2·chunk+1 of qh.
+    std::memset(out[b].qh, 0, sizeof out[b].qh);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      for (int l = 0; l < 32; ++l) {
+        const std::uint8_t low = q[64 * chunk + l];
+        const std::uint8_t high = q[64 * chunk + 32 + l];
+        out[b].qs[32 * chunk + l] = static_cast<std::uint8_t>((low & 0x0F) | ((high & 0x0F) << 4));
+        out[b].qh[l] = static_cast<std::uint8_t>(out[b].qh[l] | ((low >> 4) << (2 * chunk)) |
+                                                 ((high >> 4) << (2 * chunk + 1)));
+      }
+    }
+  }
+}
+
+void quantize_row_bf16(const float* x, std::uint16_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, x + i, 4);
+    // Round to nearest even on the 16 bits dropped (weights are finite).
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    out[i] = static_cast<std::uint16_t>(bits >> 16);
   }
 }
 
@@ -161,6 +209,10 @@ void quantize_row(TensorType type, const float* x, std::byte* out, std::size_t n
       return quantize_row_q4_k(x, reinterpret_cast<BlockQ4_K*>(out), n);
     case TensorType::q6_k:
       return quantize_row_q6_k(x, reinterpret_cast<BlockQ6_K*>(out), n);
+    case TensorType::q5_k:
+      return quantize_row_q5_k(x, reinterpret_cast<BlockQ5_K*>(out), n);
+    case TensorType::bf16:
+      return quantize_row_bf16(x, reinterpret_cast<std::uint16_t*>(out), n);
     default:
       return;  // the decoded types are read from files, never written by llorch
   }

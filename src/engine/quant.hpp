@@ -1,4 +1,5 @@
-// Block quantization (GGUF Q8_0 and Q4_0 layouts) and row conversion to F32.
+// Block quantization into GGUF layouts (the types synthetic models and tests write) and row
+// conversion to F32.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,8 @@
 
 namespace llorch::engine {
 
+struct BlockQ5_K;  // block_decoders.hpp
+
 // `n` must be a multiple of 32. Same rounding as ggml's reference quantizers.
 void quantize_row_q8_0(const float* x, BlockQ8_0* out, std::size_t n) noexcept;
 void quantize_row_q4_0(const float* x, BlockQ4_0* out, std::size_t n) noexcept;
@@ -16,6 +19,8 @@ void quantize_row_f16(const float* x, std::uint16_t* out, std::size_t n) noexcep
 // ggml's search for the best scales: any encoding of these layouts is a valid file.
 void quantize_row_q4_k(const float* x, BlockQ4_K* out, std::size_t n) noexcept;
 void quantize_row_q6_k(const float* x, BlockQ6_K* out, std::size_t n) noexcept;
+void quantize_row_q5_k(const float* x, BlockQ5_K* out, std::size_t n) noexcept;
+void quantize_row_bf16(const float* x, std::uint16_t* out, std::size_t n) noexcept;
 
 // One row of `n` values from Q4_0 to Q4_0 planar (the SIMD kernels' layout, see TensorType) and
 // back: the same bytes in another order, nothing is re-encoded.

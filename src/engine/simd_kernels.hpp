@@ -1,7 +1,8 @@
-// The fast kernels: dot products of stored rows with activations, in SIMD through Highway with
-// runtime dispatch (AVX2+FMA+F16C where the CPU has it; portable scalar code everywhere else).
-// Quantized weights meet activations quantized on the fly to int8, as the best CPU engines do:
-// the products are exact integer sums, scaled once per block.
+// The fast kernels: products of stored rows with activations, in SIMD through Highway with
+// runtime dispatch, chosen once per matrix product (every target Highway compiles here: AVX-512
+// with VNNI, AVX-512, AVX2, SSE4 on x86, NEON/SVE on Arm, EMU128 anywhere). Quantized weights
+// meet activations quantized on the fly to int8, as the best CPU engines do: the products are
+// exact integer sums, scaled once per block. The plain C++ reference is scalar_kernels.hpp.
 #pragma once
 
 #include <cstddef>
@@ -61,6 +62,21 @@ void simd_matmul_quantized(TensorType type, const std::byte* rows, std::size_t r
                            std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
                            float* out, std::size_t stride) noexcept;
 
+// A thread's share of a matrix-vector product: out[r] = dot(row r, x) for rows [0, row_count),
+// against quantized activations (types for which uses_quantized_activations() holds) or F32
+// ones of n values (F32, F16, BF16, or any block-decoded type).
+void simd_matvec_quantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                           std::size_t row_count, const QuantizedActivations& x,
+                           float* out) noexcept;
+void simd_matvec(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                 std::size_t row_count, const float* x, std::size_t n, float* out) noexcept;
+
+// The batched product against F32 activations (`count` rows of n values at x): out[t * stride
+// + r] = dot(row r, x_t), each row's values widened once for several tokens.
+void simd_matmul(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                 std::size_t row_count, const float* x, std::size_t count, std::size_t n,
+                 float* out, std::size_t stride) noexcept;
+
 // The same, in plain C++ on any CPU (the reference the SIMD code is tested against).
 float scalar_dot_quantized(TensorType type, const std::byte* row,
                            const QuantizedActivations& x) noexcept;
@@ -78,7 +94,15 @@ void simd_dot_rows_quantized(const std::byte* rows, std::size_t stride, std::siz
 void simd_axpy_rows(TensorType type, const float* a, const std::byte* rows, std::size_t stride,
                     std::size_t count, float* out, std::size_t n) noexcept;
 
-// The instruction set the dispatcher chose ("AVX2", "EMU128", …), for bench output.
+// The instruction set the dispatcher chose ("AVX3_DL", "AVX2", "EMU128", …), for bench output.
 std::string_view simd_target_name();
+
+// Every target compiled here that this CPU can run (Highway's bit, its name), best first: what
+// the tests force one after another (hwy::SetSupportedTargetsForTest) to check each of them.
+struct SimdTarget {
+  std::int64_t bit;
+  std::string_view name;
+};
+std::vector<SimdTarget> simd_targets();
 
 }  // namespace llorch::engine

@@ -106,8 +106,14 @@ SynthReport synthesize_model(const SynthOptions& o, const std::function<void(dou
   copy_tokenizer(vocab, out);
 
   FastRandom random(o.seed);
-  const bool low_bit =
-      o.type == TensorType::q4_0 || o.type == TensorType::q4_k || o.type == TensorType::q6_k;
+  const bool low_bit = o.type == TensorType::q4_0 || o.type == TensorType::q4_k ||
+                       o.type == TensorType::q5_k || o.type == TensorType::q6_k;
+  // llama.cpp's rule for the _M mixes: the first and last eighth of the layers and every third
+  // one between them keep attn_v and ffn_down in Q6_K.
+  const auto more_bits = [&](std::size_t l) {
+    const std::size_t n = s.n_layers;
+    return o.medium_mix && (l < n / 8 || l >= 7 * n / 8 || (l - n / 8) % 3 == 2);
+  };
   std::uint64_t values_total = 0;
   std::uint64_t values_done = 0;
   values_total += 2 * static_cast<std::uint64_t>(report.vocab_size) * s.dim;
@@ -151,12 +157,12 @@ SynthReport synthesize_model(const SynthOptions& o, const std::function<void(dou
     norm(name("attn_norm"));
     matrix(name("attn_q"), s.dim, s.dim, o.type);
     matrix(name("attn_k"), s.dim, kv_dim, o.type);
-    matrix(name("attn_v"), s.dim, kv_dim, o.type);
+    matrix(name("attn_v"), s.dim, kv_dim, more_bits(l) ? TensorType::q6_k : o.type);
     matrix(name("attn_output"), s.dim, s.dim, o.type);
     norm(name("ffn_norm"));
     matrix(name("ffn_gate"), s.dim, s.hidden_dim, o.type);
     matrix(name("ffn_up"), s.dim, s.hidden_dim, o.type);
-    matrix(name("ffn_down"), s.hidden_dim, s.dim, o.type);
+    matrix(name("ffn_down"), s.hidden_dim, s.dim, more_bits(l) ? TensorType::q6_k : o.type);
   }
   norm("output_norm.weight");
   matrix("output.weight", s.dim, report.vocab_size, low_bit ? TensorType::q6_k : o.type);

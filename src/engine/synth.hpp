@@ -28,7 +28,9 @@ std::optional<SynthShape> known_synth_shape(const std::string& name);
 struct SynthOptions {
   SynthShape shape;
   TensorType type = TensorType::q4_0;  // of the 2-D weights; norms stay F32
-  std::string vocab_path;              // a GGUF whose tokenizer is copied
+  // llama.cpp's medium K-quant mix (Q4_K_M, Q5_K_M): attn_v and ffn_down of some layers in Q6_K.
+  bool medium_mix = false;
+  std::string vocab_path;  // a GGUF whose tokenizer is copied
   std::string output_path;
   std::uint64_t seed = 1;
 };
@@ -40,7 +42,7 @@ struct SynthReport {
   std::size_t fallback_tensors = 0;  // K-quant requested but rows are not whole super-blocks
 };
 
-// Writes the file. The output matrix is Q6_K when `type` is a 4- or 6-bit type (as llama.cpp's
+// Writes the file. The output matrix is Q6_K when `type` is a 4-, 5- or 6-bit type (as llama.cpp's
 // quantizer does), tensors whose rows are not whole K-quant super-blocks are Q8_0. Throws
 // ModelError for an unusable vocab file or shape, std::system_error when writing fails.
 // `progress` is called with the fraction done.

@@ -85,24 +85,6 @@ INSTANTIATE_TEST_SUITE_P(
                       TypeFile{TensorType::iq4_xs, "iq4_xs"}),
     [](const auto& param_info) { return std::string(traits(param_info.param.type).name); });
 
-// Without AVX2 (Highway's portable target) the integer kernel is the plain C++ one exactly.
-TEST(DecodedType, ThePortableTargetComputesWhatTheReferenceDoes) {
-  hwy::SetSupportedTargetsForTest(HWY_EMU128 | HWY_SCALAR);
-  for (const auto& [type, file] :
-       {TypeFile{TensorType::q5_0, "q5_0"}, TypeFile{TensorType::q3_k, "q3_k_m"}}) {
-    const Sample s = sample(file, type);
-    ASSERT_NE(s.tensor, nullptr);
-    std::vector<float> x(s.tensor->cols, 0.5f);
-    QuantizedActivations qx;
-    qx.quantize(x.data(), x.size(), uses_super_blocks(type));
-    for (std::size_t r = 0; r < s.tensor->rows; ++r) {
-      ASSERT_EQ(simd_dot_quantized(type, s.tensor->row(r), qx),
-                scalar_dot_quantized(type, s.tensor->row(r), qx));
-    }
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
 TEST(DecodedType, Bf16IsTheTopHalfOfAFloat) {
   const std::uint16_t bits[4] = {0x3F80, 0xC000, 0x0000, 0x4049};  // 1, -2, 0, 3.140625
   float out[4];

@@ -119,44 +119,6 @@ INSTANTIATE_TEST_SUITE_P(QuantizedTypes, QuantizedMatmul,
                                            TensorType::q6_k),
                          TypeParamName());
 
-// Machines without AVX2 run Highway's portable target: force it, and check that every kernel
-// runs there and agrees with the reference.
-TEST(SimdKernels, ThePortableTargetComputesWhatTheReferenceDoes) {
-  hwy::SetSupportedTargetsForTest(HWY_EMU128 | HWY_SCALAR);
-  const std::string_view portable = simd_target_name();
-  ASSERT_TRUE(portable == "EMU128" || portable == "SCALAR") << portable;
-  std::mt19937 rng(23);
-  for (TensorType type : {TensorType::q8_0, TensorType::q4_0, TensorType::q4_0_planar,
-                          TensorType::q4_k, TensorType::q6_k}) {
-    const std::size_t n = 2 * kSuperBlock, rows = 5, tokens = 9;
-    const std::size_t row_bytes = n / traits(type).block_elements * traits(type).block_bytes;
-    std::vector<std::byte> matrix(rows * row_bytes);
-    for (std::size_t r = 0; r < rows; ++r)
-      quantize_row(type, random_values(n, rng, 0.3f).data(), matrix.data() + r * row_bytes, n);
-    std::vector<QuantizedActivations> xs(tokens);
-    for (auto& x : xs) x.quantize(random_values(n, rng).data(), n, uses_super_blocks(type));
-    std::vector<float> out(rows * tokens);
-    simd_matmul_quantized(type, matrix.data(), row_bytes, rows, xs.data(), tokens, out.data(),
-                          rows);
-    for (std::size_t t = 0; t < tokens; ++t) {
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::byte* row = matrix.data() + r * row_bytes;
-        ASSERT_EQ(simd_dot_quantized(type, row, xs[t]), scalar_dot_quantized(type, row, xs[t]));
-        ASSERT_EQ(out[t * rows + r], scalar_dot_quantized(type, row, xs[t])) << test_name(type);
-      }
-    }
-  }
-  const auto w = random_values(77, rng);
-  const auto x = random_values(77, rng);
-  for (TensorType type : {TensorType::f32, TensorType::f16}) {
-    const auto row = stored(type, w);
-    EXPECT_NEAR(simd_dot(type, row.data(), x.data(), 77), dot_row(type, row.data(), x.data(), 77),
-                1e-4);
-  }
-  hwy::SetSupportedTargetsForTest(0);  // the CPU's own again
-  EXPECT_NE(simd_target_name(), portable);
-}
-
 TEST(SimdKernels, FloatDotsHandleEveryTailLength) {
   std::mt19937 rng(5);
   for (std::size_t n = 1; n < 300; n += 1 + rng() % 7) {
@@ -279,56 +241,6 @@ TEST(KernelPath, ReferenceIsChosenByName) {
   EXPECT_EQ(kernel_path_from("reference"), KernelPath::reference);
   EXPECT_EQ(kernel_path_from("simd"), KernelPath::simd);
   EXPECT_EQ(kernel_path_from(nullptr), KernelPath::simd);
-}
-
-// The attention kernels over a run of rows (a KV block) against one product per row, for F16 and
-// F32, head sizes with and without a vector tail, runs of 1 to 16 rows.
-TEST(SimdKernels, RowRunsEqualOneProductPerRow) {
-  std::mt19937 rng(5);
-  for (const TensorType type : {TensorType::f32, TensorType::f16, TensorType::q8_0}) {
-    for (const std::size_t n : {8u, 24u, 32u, 64u, 80u, 128u}) {
-      if (type == TensorType::q8_0 && n % 32 != 0) continue;
-      for (const std::size_t count : {1u, 3u, 16u}) {
-        // Rows with a gap after them, as one head's part of a cache row.
-        const std::size_t stride = type == TensorType::q8_0
-                                       ? (n / 32 + 2) * sizeof(BlockQ8_0)
-                                       : (n + 40) * (type == TensorType::f16 ? 2 : 4);
-        std::vector<std::byte> rows(stride * count);
-        std::vector<float> flat(n * count);
-        for (std::size_t r = 0; r < count; ++r) {
-          const auto values = random_values(n, rng);
-          quantize_row(type, values.data(), rows.data() + r * stride, n);
-          dequantize_row(type, rows.data() + r * stride, flat.data() + r * n, n);
-        }
-        const auto x = random_values(n, rng);
-        std::vector<float> dots(count);
-        std::vector<float> xs(x);  // what the products see: x itself, or x quantized for Q8_0
-        if (type == TensorType::q8_0) {
-          QuantizedActivations q;
-          q.quantize(x.data(), n);
-          simd_dot_rows_quantized(rows.data(), stride, count, q, dots.data());
-          for (std::size_t i = 0; i < n; ++i) xs[i] = static_cast<float>(q.q[i]) * q.d[i / 32];
-        } else {
-          simd_dot_rows(type, rows.data(), stride, count, x.data(), n, dots.data());
-        }
-        const auto a = random_values(count, rng);
-        std::vector<float> sum(n, 0.5f), expected(n, 0.5f);
-        simd_axpy_rows(type, a.data(), rows.data(), stride, count, sum.data(), n);
-        for (std::size_t r = 0; r < count; ++r) {
-          double dot = 0;
-          for (std::size_t i = 0; i < n; ++i) {
-            dot += double{flat[r * n + i]} * xs[i];
-            expected[i] += a[r] * flat[r * n + i];
-          }
-          EXPECT_NEAR(dots[r], dot, 1e-4 * static_cast<double>(n))
-              << "n=" << n << " count=" << count << " row " << r;
-        }
-        for (std::size_t i = 0; i < n; ++i)
-          EXPECT_NEAR(sum[i], expected[i], 1e-4 * static_cast<double>(count))
-              << "n=" << n << " count=" << count;
-      }
-    }
-  }
 }
 
 }  // namespace

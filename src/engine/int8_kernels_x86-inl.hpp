@@ -1,0 +1,772 @@
+// The integer kernels of the x86 targets with AVX2 (AVX2, AVX-512, AVX-512 with VNNI), placed by
+// hand where their instructions win: maddubs (32 unsigned-by-signed byte products and their pair
+// sums in one instruction) and, with VNNI, dpbusd (the products' sums of four straight into
+// int32). Every other target runs int8_kernels_portable-inl.hpp.
+// Per-target code: included by simd_kernels.cpp once for every target Highway compiles
+// (foreach_target.h), hence the toggling include guard instead of #pragma once.
+#if defined(LLORCH_ENGINE_INT8_KERNELS_X86_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LLORCH_ENGINE_INT8_KERNELS_X86_INL_
+#undef LLORCH_ENGINE_INT8_KERNELS_X86_INL_
+#else
+#define LLORCH_ENGINE_INT8_KERNELS_X86_INL_
+#endif
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "engine/block_decoders.hpp"
+#include "engine/scalar_kernels.hpp"
+#include "engine/simd_kernels.hpp"
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace llorch::engine::HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+
+// 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
+HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+HWY_INLINE float HorizontalSum(__m256 v) {
+  const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
+  return _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
+}
+
+HWY_INLINE float Half(std::uint16_t bits) {
+  return _cvtsh_ss(bits);
+}
+
+// |w| with w's sign moved onto v: maddubs wants one unsigned operand.
+HWY_INLINE __m256i DotI8I8(__m256i w, __m256i v) {
+  return DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(v, w));
+}
+
+HWY_INLINE __m256i LoadQ8(const std::byte* row, std::size_t b) {
+  return _mm256_loadu_si256(
+      reinterpret_cast<const __m256i*>(row + b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs)));
+}
+
+// Values 0-15 from the low nibbles, 16-31 from the high ones: unsigned 0..15 (the value + 8).
+HWY_INLINE __m256i LoadQ4_0(const std::byte* row, std::size_t b) {
+  const __m128i packed = _mm_loadu_si128(
+      reinterpret_cast<const __m128i*>(row + b * sizeof(BlockQ4_0) + offsetof(BlockQ4_0, qs)));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                          _mm256_set1_epi8(0x0F));
+}
+
+template <typename Block>
+HWY_INLINE float BlockScale(const std::byte* row, std::size_t b) {
+  std::uint16_t bits;
+  std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
+  return Half(bits);
+}
+
+template <typename Block>
+HWY_INLINE float BlockScale(const std::byte* row, std::size_t b, const QuantizedActivations& x) {
+  std::uint16_t bits;
+  std::memcpy(&bits, row + b * sizeof(Block) + offsetof(Block, d), 2);
+  return Half(bits) * x.d[b];
+}
+
+HWY_INLINE __m256i LoadX(const QuantizedActivations& x, std::size_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + 32 * b));
+}
+
+// How far ahead of the computation the decode kernels ask for their weights. Decoding streams
+// every weight from memory once; the hardware prefetchers alone leave the kernels waiting on
+// DRAM latency, and a distance of a few hundred bytes is too short to hide it: with 2.5 KB, a
+// TinyLlama-shape Q4_0 token went from 27 to 36 tok/s (bench/README.md).
+constexpr std::size_t kPrefetchAhead = 2560;
+
+// Asks for every cache line of [p, p + bytes), addresses at most 48 bytes apart so
+// that no line is skipped whatever the alignment.
+HWY_INLINE void Prefetch(const std::byte* p, std::size_t bytes) {
+  for (std::size_t offset = 0; offset < bytes; offset += 48)
+    _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+}
+
+// The low and the high nibbles of 32 packed bytes, as 32 unsigned bytes (0-15) each.
+struct Nibbles {
+  __m256i low;
+  __m256i high;
+};
+
+HWY_INLINE Nibbles SplitNibbles(__m256i packed) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  return {_mm256_and_si256(packed, mask), _mm256_and_si256(_mm256_srli_epi16(packed, 4), mask)};
+}
+
+// Two blocks per step into two accumulators: the FMA latency chains run side by side.
+template <typename Block, __m256i (*Load)(const std::byte*, std::size_t)>
+HWY_INLINE float DotSigned(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  const std::size_t blocks = x.n / 32;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    // Rows follow each other in memory: this runs into the next row, which is read next.
+    Prefetch(row + b * sizeof(Block) + kPrefetchAhead, 2 * sizeof(Block));
+    const __m256i p0 = DotI8I8(Load(row, b), LoadX(x, b));
+    const __m256i p1 = DotI8I8(Load(row, b + 1), LoadX(x, b + 1));
+    acc0 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(BlockScale<Block>(row, b, x)), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(BlockScale<Block>(row, b + 1, x)),
+                           acc1);
+  }
+  if (b < blocks) {
+    const __m256i p = DotI8I8(Load(row, b), LoadX(x, b));
+    acc0 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(BlockScale<Block>(row, b, x)), acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+float DotQ8(const std::byte* row, const QuantizedActivations& x) {
+  return DotSigned<BlockQ8_0, LoadQ8>(row, x);
+}
+
+// Σ (w - 8) x = Σ w x - Σ 8 x: the second sum, per pair of values, comes precomputed with the
+// activations, so the zero point costs one subtraction per block.
+HWY_INLINE __m256i DotQ4_0Block(const std::byte* row, std::size_t b,
+                                const QuantizedActivations& x) {
+  const __m256i products = _mm256_maddubs_epi16(LoadQ4_0(row, b), LoadX(x, b));
+  const __m256i offsets =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.pair_offsets8.data() + 16 * b));
+  return _mm256_madd_epi16(_mm256_sub_epi16(products, offsets), _mm256_set1_epi16(1));
+}
+
+float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  const std::size_t blocks = x.n / 32;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    Prefetch(row + b * sizeof(BlockQ4_0) + kPrefetchAhead, 2 * sizeof(BlockQ4_0));
+    const __m256i p0 = DotQ4_0Block(row, b, x);
+    const __m256i p1 = DotQ4_0Block(row, b + 1, x);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b, x)),
+                           acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1),
+                           _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b + 1, x)), acc1);
+  }
+  if (b < blocks) {
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4_0Block(row, b, x)),
+                           _mm256_set1_ps(BlockScale<BlockQ4_0>(row, b, x)), acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+// The batched prompt's kernels: one weight row against four token vectors at a time. The row's
+// block is decoded once and stays in registers for the four products.
+constexpr std::size_t kTile = 8;
+
+// A tile's activations in the order RowTile reads them, so that one pointer and constant offsets
+// reach every token (eight tokens' own pointers do not fit in registers beside the
+// accumulators): per block, the tokens' 32 quants, their scales, and their Q4_0 zero points
+// (8 · Σx · d_x, block_offsets8).
+constexpr std::size_t kTileBlockBytes = kTile * (32 + 2 * sizeof(float));
+
+HWY_INLINE void PackTile(const QuantizedActivations* xs, std::size_t blocks, std::byte* out) {
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::byte* block = out + b * kTileBlockBytes;
+    auto* scales = reinterpret_cast<float*>(block + kTile * 32);
+    for (std::size_t k = 0; k < kTile; ++k) {
+      std::memcpy(block + 32 * k, xs[k].q.data() + 32 * b, 32);
+      scales[k] = xs[k].d[b];
+      scales[kTile + k] = xs[k].block_offsets8[b];
+    }
+  }
+}
+
+// One weight row against kTile token vectors (packed by PackTile). Q4_0 leaves its zero point
+// (8) out of the integer products and takes it off once per block for all the tile's tokens.
+// Q8_0 is signed: |w| meets x with w's sign.
+template <typename Block>
+HWY_INLINE void RowTile(const std::byte* row, const float* scales, const std::byte* tile,
+                        std::size_t blocks, float* out, std::size_t stride) {
+  static_assert(kTile == 8, "one vector of zero points per block");
+  constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kTile];
+  __m256 zero = _mm256_setzero_ps();
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < blocks; ++b, tile += kTileBlockBytes) {
+    const __m256 dw = _mm256_broadcast_ss(scales + b);
+    const auto* dx = reinterpret_cast<const float*>(tile + kTile * 32);
+    __m256i w;
+    if constexpr (kQ4) {
+      w = LoadQ4_0(row, b);
+      zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(dx + kTile), zero);
+    } else {
+      w = LoadQ8(row, b);
+    }
+    const __m256i magnitude = kQ4 ? w : _mm256_sign_epi8(w, w);
+    for (std::size_t k = 0; k < kTile; ++k) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
+      if constexpr (!kQ4) v = _mm256_sign_epi8(v, w);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, v), ones);
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                               _mm256_mul_ps(dw, _mm256_broadcast_ss(dx + k)), acc[k]);
+    }
+  }
+  alignas(32) float zeros[kTile];
+  _mm256_store_ps(zeros, zero);
+  for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
+}
+
+// Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
+// decoded once, in L1) meet a tile of tokens (in L1) at a time.
+template <typename Block>
+HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                            const QuantizedActivations* xs, std::size_t count, float* out,
+                            std::size_t stride,
+                            float (*single)(const std::byte*, const QuantizedActivations&)) {
+  constexpr std::size_t kRowBlock = 32;
+  constexpr std::size_t kMaxBlocks = 512;  // rows of up to 16384 values take the tiled path
+  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
+  const std::size_t tiles = blocks <= kMaxBlocks ? count / kTile : 0;
+  thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
+  thread_local std::vector<std::byte> packed;
+  packed.resize(tiles * blocks * kTileBlockBytes);
+  for (std::size_t tile = 0; tile < tiles; ++tile)
+    PackTile(xs + tile * kTile, blocks, packed.data() + tile * blocks * kTileBlockBytes);
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    if (tiles > 0) {
+      for (std::size_t r = r0; r < r1; ++r)
+        for (std::size_t b = 0; b < blocks; ++b)
+          scales[(r - r0) * kMaxBlocks + b] = BlockScale<Block>(rows + r * row_bytes, b);
+    }
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        RowTile<Block>(rows + r * row_bytes, scales.data() + (r - r0) * kMaxBlocks,
+                       packed.data() + tile * blocks * kTileBlockBytes, blocks,
+                       out + tile * kTile * stride + r, stride);
+      }
+    }
+    for (std::size_t t = tiles * kTile; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulTiles<BlockQ4_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ4_0);
+}
+
+void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+              const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulTiles<BlockQ8_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ8);
+}
+
+// Q4_0 planar (see TensorType), two blocks a step. One 32-byte load holds the quants of blocks b
+// and b+1, so the low nibbles are [b's values 0-15 | b+1's 0-15] and the high ones [b's 16-31 |
+// b+1's 16-31]; x.q_pairs holds the activations in that order. Both products add up in int16
+// (at most 2 · 2 · 15 · 127 in size), and after the pair sums the low four int32 lanes belong to
+// block b and the high four to b+1: one convert and one FMA for two blocks, with the two blocks'
+// scales picked out of a vector of eight (converted from f16 in one instruction).
+HWY_INLINE __m256i DotQ4PlanarPair(const Nibbles& w, const std::int8_t* xq) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(
+      _mm256_dpbusd_epi32(_mm256_setzero_si256(), w.low,
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+      w.high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)));
+#else
+  const __m256i sums = _mm256_add_epi16(
+      _mm256_maddubs_epi16(w.low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
+      _mm256_maddubs_epi16(w.high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32))));
+  return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
+#endif
+}
+
+// The quants of blocks b and b+1 of a planar row, split into nibbles.
+HWY_INLINE Nibbles LoadPair(const std::uint8_t* qs, std::size_t b) {
+  return SplitNibbles(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + q4_0_planar_quants(b))));
+}
+
+HWY_INLINE __m256 LoadScales8(const std::byte* scales, std::size_t b) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 2 * b)));
+}
+
+// Lanes [2p ×4, 2p+1 ×4] of eight per-block values: the scales of pair p of the eight blocks.
+HWY_INLINE __m256i PairPick(int p) {
+  return _mm256_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+}
+
+// The weight's zero point (8), per block: Σ(w - 8)x = Σwx - 8Σx, and x.block_offsets8 holds
+// 8 · Σq · d_x, so eight blocks' zero points cost one FMA.
+float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
+  const std::size_t blocks = x.n / 32;
+  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
+  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
+  const __m256i pick0 = PairPick(0), pick1 = PairPick(1), pick2 = PairPick(2), pick3 = PairPick(3);
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  __m256 zero = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    // The 144 bytes of row these eight blocks span, kPrefetchAhead further on (quants, scales
+    // and the next row alike: memory is read in order).
+    Prefetch(row + 18 * b + kPrefetchAhead, 144);
+    const __m256 dw = LoadScales8(scales, b);
+    const __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(x.d.data() + b));
+    zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(x.block_offsets8.data() + b), zero);
+    const std::int8_t* xq = x.q_pairs.data() + 32 * b;
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b), xq)),
+                           _mm256_permutevar8x32_ps(s, pick0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 2), xq + 64)),
+                           _mm256_permutevar8x32_ps(s, pick1), acc1);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 4), xq + 128)),
+                           _mm256_permutevar8x32_ps(s, pick2), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(LoadPair(qs, b + 6), xq + 192)),
+                           _mm256_permutevar8x32_ps(s, pick3), acc1);
+  }
+  const float sum = HorizontalSum(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), zero));
+  return b < blocks ? sum + scalar::dot_q4_0_planar(row, x, b) : sum;
+}
+
+// The activations of kTile tokens in the order RowTileQ4Planar reads them, so that one pointer
+// and constant offsets reach every token (eight tokens' own pointers do not fit in registers
+// beside the accumulators): per group of eight blocks, the tokens' zero points, then per pair of
+// blocks the tokens' interleaved quants and their expanded scales.
+constexpr std::size_t kPairBytes = kTile * (64 + 8 * sizeof(float));
+constexpr std::size_t kGroupBytes = kTile * 8 * sizeof(float) + 4 * kPairBytes;
+
+HWY_INLINE void PackTileQ4Planar(const QuantizedActivations* xs, std::size_t groups,
+                                 std::byte* out) {
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::byte* group = out + g * kGroupBytes;
+    for (std::size_t k = 0; k < kTile; ++k)
+      std::memcpy(group + 32 * k, xs[k].block_offsets8.data() + 8 * g, 32);
+    for (std::size_t p = 0; p < 4; ++p) {
+      const std::size_t pair = 8 * g + 2 * p;
+      std::byte* quants = group + kTile * 32 + p * kPairBytes;
+      std::byte* scales = quants + kTile * 64;
+      for (std::size_t k = 0; k < kTile; ++k) {
+        std::memcpy(quants + 64 * k, xs[k].q_pairs.data() + 32 * pair, 64);
+        std::memcpy(scales + 32 * k, xs[k].d_pairs.data() + 4 * pair, 32);
+      }
+    }
+  }
+}
+
+// One planar Q4_0 row against kTile token vectors (packed by PackTileQ4Planar), two blocks a
+// step: the pair's quants are unpacked once for the tile's tokens.
+HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks, const std::byte* tile,
+                                const QuantizedActivations* xs, float* out, std::size_t stride) {
+  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
+  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
+  __m256 acc[kTile];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= blocks; b += 8, tile += kGroupBytes) {
+    const __m256 dw8 = LoadScales8(scales, b);
+    // The eight blocks' zero points straight into each token's accumulator: its lanes are
+    // summed in the end whatever they hold.
+    const auto* zero_points = reinterpret_cast<const float*>(tile);
+    for (std::size_t k = 0; k < kTile; ++k)
+      acc[k] = _mm256_fnmadd_ps(dw8, _mm256_loadu_ps(zero_points + 8 * k), acc[k]);
+    for (int p = 0; p < 4; ++p) {
+      const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
+      const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
+      const Nibbles w = LoadPair(qs, pair);
+      const std::byte* quants = tile + kTile * 32 + static_cast<std::size_t>(p) * kPairBytes;
+      const auto* dx = reinterpret_cast<const float*>(quants + kTile * 64);
+      for (std::size_t k = 0; k < kTile; ++k) {
+        const auto* xq = reinterpret_cast<const std::int8_t*>(quants + 64 * k);
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(w, xq)),
+                                 _mm256_mul_ps(dw_pair, _mm256_loadu_ps(dx + 8 * k)), acc[k]);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < kTile; ++k) {
+    const float tail = b < blocks ? scalar::dot_q4_0_planar(row, xs[k], b) : 0.0f;
+    out[k * stride] = HorizontalSum(acc[k]) + tail;
+  }
+}
+
+void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                      const QuantizedActivations* xs, std::size_t count, float* out,
+                      std::size_t stride) {
+  constexpr std::size_t kRowBlock = 32;
+  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
+  // Tiles pay for their packing only on full prompt batches, if at all: on a Zen host a step of
+  // 8 or 16 decode tokens ran at 77 / 93 tokens/s through tiles and 116 / 120 through one dot per
+  // row and token; prompt batches of 32 at 118 against 126, of 64 at 130 against 137
+  // (bench/README.md, issue 13). Kept for full batches, where an earlier host gained from them.
+  constexpr std::size_t kTilesFrom = 64;
+  const std::size_t tiles = count >= kTilesFrom ? count / kTile : 0;
+  const std::size_t tile_bytes = blocks / 8 * kGroupBytes;
+  thread_local std::vector<std::byte> packed;
+  packed.resize(tiles * tile_bytes);
+  for (std::size_t tile = 0; tile < tiles; ++tile)
+    PackTileQ4Planar(xs + tile * kTile, blocks / 8, packed.data() + tile * tile_bytes);
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        RowTileQ4Planar(rows + r * row_bytes, blocks, packed.data() + tile * tile_bytes,
+                        xs + tile * kTile, out + tile * kTile * stride + r, stride);
+      }
+    }
+    for (std::size_t t = tiles * kTile; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = DotQ4_0Planar(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+// Every 16-bit lane of a 128-bit half of the result holds word `low` (low half) or `high` (high
+// half) of each half of v: a broadcast of one scale per half, in one shuffle.
+HWY_INLINE __m256i BroadcastWords(__m256i v, int low, int high) {
+  const auto pick = [](int word) { return static_cast<short>(((2 * word + 1) << 8) | (2 * word)); };
+  return _mm256_shuffle_epi8(
+      v, _mm256_set_m128i(_mm_set1_epi16(pick(high)), _mm_set1_epi16(pick(low))));
+}
+
+// The 8 six-bit scales (bytes 0-7) and 8 mins (bytes 8-15) of a Q4_K block, as
+// unpack_q4_k_scales gives them, in a few word operations instead of a loop over bytes.
+HWY_INLINE __m128i Q4KScalesAndMins(const std::uint8_t packed[12]) {
+  constexpr std::uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kLow2 = 0x03030303;
+  std::uint32_t w[3];
+  std::memcpy(w, packed, 12);
+  const std::uint32_t scales_low = w[0] & kLow6;
+  const std::uint32_t scales_high = (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4);
+  const std::uint32_t mins_low = w[1] & kLow6;
+  const std::uint32_t mins_high = ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4);
+  return _mm_setr_epi32(static_cast<int>(scales_low), static_cast<int>(scales_high),
+                        static_cast<int>(mins_low), static_cast<int>(mins_high));
+}
+
+// The 64 values of chunk `chunk` (0-3) of a Q4_K or Q5_K super-block, as unsigned bytes: the
+// low nibbles are sub-block 2·chunk, the high ones 2·chunk + 1; Q5_K adds each value's fifth bit
+// from qh (bit 2·chunk for the first sub-block, 2·chunk + 1 for the second).
+template <typename Block>
+HWY_INLINE Nibbles LoadKChunk(const Block* block, int chunk) {
+  Nibbles w =
+      SplitNibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk)));
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qh));
+    const __m256i one = _mm256_set1_epi8(1);
+    const __m256i low_bits =
+        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * chunk)), one);
+    const __m256i high_bits =
+        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * chunk + 1)), one);
+    w.low = _mm256_or_si256(w.low, _mm256_slli_epi16(low_bits, 4));
+    w.high = _mm256_or_si256(w.high, _mm256_slli_epi16(high_bits, 4));
+  }
+  return w;
+}
+
+// Q4_K and Q5_K against the super-block quantization: each sub-block's pair sums are weighted by
+// its 6-bit scale in the integer multiply-add, so a super-block costs one float FMA for its
+// scales and one for its minimums (Σ min_j · Σx over sub-block j, from the activations' 16-sums).
+template <typename Block>
+HWY_INLINE float DotK(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  __m256 acc_mins = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const Block*>(row + b * sizeof(Block));
+    Prefetch(row + b * sizeof(Block) + kPrefetchAhead, sizeof(Block));
+    const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    __m256i sums = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const Nibbles w = LoadKChunk(block, chunk);
+      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk));
+      const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk + 32));
+      const int j = 2 * chunk;
+      sums = _mm256_add_epi32(
+          sums, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0),
+                                                   BroadcastWords(scales, j, j)),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1),
+                                                   BroadcastWords(scales, j + 1, j + 1))));
+    }
+    // Minimums: min_j for both 16-sums of sub-block j.
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
+    const __m256i xsums =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksums16.data() + 16 * b));
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(Half(bits) * x.dk[b]), acc);
+    std::memcpy(&bits, &block->dmin, 2);
+    acc_mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
+                               _mm256_set1_ps(Half(bits) * x.dk[b]), acc_mins);
+  }
+  return HorizontalSum(_mm256_sub_ps(acc, acc_mins));
+}
+
+float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
+  return DotK<BlockQ4_K>(row, x);
+}
+float DotQ5_K(const std::byte* row, const QuantizedActivations& x) {
+  return DotK<BlockQ5_K>(row, x);
+}
+
+// The batched prompt's K-quant kernels: one row against kTileK tokens, each 64 values' quants
+// and scales unpacked once for all of them. Four tokens, not eight: a token keeps an integer and
+// a float accumulator, and the unpacked weights need registers too.
+constexpr std::size_t kTileK = 4;
+
+template <typename Block>
+HWY_INLINE void RowTileK(const std::byte* row, std::size_t super_blocks,
+                         const QuantizedActivations* xs, float* out, std::size_t stride) {
+  __m256 acc[kTileK];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < super_blocks; ++b) {
+    const auto* block = reinterpret_cast<const Block*>(row + b * sizeof(Block));
+    const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
+    __m256i sums[kTileK];
+    for (auto& s : sums) s = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const Nibbles w = LoadKChunk(block, chunk);
+      const __m256i low_scale = BroadcastWords(scales, 2 * chunk, 2 * chunk);
+      const __m256i high_scale = BroadcastWords(scales, 2 * chunk + 1, 2 * chunk + 1);
+      for (std::size_t k = 0; k < kTileK; ++k) {
+        const std::int8_t* xq = xs[k].qk.data() + kSuperBlock * b + 64 * chunk;
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
+        sums[k] = _mm256_add_epi32(
+            sums[k],
+            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0), low_scale),
+                             _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1), high_scale)));
+      }
+    }
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    const float d = Half(bits);
+    std::memcpy(&bits, &block->dmin, 2);
+    const float dmin = Half(bits);
+    for (std::size_t k = 0; k < kTileK; ++k) {
+      const __m256i xsums =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[k].ksums16.data() + 16 * b));
+      const float dx = xs[k].dk[b];
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[k]), _mm256_set1_ps(d * dx), acc[k]);
+      acc[k] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
+                                _mm256_set1_ps(dmin * dx), acc[k]);
+    }
+  }
+  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]);
+}
+
+// Rows [0, row_count) against every token: kTileK tokens at a time through `tile`, the rest one
+// dot product each; rows in blocks of 16 so that a tile's activations stay in L1.
+template <void (*Tile)(const std::byte*, std::size_t, const QuantizedActivations*, float*,
+                       std::size_t),
+          float (*Single)(const std::byte*, const QuantizedActivations&)>
+HWY_INLINE void MatmulSuperBlocks(const std::byte* rows, std::size_t row_bytes,
+                                  std::size_t row_count, const QuantizedActivations* xs,
+                                  std::size_t count, float* out, std::size_t stride) {
+  constexpr std::size_t kRowBlock = 16;
+  const std::size_t super_blocks = count > 0 ? xs[0].n / kSuperBlock : 0;
+  const std::size_t tiles = count / kTileK;
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        Tile(rows + r * row_bytes, super_blocks, xs + tile * kTileK,
+             out + tile * kTileK * stride + r, stride);
+      }
+    }
+    for (std::size_t t = tiles * kTileK; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = Single(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+// The four runs of 32 values of half `half` of a Q6_K super-block, as unsigned 6-bit q (the
+// value + 32).
+HWY_INLINE void LoadQ6Half(const BlockQ6_K* block, int half, __m256i q[4]) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  const std::uint8_t* ql = block->ql + 64 * half;
+  const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+  const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qh + 32 * half));
+  q[0] = _mm256_or_si256(_mm256_and_si256(l0, low_nibbles),
+                         _mm256_slli_epi16(_mm256_and_si256(h, two_bits), 4));
+  q[1] = _mm256_or_si256(_mm256_and_si256(l1, low_nibbles),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits), 4));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low_nibbles),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two_bits), 4));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low_nibbles),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two_bits), 4));
+}
+
+// Half `half`'s integer products of unpacked quants `q` with activations xq (the super-block's),
+// each 16 values' scale weighting the pair sums in the integer multiply-add.
+HWY_INLINE __m256i Q6HalfSums(const __m256i q[4], __m256i scales16, int half,
+                              const std::int8_t* xq) {
+  // This half's eight scales in both 128-bit halves.
+  const __m256i half_scales = half == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                                        : _mm256_permute2x128_si256(scales16, scales16, 0x11);
+  __m256i sums = _mm256_setzero_si256();
+  for (int run = 0; run < 4; ++run) {
+    const __m256i v =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 128 * half + 32 * run));
+    // Values 0-15 of the run have scale 2·run of the half, values 16-31 scale 2·run+1.
+    sums = _mm256_add_epi32(sums,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], v),
+                                              BroadcastWords(half_scales, 2 * run, 2 * run + 1)));
+  }
+  return sums;
+}
+
+// Q6_K against the super-block quantization: 6-bit q (0-63) meets x unsigned-by-signed, each
+// 16 values' scale weights the pair sums in the integer multiply-add, and the zero point (32)
+// comes off once per super-block: 32 · Σ scale_g · Σx over group g.
+float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
+  __m256 acc = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ6_K*>(row + b * sizeof(BlockQ6_K));
+    Prefetch(row + b * sizeof(BlockQ6_K) + kPrefetchAhead, sizeof(BlockQ6_K));
+    const __m256i scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block->scales)));
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    __m256i sums = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      __m256i q[4];
+      LoadQ6Half(block, half, q);
+      sums = _mm256_add_epi32(sums, Q6HalfSums(q, scales16, half, xq));
+    }
+    const __m256i xsums =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksums16.data() + 16 * b));
+    sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(scales16, xsums), 5));
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(Half(bits) * x.dk[b]), acc);
+  }
+  return HorizontalSum(acc);
+}
+
+// One Q6_K row against kTileK tokens: each half's quants unpacked once for all of them.
+HWY_INLINE void RowTileQ6K(const std::byte* row, std::size_t super_blocks,
+                           const QuantizedActivations* xs, float* out, std::size_t stride) {
+  __m256 acc[kTileK];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < super_blocks; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ6_K*>(row + b * sizeof(BlockQ6_K));
+    const __m256i scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block->scales)));
+    __m256i sums[kTileK];
+    for (std::size_t k = 0; k < kTileK; ++k) {
+      const __m256i xsums =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[k].ksums16.data() + 16 * b));
+      sums[k] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                 _mm256_slli_epi32(_mm256_madd_epi16(scales16, xsums), 5));
+    }
+    for (int half = 0; half < 2; ++half) {
+      __m256i q[4];
+      LoadQ6Half(block, half, q);
+      for (std::size_t k = 0; k < kTileK; ++k)
+        sums[k] = _mm256_add_epi32(
+            sums[k], Q6HalfSums(q, scales16, half, xs[k].qk.data() + kSuperBlock * b));
+    }
+    std::uint16_t bits;
+    std::memcpy(&bits, &block->d, 2);
+    const float d = Half(bits);
+    for (std::size_t k = 0; k < kTileK; ++k)
+      acc[k] =
+          _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[k]), _mm256_set1_ps(d * xs[k].dk[b]), acc[k]);
+  }
+  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]);
+}
+
+void MatmulQ4_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulSuperBlocks<RowTileK<BlockQ4_K>, DotQ4_K>(rows, row_bytes, row_count, xs, count, out,
+                                                  stride);
+}
+void MatmulQ5_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulSuperBlocks<RowTileK<BlockQ5_K>, DotQ5_K>(rows, row_bytes, row_count, xs, count, out,
+                                                  stride);
+}
+void MatmulQ6_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
+  MatmulSuperBlocks<RowTileQ6K, DotQ6_K>(rows, row_bytes, row_count, xs, count, out, stride);
+}
+
+// A decoded integer row, 32 values a step: |q| with the sign moved onto the activations (both
+// within ±127, so the unsigned-by-signed products cannot saturate), groups 0 and 1 of the block
+// in the low and high four lanes.
+float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
+                    const QuantizedActivations& x, bool super) {
+  const std::size_t blocks = x.n / 32;
+  const std::int8_t* xq = super ? x.qk.data() : x.q.data();
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+    const __m256i sums = DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    const float d = super ? x.dk[b / 8] : x.d[b];
+    const float xsum0 = super ? x.ksums16[2 * b] : static_cast<float>(x.sums16[2 * b]);
+    const float xsum1 = super ? x.ksums16[2 * b + 1] : static_cast<float>(x.sums16[2 * b + 1]);
+    const __m256 s =
+        _mm256_set_m128(_mm_set1_ps(scale[2 * b + 1] * d), _mm_set1_ps(scale[2 * b] * d));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), s, acc);
+    offsets += d * (offset[2 * b] * xsum0 + offset[2 * b + 1] * xsum1);
+  }
+  return HorizontalSum(acc) + offsets;
+}
+
+// The same row against kTile tokens: each block's |q| computed once for all of them.
+HWY_INLINE void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
+                               const QuantizedActivations* xs, bool super, float* out,
+                               std::size_t stride) {
+  const std::size_t blocks = xs[0].n / 32;
+  __m256 acc[kTileK];
+  float offsets[kTileK] = {};
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+    const __m256i magnitude = _mm256_sign_epi8(w, w);
+    const __m256 s = _mm256_set_m128(_mm_set1_ps(scale[2 * b + 1]), _mm_set1_ps(scale[2 * b]));
+    for (std::size_t k = 0; k < kTileK; ++k) {
+      const QuantizedActivations& x = xs[k];
+      const std::int8_t* xq = (super ? x.qk.data() : x.q.data()) + 32 * b;
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+      const __m256i sums = DotU8I8(magnitude, _mm256_sign_epi8(a, w));
+      const float d = super ? x.dk[b / 8] : x.d[b];
+      const float xsum0 = super ? x.ksums16[2 * b] : static_cast<float>(x.sums16[2 * b]);
+      const float xsum1 = super ? x.ksums16[2 * b + 1] : static_cast<float>(x.sums16[2 * b + 1]);
+      acc[k] =
+          _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(s, _mm256_set1_ps(d)), acc[k]);
+      offsets[k] += d * (offset[2 * b] * xsum0 + offset[2 * b + 1] * xsum1);
+    }
+  }
+  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]) + offsets[k];
+}
+
+#endif  // HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace llorch::engine::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // LLORCH_ENGINE_INT8_KERNELS_X86_INL_
