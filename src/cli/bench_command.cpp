@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/cpu_info.hpp"
 #include "cli/model_loading.hpp"
 #include "cli/read_bandwidth.hpp"
 #include "engine/forward.hpp"
+#include "engine/simd_kernels.hpp"
 #include "narration/setup.hpp"
 
 namespace llorch::cli {
@@ -29,6 +31,7 @@ struct BenchOptions {
   std::string kv_type = "f32";
   int repetitions = 5;
   double bandwidth_gbps = 0;  // 0: measure it now (read_bandwidth.hpp)
+  std::string kernels;        // a kernel target to force ("" : the best this CPU runs)
   bool json = false;
 };
 
@@ -87,9 +90,20 @@ double run_parallel_steps(engine::ModelState& state,
   return static_cast<double>(count * caches.size()) / seconds;
 }
 
+// The targets this CPU runs, best first, as "AVX3_DL, AVX3, AVX2, SSE4, SCALAR".
+std::string runnable_targets() {
+  std::string names;
+  for (const auto& target : engine::simd_targets())
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", target.name);
+  return names;
+}
+
 int run_bench(BenchOptions o) {
   narration::install_narrator_on(STDERR_FILENO, {.component = "llorch-bench"},
                                  narration::Level::warn);
+  if (!o.kernels.empty()) (void)engine::force_simd_target(o.kernels);  // validated by the parser
+  const std::string target(engine::simd_target_name());
+  const CpuInfo cpu = read_cpu_info();
   const std::size_t threads =
       o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   if (o.model.context == 0)
@@ -151,6 +165,10 @@ int run_bench(BenchOptions o) {
       return nlohmann::ordered_json{{"median", f.median}, {"min", f.low}, {"max", f.high}};
     };
     nlohmann::ordered_json out{{"model", o.model.path},
+                               {"kernel_target", target},
+                               {"kernel_targets_runnable", runnable_targets()},
+                               {"cpu", cpu.model},
+                               {"cpu_flags", cpu.flags},
                                {"weight_bytes", model->weight_bytes()},
                                {"bytes_read_per_token", read_per_token},
                                {"threads", threads},
@@ -169,6 +187,8 @@ int run_bench(BenchOptions o) {
     fmt::print("{}\n", out.dump());
     return 0;
   }
+  fmt::print("kernels: {} (this CPU runs {}); CPU: {} ({})\n\n", target, runnable_targets(),
+             cpu.model, cpu.flags);
   fmt::print("| model | weights | threads | test | tokens/s (median, min–max of {}) |\n",
              o.repetitions);
   fmt::print("|---|---|---|---|---|\n");
@@ -234,6 +254,18 @@ Command add_bench_command(CLI::App& app) {
       ->add_option("--bandwidth-gbps", o->bandwidth_gbps,
                    "Memory bandwidth for the limit in GB/s (default: measured after the runs)")
       ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--kernels", o->kernels,
+                   "Kernel target to run instead of the best this CPU runs (e.g. AVX2, SSE4: what "
+                   "an older CPU would get)")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            return engine::force_simd_target(name)
+                       ? std::string{}
+                       : fmt::format("no kernel target '{}' here; this CPU runs {}", name,
+                                     runnable_targets());
+          },
+          "TARGET"));
   command->add_flag("--json", o->json, "One JSON object instead of the table");
   return {command, [o] { return run_reporting_errors([&] { return run_bench(*o); }); }};
 }

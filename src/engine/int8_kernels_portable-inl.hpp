@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "engine/block_decoders.hpp"
 #include "engine/simd_kernels.hpp"
@@ -23,10 +25,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 #if !(HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 
-// Every other target (SSE4, NEON, SVE, WASM, EMU128): each row is decoded to its integer form
-// (block_decoders.hpp: value = scale · q + offset per 16 values, the same one every type has)
-// and meets the activations in Highway operations: int8 widened to int16 and multiplied into
-// int32 pair sums (pmaddwd on SSE4, smlal on NEON), one float multiply-add per 16 values.
+// Every other target (SSE4, NEON, SVE, WASM, the scalar baseline): Q8_0, Q4_0, Q4_K, Q5_K and
+// Q6_K have kernels of their own; the other block types are decoded to their integer form
+// (block_decoders.hpp: value = scale · q + offset per 16 values) and meet the activations in one
+// kernel. Everywhere int8 is widened to int16 and multiplied into int32 pair sums (pmaddwd on
+// SSE4, smlal on NEON).
 
 // The int32 lanes of acc plus the products of the 16 int8 values at w and x (their sum over
 // lanes is the integer dot product).
@@ -66,30 +69,193 @@ float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offse
   return hn::GetLane(hn::SumOfLanes(df, acc)) + offsets;
 }
 
-// A row of any quantized type through its integer form.
-template <TensorType kType>
-float DotThroughIntegers(const std::byte* row, const QuantizedActivations& x) {
-  const IntegerRow r = decode_integer_on_thread(kType, row, x.n);
-  return DotIntegerRow(r.q, r.scale, r.offset, x, uses_super_blocks(kType));
+// The direct kernels: weights widened from their bytes to int16 lanes in registers (nibbles
+// and high bits picked out with shifts and masks), activations widened beside them, products
+// summed into int32 pairs. D16 is an int16 tag of at most 16 lanes (8 on 128-bit vectors), so a
+// run of 16 values takes one or two steps; every step is the same code on every width.
+using D16 = hn::CappedTag<std::int16_t, 16>;
+using D32 = hn::Repartition<std::int32_t, D16>;
+using DF = hn::Repartition<float, D16>;
+using V16 = hn::Vec<D16>;
+using V32 = hn::Vec<D32>;
+
+HWY_INLINE V16 WidenBytes(D16 d16, const std::uint8_t* p) {
+  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::uint8_t, D16>(), p));
+}
+HWY_INLINE V16 WidenSigned(D16 d16, const std::int8_t* p) {
+  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::int8_t, D16>(), p));
+}
+
+// acc + the products of w and the activations at x, in int32 pair sums (with `odd`).
+HWY_INLINE V32 MulAccumulate(D32 d32, V16 w, V16 x, V32 acc, V32& odd) {
+  return hn::ReorderWidenMulAccumulate(d32, w, x, acc, odd);
+}
+
+HWY_INLINE float BlockScaleF16(const std::byte* p) {
+  std::uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return f16_to_f32(bits);
+}
+
+HWY_INLINE float SumLanes(DF df, hn::Vec<DF> v) {
+  return hn::GetLane(hn::SumOfLanes(df, v));
 }
 
 float DotQ8(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q8_0>(row, x);
+  const D16 d16;
+  const D32 d32;
+  const DF df;
+  auto acc = hn::Zero(df);
+  for (std::size_t b = 0; b < x.n / 32; ++b) {
+    const std::byte* block = row + b * sizeof(BlockQ8_0);
+    const auto* qs = reinterpret_cast<const std::int8_t*>(block + offsetof(BlockQ8_0, qs));
+    const std::int8_t* xq = x.q.data() + 32 * b;
+    auto sums = hn::Zero(d32), odd = hn::Zero(d32);
+    for (std::size_t i = 0; i < 32; i += hn::Lanes(d16))
+      sums = MulAccumulate(d32, WidenSigned(d16, qs + i), WidenSigned(d16, xq + i), sums, odd);
+    const float scale = BlockScaleF16(block + offsetof(BlockQ8_0, d)) * x.d[b];
+    acc = hn::MulAdd(hn::ConvertTo(df, hn::Add(sums, odd)), hn::Set(df, scale), acc);
+  }
+  return SumLanes(df, acc);
 }
+
+// One Q4_0 block (16 bytes of nibbles: values 0-15 low, 16-31 high, each + 8) against
+// activation block b: Σ(q - 8)x = Σqx - 8Σx, the second sum from the activations' 16-sums.
+HWY_INLINE float Q4_0Block(const std::uint8_t* qs, float scale, const QuantizedActivations& x,
+                           std::size_t b) {
+  const D16 d16;
+  const D32 d32;
+  const std::int8_t* xq = x.q.data() + 32 * b;
+  const auto low4 = hn::Set(d16, 0x0F);
+  auto sums = hn::Zero(d32), odd = hn::Zero(d32);
+  for (std::size_t i = 0; i < 16; i += hn::Lanes(d16)) {
+    const V16 packed = WidenBytes(d16, qs + i);
+    sums = MulAccumulate(d32, hn::And(packed, low4), WidenSigned(d16, xq + i), sums, odd);
+    sums = MulAccumulate(d32, hn::ShiftRight<4>(packed), WidenSigned(d16, xq + 16 + i), sums, odd);
+  }
+  const std::int32_t zero_point = 8 * (x.sums16[2 * b] + x.sums16[2 * b + 1]);
+  const DF df;
+  const float products = SumLanes(df, hn::ConvertTo(df, hn::Add(sums, odd)));
+  return scale * x.d[b] * (products - static_cast<float>(zero_point));
+}
+
 float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q4_0>(row, x);
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / 32; ++b) {
+    const std::byte* block = row + b * sizeof(BlockQ4_0);
+    sum += Q4_0Block(reinterpret_cast<const std::uint8_t*>(block + offsetof(BlockQ4_0, qs)),
+                     BlockScaleF16(block + offsetof(BlockQ4_0, d)), x, b);
+  }
+  return sum;
 }
+
 float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q4_0_planar>(row, x);
+  const std::size_t blocks = x.n / 32;
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    sum += Q4_0Block(reinterpret_cast<const std::uint8_t*>(row + q4_0_planar_quants(b)),
+                     BlockScaleF16(row + q4_0_planar_scale(blocks, b)), x, b);
+  }
+  return sum;
 }
+
+// Q4_K and Q5_K: per super-block, each sub-block's integer sums weighted by its 6-bit scale in
+// int32, the minimums from the activations' 16-sums, two float multiply-adds.
+template <typename Block>
+float DotK(const std::byte* row, const QuantizedActivations& x) {
+  constexpr bool kFive = std::is_same_v<Block, BlockQ5_K>;
+  const D16 d16;
+  const D32 d32;
+  const DF df;
+  const auto low4 = hn::Set(d16, 0x0F);
+  const auto one = hn::Set(d16, 1);
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const Block*>(row + b * sizeof(Block));
+    std::uint8_t sc[8];
+    std::uint8_t mn[8];
+    unpack_q4_k_scales(block->scales, sc, mn);
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    auto scaled = hn::Zero(d32);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      auto low = hn::Zero(d32), low_odd = hn::Zero(d32);
+      auto high = hn::Zero(d32), high_odd = hn::Zero(d32);
+      for (std::size_t i = 0; i < 32; i += hn::Lanes(d16)) {
+        const V16 packed = WidenBytes(d16, block->qs + 32 * chunk + i);
+        V16 wl = hn::And(packed, low4);
+        V16 wh = hn::ShiftRight<4>(packed);
+        if constexpr (kFive) {
+          const V16 qh = WidenBytes(d16, block->qh + i);
+          wl = hn::Or(wl, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(qh, 2 * chunk), one)));
+          wh = hn::Or(wh, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(qh, 2 * chunk + 1), one)));
+        }
+        low = MulAccumulate(d32, wl, WidenSigned(d16, xq + 64 * chunk + i), low, low_odd);
+        high = MulAccumulate(d32, wh, WidenSigned(d16, xq + 64 * chunk + 32 + i), high, high_odd);
+      }
+      scaled = hn::Add(scaled, hn::Mul(hn::Add(low, low_odd), hn::Set(d32, sc[2 * chunk])));
+      scaled = hn::Add(scaled, hn::Mul(hn::Add(high, high_odd), hn::Set(d32, sc[2 * chunk + 1])));
+    }
+    std::int32_t mins = 0;
+    for (int j = 0; j < 8; ++j)
+      mins += mn[j] * (x.ksums16[16 * b + 2 * j] + x.ksums16[16 * b + 2 * j + 1]);
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&block->d));
+    const float dmin = BlockScaleF16(reinterpret_cast<const std::byte*>(&block->dmin));
+    sum +=
+        x.dk[b] * (d * SumLanes(df, hn::ConvertTo(df, scaled)) - dmin * static_cast<float>(mins));
+  }
+  return sum;
+}
+
 float DotQ4_K(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q4_k>(row, x);
+  return DotK<BlockQ4_K>(row, x);
 }
 float DotQ5_K(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q5_k>(row, x);
+  return DotK<BlockQ5_K>(row, x);
 }
+
+// Q6_K: unsigned 6-bit q (value + 32) from four nibbles and two-bit pairs, each 16 values'
+// scale applied in int32, the zero point (32) off once per super-block.
 float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
-  return DotThroughIntegers<TensorType::q6_k>(row, x);
+  const D16 d16;
+  const D32 d32;
+  const DF df;
+  const auto low4 = hn::Set(d16, 0x0F);
+  const auto two = hn::Set(d16, 3);
+  float sum = 0.0f;
+  for (std::size_t b = 0; b < x.n / kSuperBlock; ++b) {
+    const auto* block = reinterpret_cast<const BlockQ6_K*>(row + b * sizeof(BlockQ6_K));
+    const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+    auto scaled = hn::Zero(d32);
+    for (int half = 0; half < 2; ++half) {
+      const std::uint8_t* ql = block->ql + 64 * half;
+      const std::uint8_t* qh = block->qh + 32 * half;
+      const std::int8_t* scales = block->scales + 8 * half;
+      const std::int8_t* xh = xq + 128 * half;
+      for (std::size_t i = 0; i < 32; i += hn::Lanes(d16)) {
+        const V16 a = WidenBytes(d16, ql + i);
+        const V16 c = WidenBytes(d16, ql + 32 + i);
+        const V16 h = WidenBytes(d16, qh + i);
+        const V16 q[4] = {
+            hn::Or(hn::And(a, low4), hn::ShiftLeft<4>(hn::And(h, two))),
+            hn::Or(hn::And(c, low4), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(h), two))),
+            hn::Or(hn::ShiftRight<4>(a), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(h), two))),
+            hn::Or(hn::ShiftRight<4>(c), hn::ShiftLeft<4>(hn::ShiftRight<6>(h))),
+        };
+        const std::size_t group = i / 16;  // 0 or 1 within each run of 32
+        for (int run = 0; run < 4; ++run) {
+          auto p = hn::Zero(d32), odd = hn::Zero(d32);
+          p = MulAccumulate(d32, q[run], WidenSigned(d16, xh + 32 * run + i), p, odd);
+          scaled = hn::Add(scaled, hn::Mul(hn::Add(p, odd), hn::Set(d32, scales[2 * run + group])));
+        }
+      }
+    }
+    std::int32_t zero_point = 0;
+    for (int g = 0; g < 16; ++g) zero_point += block->scales[g] * x.ksums16[16 * b + g];
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&block->d));
+    sum += d * x.dk[b] *
+           (SumLanes(df, hn::ConvertTo(df, scaled)) - 32.0f * static_cast<float>(zero_point));
+  }
+  return sum;
 }
 
 constexpr std::size_t kTileK = 4;

@@ -13,6 +13,7 @@
 #include "engine/simd_kernels.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -363,13 +364,32 @@ std::string_view simd_target_name() {
 }
 
 std::vector<SimdTarget> simd_targets() {
-  std::vector<SimdTarget> out;
-  const std::int64_t runnable = hwy::SupportedTargets();
-  for (std::int64_t target = HWY_TARGETS & runnable; target != 0; target &= target - 1) {
-    const std::int64_t bit = target & -target;
-    out.push_back({bit, hwy::TargetName(bit)});
+  // Read once, before any forcing narrows what Highway reports as supported.
+  static const std::vector<SimdTarget> targets = [] {
+    std::vector<SimdTarget> out;
+    const std::int64_t runnable = hwy::SupportedTargets();
+    for (std::int64_t target = HWY_TARGETS & runnable; target != 0; target &= target - 1) {
+      const std::int64_t bit = target & -target;
+      out.push_back({bit, hwy::TargetName(bit)});
+    }
+    return out;
+  }();
+  return targets;
+}
+
+bool force_simd_target(std::string_view name) {
+  const auto same = [](std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return std::tolower(static_cast<unsigned char>(x)) ==
+             std::tolower(static_cast<unsigned char>(y));
+    });
+  };
+  for (const SimdTarget& target : simd_targets()) {
+    if (!same(target.name, name)) continue;
+    hwy::SetSupportedTargetsForTest(target.bit);
+    return true;
   }
-  return out;
+  return false;
 }
 
 }  // namespace llorch::engine

@@ -105,4 +105,9 @@ struct SimdTarget {
 };
 std::vector<SimdTarget> simd_targets();
 
+// Makes the dispatcher use the target named `name` (one of simd_targets(), any case) from now
+// on, as if the CPU had nothing better: what an older CPU would run, measured on this one.
+// False (nothing changed) for a name that is not among them.
+bool force_simd_target(std::string_view name);
+
 }  // namespace llorch::engine
