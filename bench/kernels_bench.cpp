@@ -1,9 +1,10 @@
-// The matrix-vector kernels alone, per weight type: one TinyLlama-sized matrix (2048 × 5632, the
-// FFN's) times a vector, in GB/s of weights read. What `llorch bench` measures end to end, without
-// the rest of the forward pass.
+// The matrix-vector kernels alone, per weight type (every type the engine computes): one
+// TinyLlama-sized matrix (2048 × 5632, the FFN's) times a vector, in GB/s of weights read. What
+// `llorch bench` measures end to end, without the rest of the forward pass.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -21,6 +22,35 @@ struct Matrix {
   Tensor tensor;
 };
 
+// Types quantize_row cannot write (Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K): random bytes
+// with every block's F16 scales (at these offsets) set to a small value, so no block holds a NaN.
+struct ScaleOffsets {
+  TensorType type;
+  std::size_t offsets[2];
+  std::size_t count;
+};
+constexpr ScaleOffsets kRandomBlockTypes[] = {
+    {TensorType::q4_1, {0, 2}, 2},   {TensorType::q5_0, {0, 0}, 1},
+    {TensorType::q5_1, {0, 2}, 2},   {TensorType::iq4_nl, {0, 0}, 1},
+    {TensorType::iq4_xs, {0, 0}, 1}, {TensorType::q2_k, {80, 82}, 2},
+    {TensorType::q3_k, {108, 0}, 1},
+};
+
+bool random_blocks(TensorType type, std::vector<std::byte>& data) {
+  for (const auto& t : kRandomBlockTypes) {
+    if (t.type != type) continue;
+    std::mt19937 rng(1);
+    for (auto& b : data) b = static_cast<std::byte>(rng());
+    const std::uint16_t small = f32_to_f16(0.01f);
+    const std::size_t block_bytes = traits(type).block_bytes;
+    for (std::size_t at = 0; at + block_bytes <= data.size(); at += block_bytes)
+      for (std::size_t i = 0; i < t.count; ++i)
+        std::memcpy(data.data() + at + t.offsets[i], &small, 2);
+    return true;
+  }
+  return false;
+}
+
 Matrix random_matrix(TensorType type, std::size_t rows, std::size_t cols) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 0.05f);
@@ -28,6 +58,8 @@ Matrix random_matrix(TensorType type, std::size_t rows, std::size_t cols) {
   Matrix m;
   const std::size_t row_bytes = cols / t.block_elements * t.block_bytes;
   m.data.resize(rows * row_bytes);
+  m.tensor = Tensor{type, m.data.data(), rows, cols};
+  if (random_blocks(type, m.data)) return m;
   std::vector<float> row(cols);
   for (std::size_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = normal(rng);
@@ -83,8 +115,10 @@ void BM_MatvecFromMemory(benchmark::State& state) {
 }
 
 void Types(benchmark::internal::Benchmark* b) {
-  for (auto type : {TensorType::f32, TensorType::f16, TensorType::q8_0, TensorType::q4_0,
-                    TensorType::q4_0_planar, TensorType::q4_k, TensorType::q6_k}) {
+  for (auto type : {TensorType::f32, TensorType::f16, TensorType::bf16, TensorType::q8_0,
+                    TensorType::q4_0, TensorType::q4_0_planar, TensorType::q4_1, TensorType::q5_0,
+                    TensorType::q5_1, TensorType::iq4_nl, TensorType::iq4_xs, TensorType::q2_k,
+                    TensorType::q3_k, TensorType::q4_k, TensorType::q5_k, TensorType::q6_k}) {
     for (int threads : {1, 2}) b->Args({static_cast<int>(type), threads});
   }
 }

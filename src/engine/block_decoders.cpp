@@ -35,19 +35,6 @@ std::uint32_t high_bits(const Block& x) noexcept {
   return qh;
 }
 
-// Q3_K's sixteen 6-bit scales: low 4 bits in bytes 0-7 (two a byte), high 2 bits in bytes 8-11.
-void unpack_q3_k_scales(const std::uint8_t packed[12], std::int8_t scales[16]) noexcept {
-  std::uint32_t aux[4];
-  std::memcpy(aux, packed, 12);
-  constexpr std::uint32_t kLow2 = 0x03030303, kLow4 = 0x0f0f0f0f;
-  const std::uint32_t tmp = aux[2];
-  aux[2] = ((aux[0] >> 4) & kLow4) | (((tmp >> 4) & kLow2) << 4);
-  aux[3] = ((aux[1] >> 4) & kLow4) | (((tmp >> 6) & kLow2) << 4);
-  aux[0] = (aux[0] & kLow4) | (((tmp >> 0) & kLow2) << 4);
-  aux[1] = (aux[1] & kLow4) | (((tmp >> 2) & kLow2) << 4);
-  std::memcpy(scales, aux, 16);
-}
-
 // Integer decoders: q as small integers, scale and offset per 16 values.
 void groups(IntegerRow& out, std::size_t g, float scale, float offset, std::size_t count = 1) {
   for (std::size_t k = 0; k < count; ++k) {
@@ -286,6 +273,18 @@ const Decoders* decoders_of(TensorType type) noexcept {
 }
 
 }  // namespace
+
+void unpack_q3_k_scales(const std::uint8_t packed[12], std::int8_t scales[16]) noexcept {
+  std::uint32_t aux[4];
+  std::memcpy(aux, packed, 12);
+  constexpr std::uint32_t kLow2 = 0x03030303, kLow4 = 0x0f0f0f0f;
+  const std::uint32_t tmp = aux[2];
+  aux[2] = ((aux[0] >> 4) & kLow4) | (((tmp >> 4) & kLow2) << 4);
+  aux[3] = ((aux[1] >> 4) & kLow4) | (((tmp >> 6) & kLow2) << 4);
+  aux[0] = (aux[0] & kLow4) | (((tmp >> 0) & kLow2) << 4);
+  aux[1] = (aux[1] & kLow4) | (((tmp >> 2) & kLow2) << 4);
+  std::memcpy(scales, aux, 16);
+}
 
 bool is_block_decoded(TensorType type) noexcept {
   return decoders_of(type) != nullptr;

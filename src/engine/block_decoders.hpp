@@ -73,6 +73,10 @@ struct BlockIQ4_XS {  // 256 values in 8 groups of 32: d * (ls - 32) * kIQ4Value
 };
 static_assert(sizeof(BlockIQ4_XS) == 136);
 
+// Q3_K's sixteen 6-bit scales (0-63; the scale is the value - 32): low 4 bits in bytes 0-7 (two a
+// byte), high 2 bits in bytes 8-11.
+void unpack_q3_k_scales(const std::uint8_t packed[12], std::int8_t scales[16]) noexcept;
+
 // The non-linear 4-bit grid of IQ4_NL and IQ4_XS.
 inline constexpr std::int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                1,    13,   25,  38,  53,  69,  89,  113};

@@ -764,6 +764,271 @@ HWY_INLINE void RowTileInteger(const std::int8_t* q, const float* scale, const f
   for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]) + offsets[k];
 }
 
+// The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K), decoded in registers
+// (shifts, masks, one table shuffle for the IQ4 grid) into the integer form of block_decoders.hpp
+// — value = scale · q + offset per 16 values — and multiplied as a decoded row is: the same
+// integer sums as the scalar decoders give, without a pass through memory. Each type reads its
+// block's scales once (Prepare) and gives its runs of 32 values one at a time (Run).
+template <std::size_t kRuns>
+struct UnitScales {  // per 16 values of a block (kRuns runs of 32)
+  float scale[2 * kRuns];
+  float offset[2 * kRuns];
+};
+
+// The 32 bytes of the 16 packed bytes at qs: low nibbles in bytes 0-15, high ones in 16-31.
+HWY_INLINE __m256i UnpackNibbles(const std::uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                          _mm256_set1_epi8(0x0F));
+}
+
+// 0x10 in byte i where bit i of `bits` is set (Q5_0/Q5_1's fifth bits), else 0.
+HWY_INLINE __m256i FifthBits(std::uint32_t bits) {
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select),
+                          _mm256_set1_epi8(0x10));
+}
+
+HWY_INLINE __m256i IQ4Grid(__m256i nibbles) {
+  const __m256i grid =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
+  return _mm256_shuffle_epi8(grid, nibbles);
+}
+
+// Fields read in place (a copy of the block to the stack first would have the vector loads wait
+// on the copy's narrower stores).
+HWY_INLINE float HalfAt(const std::uint16_t& field) {
+  std::uint16_t bits;
+  std::memcpy(&bits, &field, 2);
+  return Half(bits);
+}
+
+template <TensorType kType>
+struct DecodedType;
+
+// The 32-value blocks: one run each, one scale (and offset) for both halves.
+template <typename BlockT, bool kSignedQ, bool kOffsetsQ>
+struct OneRunType {
+  using Block = BlockT;
+  static constexpr std::size_t kRuns = 1;
+  static constexpr bool kSigned = kSignedQ, kOffsets = kOffsetsQ, kSuper = false;
+  using Scales = UnitScales<1>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = HalfAt(x.d);
+    float m = 0.0f;
+    if constexpr (kOffsets) m = HalfAt(x.m);
+    s = {{d, d}, {m, m}};
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q4_1> : OneRunType<BlockQ4_1, false, true> {
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t) { return UnpackNibbles(x.qs); }
+};
+
+template <typename Block>
+HWY_INLINE __m256i Q5Values(const Block& x) {
+  std::uint32_t qh;
+  std::memcpy(&qh, x.qh, 4);
+  return _mm256_or_si256(UnpackNibbles(x.qs), FifthBits(qh));
+}
+
+template <>
+struct DecodedType<TensorType::q5_0> : OneRunType<BlockQ5_0, true, false> {
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t) {
+    return _mm256_sub_epi8(Q5Values(x), _mm256_set1_epi8(16));
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q5_1> : OneRunType<BlockQ5_1, false, true> {
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t) { return Q5Values(x); }
+};
+
+template <>
+struct DecodedType<TensorType::iq4_nl> : OneRunType<BlockIQ4_NL, true, false> {
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t) {
+    return IQ4Grid(UnpackNibbles(x.qs));
+  }
+};
+
+// The super-blocks: eight runs of 32 values.
+template <>
+struct DecodedType<TensorType::iq4_xs> {
+  using Block = BlockIQ4_XS;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kSigned = true, kOffsets = false, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = HalfAt(x.d);
+    std::uint16_t high;
+    std::memcpy(&high, &x.scales_h, 2);
+    for (int run = 0; run < 8; ++run) {
+      const int ls =
+          ((x.scales_l[run / 2] >> (4 * (run % 2))) & 0x0F) | (((high >> (2 * run)) & 3) << 4);
+      s.scale[2 * run] = s.scale[2 * run + 1] = d * static_cast<float>(ls - 32);
+    }
+  }
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t run) {
+    return IQ4Grid(UnpackNibbles(x.qs + 16 * run));
+  }
+};
+
+// Q2_K and Q3_K: run j of a super-block is bits 2·(j % 4) and the next of its half's 32 bytes.
+HWY_INLINE __m256i TwoBits(const std::uint8_t* qs, std::size_t run) {
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (run / 4)));
+  return _mm256_and_si256(
+      _mm256_srl_epi16(bytes, _mm_cvtsi32_si128(static_cast<int>(2 * (run % 4)))),
+      _mm256_set1_epi8(3));
+}
+
+template <>
+struct DecodedType<TensorType::q2_k> {
+  using Block = BlockQ2_K;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kSigned = false, kOffsets = true, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = HalfAt(x.d), dmin = HalfAt(x.dmin);
+    for (int g = 0; g < 16; ++g) {
+      s.scale[g] = d * static_cast<float>(x.scales[g] & 0x0F);
+      s.offset[g] = -dmin * static_cast<float>(x.scales[g] >> 4);
+    }
+  }
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t run) { return TwoBits(x.qs, run); }
+};
+
+template <>
+struct DecodedType<TensorType::q3_k> {
+  using Block = BlockQ3_K;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kSigned = true, kOffsets = false, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = HalfAt(x.d);
+    std::int8_t scales[16];
+    unpack_q3_k_scales(x.scales, scales);
+    for (int g = 0; g < 16; ++g) s.scale[g] = d * static_cast<float>(scales[g] - 32);
+  }
+  // The high bit (bit j of hmask's bytes): set means q as it is, clear means q - 4.
+  static HWY_INLINE __m256i Run(const Block& x, std::size_t run) {
+    const __m256i mask = _mm256_set1_epi8(static_cast<char>(1u << run));
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.hmask));
+    const __m256i minus = _mm256_andnot_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, mask), mask),
+                                              _mm256_set1_epi8(4));
+    return _mm256_sub_epi8(TwoBits(x.qs, run), minus);
+  }
+};
+
+// Run k of a row (32 values, k counted over the whole row) against one token's activations,
+// added to acc (and its offsets).
+template <class T>
+HWY_INLINE void AddRun(__m256i q, __m256i magnitude, const float* scale, const float* offset,
+                       std::size_t k, const QuantizedActivations& x, __m256& acc, float& offsets) {
+  const std::int8_t* xq = (T::kSuper ? x.qk.data() : x.q.data()) + 32 * k;
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i sums = T::kSigned ? DotU8I8(magnitude, _mm256_sign_epi8(a, q)) : DotU8I8(q, a);
+  const float d = T::kSuper ? x.dk[k / 8] : x.d[k];
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums),
+                        _mm256_set_m128(_mm_set1_ps(scale[1] * d), _mm_set1_ps(scale[0] * d)), acc);
+  if constexpr (T::kOffsets) {
+    const float xsum0 = T::kSuper ? x.ksums16[2 * k] : static_cast<float>(x.sums16[2 * k]);
+    const float xsum1 = T::kSuper ? x.ksums16[2 * k + 1] : static_cast<float>(x.sums16[2 * k + 1]);
+    offsets += d * (offset[0] * xsum0 + offset[1] * xsum1);
+  }
+}
+
+template <TensorType kType>
+float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
+  using T = DecodedType<kType>;
+  using Block = typename T::Block;
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (std::size_t u = 0; u < x.n / (32 * T::kRuns); ++u) {
+    Prefetch(row + u * sizeof(Block) + kPrefetchAhead, sizeof(Block));
+    const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
+    typename T::Scales s;
+    T::Prepare(block, s);
+    for (std::size_t j = 0; j < T::kRuns; ++j) {
+      const __m256i q = T::Run(block, j);
+      AddRun<T>(q, _mm256_sign_epi8(q, q), s.scale + 2 * j, s.offset + 2 * j, u * T::kRuns + j, x,
+                acc, offsets);
+    }
+  }
+  return HorizontalSum(acc) + offsets;
+}
+
+// One row against kTileK tokens, each run decoded once for all of them.
+template <TensorType kType>
+HWY_INLINE void RowTileDecoded(const std::byte* row, const QuantizedActivations* xs, float* out,
+                               std::size_t stride) {
+  using T = DecodedType<kType>;
+  using Block = typename T::Block;
+  __m256 acc[kTileK];
+  float offsets[kTileK] = {};
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t u = 0; u < xs[0].n / (32 * T::kRuns); ++u) {
+    const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
+    typename T::Scales s;
+    T::Prepare(block, s);
+    for (std::size_t j = 0; j < T::kRuns; ++j) {
+      const __m256i q = T::Run(block, j);
+      const __m256i magnitude = _mm256_sign_epi8(q, q);
+      for (std::size_t t = 0; t < kTileK; ++t)
+        AddRun<T>(q, magnitude, s.scale + 2 * j, s.offset + 2 * j, u * T::kRuns + j, xs[t], acc[t],
+                  offsets[t]);
+    }
+  }
+  for (std::size_t t = 0; t < kTileK; ++t) out[t * stride] = HorizontalSum(acc[t]) + offsets[t];
+}
+
+template <TensorType kType>
+void MatmulDecoded(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                   const QuantizedActivations* xs, std::size_t count, float* out,
+                   std::size_t stride) {
+  constexpr std::size_t kRowBlock = 16;
+  const std::size_t tiles = count / kTileK;
+  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
+    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
+    for (std::size_t tile = 0; tile < tiles; ++tile) {
+      for (std::size_t r = r0; r < r1; ++r)
+        RowTileDecoded<kType>(rows + r * row_bytes, xs + tile * kTileK,
+                              out + tile * kTileK * stride + r, stride);
+    }
+    for (std::size_t t = tiles * kTileK; t < count; ++t) {
+      for (std::size_t r = r0; r < r1; ++r)
+        out[t * stride + r] = DotDecoded<kType>(rows + r * row_bytes, xs[t]);
+    }
+  }
+}
+
+// Calls f with std::integral_constant<TensorType, type> for the types above; false for others.
+template <class F>
+HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
+  switch (type) {
+    case TensorType::q4_1:
+      return f(std::integral_constant<TensorType, TensorType::q4_1>{}), true;
+    case TensorType::q5_0:
+      return f(std::integral_constant<TensorType, TensorType::q5_0>{}), true;
+    case TensorType::q5_1:
+      return f(std::integral_constant<TensorType, TensorType::q5_1>{}), true;
+    case TensorType::iq4_nl:
+      return f(std::integral_constant<TensorType, TensorType::iq4_nl>{}), true;
+    case TensorType::iq4_xs:
+      return f(std::integral_constant<TensorType, TensorType::iq4_xs>{}), true;
+    case TensorType::q2_k:
+      return f(std::integral_constant<TensorType, TensorType::q2_k>{}), true;
+    case TensorType::q3_k:
+      return f(std::integral_constant<TensorType, TensorType::q3_k>{}), true;
+    default:
+      return false;
+  }
+}
+
 #endif  // HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace llorch::engine::HWY_NAMESPACE

@@ -74,6 +74,10 @@ void MatmulQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
       default:
         break;
     }
+    if (WithDecodedType(type, [&](auto t) {
+          MatmulDecoded<decltype(t)::value>(rows, row_bytes, row_count, xs, count, out, stride);
+        }))
+      return;
   }
 #endif
   MatmulInteger(type, rows, row_bytes, row_count, xs, count, out, stride);
@@ -100,6 +104,11 @@ float DotQuantized(TensorType type, const std::byte* row, const QuantizedActivat
     case TensorType::q6_k:
       return DotQ6_K(row, x);
     default: {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+      float dot = 0.0f;
+      if (WithDecodedType(type, [&](auto t) { dot = DotDecoded<decltype(t)::value>(row, x); }))
+        return dot;
+#endif
       const IntegerRow r = decode_integer_on_thread(type, row, x.n);
       return DotIntegerRow(r.q, r.scale, r.offset, x, uses_super_blocks(type));
     }
@@ -123,6 +132,12 @@ void MatvecQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
     case TensorType::q6_k:
       return RowsByDots<DotQ6_K>(rows, row_bytes, row_count, x, out);
     default:
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+      if (WithDecodedType(type, [&](auto t) {
+            RowsByDots<DotDecoded<decltype(t)::value>>(rows, row_bytes, row_count, x, out);
+          }))
+        return;
+#endif
       for (std::size_t r = 0; r < row_count; ++r)
         out[r] = DotQuantized(type, rows + r * row_bytes, x);
   }
