@@ -126,29 +126,43 @@ HWY_INLINE float WeightValue(const std::byte* row, std::size_t i) {
 
 constexpr std::size_t kFloatTile = 4;
 
+// Each token's sum takes the same float operations in the same order as its one-row dot (DotF32
+// and DotBF16 with two accumulators, DotF16 with one), so that a sequence gets the same results
+// alone or batched.
 template <FloatKind kKind>
 void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                      const float* x, std::size_t count, std::size_t n, float* out,
                      std::size_t stride) {
+  constexpr bool kTwo = kKind != FloatKind::f16;
   const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
   const std::size_t lanes = hn::Lanes(d);
   const std::size_t tiles = count / kFloatTile;
   for (std::size_t r = 0; r < row_count; ++r) {
     const std::byte* row = rows + r * row_bytes;
     for (std::size_t tile = 0; tile < tiles; ++tile) {
       const float* xt = x + tile * kFloatTile * n;
-      auto acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
+      V acc0[kFloatTile] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
+      V acc1[kFloatTile] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
       std::size_t i = 0;
-      for (; i + lanes <= n; i += lanes) {
-        const auto w = LoadWeights<kKind>(d, row, i);
-        acc0 = hn::MulAdd(w, hn::LoadU(d, xt + i), acc0);
-        acc1 = hn::MulAdd(w, hn::LoadU(d, xt + n + i), acc1);
-        acc2 = hn::MulAdd(w, hn::LoadU(d, xt + 2 * n + i), acc2);
-        acc3 = hn::MulAdd(w, hn::LoadU(d, xt + 3 * n + i), acc3);
+      if constexpr (kTwo) {
+        for (; i + 2 * lanes <= n; i += 2 * lanes) {
+          const V w0 = LoadWeights<kKind>(d, row, i);
+          const V w1 = LoadWeights<kKind>(d, row, i + lanes);
+          for (std::size_t k = 0; k < kFloatTile; ++k) {
+            acc0[k] = hn::MulAdd(w0, hn::LoadU(d, xt + k * n + i), acc0[k]);
+            acc1[k] = hn::MulAdd(w1, hn::LoadU(d, xt + k * n + i + lanes), acc1[k]);
+          }
+        }
       }
-      float sums[kFloatTile] = {
-          hn::GetLane(hn::SumOfLanes(d, acc0)), hn::GetLane(hn::SumOfLanes(d, acc1)),
-          hn::GetLane(hn::SumOfLanes(d, acc2)), hn::GetLane(hn::SumOfLanes(d, acc3))};
+      for (; i + lanes <= n; i += lanes) {
+        const V w = LoadWeights<kKind>(d, row, i);
+        for (std::size_t k = 0; k < kFloatTile; ++k)
+          acc0[k] = hn::MulAdd(w, hn::LoadU(d, xt + k * n + i), acc0[k]);
+      }
+      float sums[kFloatTile];
+      for (std::size_t k = 0; k < kFloatTile; ++k)
+        sums[k] = hn::GetLane(hn::SumOfLanes(d, kTwo ? hn::Add(acc0[k], acc1[k]) : acc0[k]));
       for (; i < n; ++i) {
         const float w = WeightValue<kKind>(row, i);
         for (std::size_t k = 0; k < kFloatTile; ++k) sums[k] += w * xt[k * n + i];

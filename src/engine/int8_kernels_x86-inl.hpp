@@ -232,6 +232,67 @@ HWY_INLINE void RowTile(const std::byte* row, const float* scales, const std::by
   for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
 }
 
+// A few tokens (a decode step of several sequences) against one Q8_0 row, each pair of blocks
+// loaded once for all of them, the tokens' activations read where they are (no packing, which
+// costs more than it saves below a prompt-sized batch). Each token's sums are the same float
+// operations in the same order as DotQ8's, so a sequence decodes the same tokens alone or batched.
+template <std::size_t kN>
+HWY_INLINE void RowFewQ8(const std::byte* row, const QuantizedActivations* xs, float* out,
+                         std::size_t stride) {
+  const std::size_t blocks = xs[0].n / 32;
+  __m256 acc0[kN];
+  __m256 acc1[kN];
+  for (std::size_t k = 0; k < kN; ++k) acc0[k] = acc1[k] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    Prefetch(row + b * sizeof(BlockQ8_0) + kPrefetchAhead, 2 * sizeof(BlockQ8_0));
+    const __m256i w0 = LoadQ8(row, b), w1 = LoadQ8(row, b + 1);
+    const __m256i m0 = _mm256_sign_epi8(w0, w0), m1 = _mm256_sign_epi8(w1, w1);
+    const float d0 = BlockScale<BlockQ8_0>(row, b), d1 = BlockScale<BlockQ8_0>(row, b + 1);
+    for (std::size_t k = 0; k < kN; ++k) {
+      const __m256i p0 = DotU8I8(m0, _mm256_sign_epi8(LoadX(xs[k], b), w0));
+      const __m256i p1 = DotU8I8(m1, _mm256_sign_epi8(LoadX(xs[k], b + 1), w1));
+      acc0[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(d0 * xs[k].d[b]), acc0[k]);
+      acc1[k] =
+          _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(d1 * xs[k].d[b + 1]), acc1[k]);
+    }
+  }
+  if (b < blocks) {
+    const __m256i w = LoadQ8(row, b);
+    const __m256i m = _mm256_sign_epi8(w, w);
+    const float d = BlockScale<BlockQ8_0>(row, b);
+    for (std::size_t k = 0; k < kN; ++k) {
+      const __m256i p = DotU8I8(m, _mm256_sign_epi8(LoadX(xs[k], b), w));
+      acc0[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xs[k].d[b]), acc0[k]);
+    }
+  }
+  for (std::size_t k = 0; k < kN; ++k)
+    out[k * stride] = HorizontalSum(_mm256_add_ps(acc0[k], acc1[k]));
+}
+
+// Tokens [t, count) against row r, up to four at a time through `few`, one by `single`.
+template <void (*Few4)(const std::byte*, const QuantizedActivations*, float*, std::size_t),
+          void (*Few3)(const std::byte*, const QuantizedActivations*, float*, std::size_t),
+          void (*Few2)(const std::byte*, const QuantizedActivations*, float*, std::size_t),
+          float (*Single)(const std::byte*, const QuantizedActivations&)>
+HWY_INLINE void RemainingTokens(const std::byte* row, const QuantizedActivations* xs, std::size_t t,
+                                std::size_t count, float* out, std::size_t stride) {
+  while (t < count) {
+    const std::size_t n = std::min<std::size_t>(4, count - t);
+    float* o = out + t * stride;
+    if (n == 4) {
+      Few4(row, xs + t, o, stride);
+    } else if (n == 3) {
+      Few3(row, xs + t, o, stride);
+    } else if (n == 2) {
+      Few2(row, xs + t, o, stride);
+    } else {
+      *o = Single(row, xs[t]);
+    }
+    t += n;
+  }
+}
+
 // Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
 // decoded once, in L1) meet a tile of tokens (in L1) at a time.
 template <typename Block>
@@ -242,7 +303,10 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
   constexpr std::size_t kRowBlock = 32;
   constexpr std::size_t kMaxBlocks = 512;  // rows of up to 16384 values take the tiled path
   const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
-  const std::size_t tiles = blocks <= kMaxBlocks ? count / kTile : 0;
+  // Packed tiles for prompt-sized batches only (as MatmulQ4_0Planar): below that, tokens go four
+  // at a time through kernels that read them in place and give each exactly its one-row result.
+  constexpr std::size_t kTilesFrom = 64;
+  const std::size_t tiles = blocks <= kMaxBlocks && count >= kTilesFrom ? count / kTile : 0;
   thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
   thread_local std::vector<std::byte> packed;
   packed.resize(tiles * blocks * kTileBlockBytes);
@@ -262,9 +326,15 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
                        out + tile * kTile * stride + r, stride);
       }
     }
-    for (std::size_t t = tiles * kTile; t < count; ++t) {
+    if constexpr (std::is_same_v<Block, BlockQ8_0>) {
       for (std::size_t r = r0; r < r1; ++r)
-        out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
+        RemainingTokens<RowFewQ8<4>, RowFewQ8<3>, RowFewQ8<2>, DotQ8>(
+            rows + r * row_bytes, xs, tiles * kTile, count, out + r, stride);
+    } else {
+      for (std::size_t t = tiles * kTile; t < count; ++t) {
+        for (std::size_t r = r0; r < r1; ++r)
+          out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
+      }
     }
   }
 }
@@ -344,6 +414,44 @@ float DotQ4_0Planar(const std::byte* row, const QuantizedActivations& x) {
   }
   const float sum = HorizontalSum(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), zero));
   return b < blocks ? sum + scalar::dot_q4_0_planar(row, x, b) : sum;
+}
+
+// A few tokens against one planar Q4_0 row (see RowFewQ8): each pair of blocks unpacked once for
+// all of them; per token the same float operations in the same order as DotQ4_0Planar's.
+template <std::size_t kN>
+HWY_INLINE void RowFewQ4Planar(const std::byte* row, const QuantizedActivations* xs, float* out,
+                               std::size_t stride) {
+  const std::size_t blocks = xs[0].n / 32;
+  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
+  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
+  const __m256i pick[4] = {PairPick(0), PairPick(1), PairPick(2), PairPick(3)};
+  __m256 acc0[kN];
+  __m256 acc1[kN];
+  __m256 zero[kN];
+  for (std::size_t k = 0; k < kN; ++k) acc0[k] = acc1[k] = zero[k] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    Prefetch(row + 18 * b + kPrefetchAhead, 144);
+    const __m256 dw = LoadScales8(scales, b);
+    __m256 s[kN];
+    for (std::size_t k = 0; k < kN; ++k) {
+      s[k] = _mm256_mul_ps(dw, _mm256_loadu_ps(xs[k].d.data() + b));
+      zero[k] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xs[k].block_offsets8.data() + b), zero[k]);
+    }
+    for (int p = 0; p < 4; ++p) {
+      const Nibbles w = LoadPair(qs, b + 2 * static_cast<std::size_t>(p));
+      for (std::size_t k = 0; k < kN; ++k) {
+        const std::int8_t* xq = xs[k].q_pairs.data() + 32 * b + 64 * p;
+        __m256& acc = p % 2 == 0 ? acc0[k] : acc1[k];
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(w, xq)),
+                              _mm256_permutevar8x32_ps(s[k], pick[p]), acc);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < kN; ++k) {
+    const float sum = HorizontalSum(_mm256_sub_ps(_mm256_add_ps(acc0[k], acc1[k]), zero[k]));
+    out[k * stride] = b < blocks ? sum + scalar::dot_q4_0_planar(row, xs[k], b) : sum;
+  }
 }
 
 // The activations of kTile tokens in the order RowTileQ4Planar reads them, so that one pointer
@@ -430,10 +538,9 @@ void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t 
                         xs + tile * kTile, out + tile * kTile * stride + r, stride);
       }
     }
-    for (std::size_t t = tiles * kTile; t < count; ++t) {
-      for (std::size_t r = r0; r < r1; ++r)
-        out[t * stride + r] = DotQ4_0Planar(rows + r * row_bytes, xs[t]);
-    }
+    for (std::size_t r = r0; r < r1; ++r)
+      RemainingTokens<RowFewQ4Planar<4>, RowFewQ4Planar<3>, RowFewQ4Planar<2>, DotQ4_0Planar>(
+          rows + r * row_bytes, xs, tiles * kTile, count, out + r, stride);
   }
 }
 
@@ -533,8 +640,11 @@ constexpr std::size_t kTileK = 4;
 template <typename Block>
 HWY_INLINE void RowTileK(const std::byte* row, std::size_t super_blocks,
                          const QuantizedActivations* xs, float* out, std::size_t stride) {
+  // Per token the same float operations in the same order as DotK's (a sequence decodes the
+  // same tokens alone or batched): scales and minimums in accumulators of their own.
   __m256 acc[kTileK];
-  for (auto& a : acc) a = _mm256_setzero_ps();
+  __m256 acc_mins[kTileK];
+  for (std::size_t k = 0; k < kTileK; ++k) acc[k] = acc_mins[k] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < super_blocks; ++b) {
     const auto* block = reinterpret_cast<const Block*>(row + b * sizeof(Block));
     const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
@@ -566,11 +676,12 @@ HWY_INLINE void RowTileK(const std::byte* row, std::size_t super_blocks,
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[k].ksums16.data() + 16 * b));
       const float dx = xs[k].dk[b];
       acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[k]), _mm256_set1_ps(d * dx), acc[k]);
-      acc[k] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
-                                _mm256_set1_ps(dmin * dx), acc[k]);
+      acc_mins[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(xsums, mins)),
+                                    _mm256_set1_ps(dmin * dx), acc_mins[k]);
     }
   }
-  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]);
+  for (std::size_t k = 0; k < kTileK; ++k)
+    out[k * stride] = HorizontalSum(_mm256_sub_ps(acc[k], acc_mins[k]));
 }
 
 // Rows [0, row_count) against every token: kTileK tokens at a time through `tile`, the rest one

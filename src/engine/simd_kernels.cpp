@@ -53,36 +53,6 @@ void MatmulInteger(TensorType type, const std::byte* rows, std::size_t row_bytes
   }
 }
 
-void MatmulQuantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
-                     std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
-                     float* out, std::size_t stride) {
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  {  // kernels of their own (elsewhere every type goes through its integer form)
-    switch (type) {
-      case TensorType::q4_0:
-        return MatmulQ4_0(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q4_0_planar:
-        return MatmulQ4_0Planar(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q8_0:
-        return MatmulQ8(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q4_k:
-        return MatmulQ4_K(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q5_k:
-        return MatmulQ5_K(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q6_k:
-        return MatmulQ6_K(rows, row_bytes, row_count, xs, count, out, stride);
-      default:
-        break;
-    }
-    if (WithDecodedType(type, [&](auto t) {
-          MatmulDecoded<decltype(t)::value>(rows, row_bytes, row_count, xs, count, out, stride);
-        }))
-      return;
-  }
-#endif
-  MatmulInteger(type, rows, row_bytes, row_count, xs, count, out, stride);
-}
-
 template <float (*Dot)(const std::byte*, const QuantizedActivations&)>
 void RowsByDots(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                 const QuantizedActivations& x, float* out) {
@@ -141,6 +111,44 @@ void MatvecQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
       for (std::size_t r = 0; r < row_count; ++r)
         out[r] = DotQuantized(type, rows + r * row_bytes, x);
   }
+}
+
+void MatmulQuantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
+                     std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
+                     float* out, std::size_t stride) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  {  // kernels of their own (elsewhere every type goes through its integer form)
+    switch (type) {
+      case TensorType::q4_0:
+        return MatmulQ4_0(rows, row_bytes, row_count, xs, count, out, stride);
+      case TensorType::q4_0_planar:
+        return MatmulQ4_0Planar(rows, row_bytes, row_count, xs, count, out, stride);
+      case TensorType::q8_0:
+        return MatmulQ8(rows, row_bytes, row_count, xs, count, out, stride);
+      case TensorType::q4_k:
+        return MatmulQ4_K(rows, row_bytes, row_count, xs, count, out, stride);
+      case TensorType::q5_k:
+        return MatmulQ5_K(rows, row_bytes, row_count, xs, count, out, stride);
+      case TensorType::q6_k:
+        return MatmulQ6_K(rows, row_bytes, row_count, xs, count, out, stride);
+      default:
+        break;
+    }
+    if (WithDecodedType(type, [&](auto t) {
+          MatmulDecoded<decltype(t)::value>(rows, row_bytes, row_count, xs, count, out, stride);
+        }))
+      return;
+  }
+#else
+  // The types with direct kernels: one token at a time through them, so that a batched token
+  // gets exactly what it gets alone.
+  if (!is_integer_decoded(type) || type == TensorType::q5_k) {
+    for (std::size_t t = 0; t < count; ++t)
+      MatvecQuantized(type, rows, row_bytes, row_count, xs[t], out + t * stride);
+    return;
+  }
+#endif
+  MatmulInteger(type, rows, row_bytes, row_count, xs, count, out, stride);
 }
 
 float DotFloat(TensorType type, const std::byte* row, const float* x, std::size_t n) {

@@ -162,6 +162,65 @@ TEST(KernelTargets, QuantizedKernelsEqualTheReferenceOnEveryTarget) {
   }
 }
 
+// A decode step of several sequences: each token of a batch below prompt size gets exactly what
+// it gets alone (so a sequence decodes the same tokens at temperature 0 whoever it shares the
+// engine with), on every target, for every type.
+TEST(KernelTargets, DecodeBatchesGiveEachTokenExactlyItsOwnResult) {
+  const auto targets = simd_targets();
+  std::mt19937 rng(4);
+  for (const auto& [type, file] : kQuantizedTypes) {
+    const auto supply = real_blocks(file, type);
+    const TypeTraits& t = traits(type);
+    const std::size_t blocks = t.block_elements == kSuperBlock ? 3 : 17;
+    const std::size_t n = blocks * t.block_elements, rows = 3, row_bytes = blocks * t.block_bytes;
+    std::vector<std::byte> matrix = matrix_of(supply, t.block_bytes, blocks, rows, 5);
+    if (type == TensorType::q4_0_planar) {
+      const auto q4 = matrix_of(supply, t.block_bytes, blocks, rows, 5);
+      for (std::size_t r = 0; r < rows; ++r)
+        repack_q4_0_planar(q4.data() + r * row_bytes, matrix.data() + r * row_bytes, n);
+    }
+    for (const std::size_t tokens : {2u, 3u, 4u, 5u, 7u, 8u, 9u, 16u, 33u}) {
+      std::vector<QuantizedActivations> qx(tokens);
+      for (auto& q : qx) q.quantize(random_values(n, rng).data(), n, uses_super_blocks(type));
+      for (const auto& target : targets) {
+        ForcedTarget forced(target);
+        SCOPED_TRACE(std::string(traits(type).name) + " on " + std::string(target.name) +
+                     ", tokens=" + std::to_string(tokens));
+        std::vector<float> batched(tokens * rows);
+        simd_matmul_quantized(type, matrix.data(), row_bytes, rows, qx.data(), tokens,
+                              batched.data(), rows);
+        for (std::size_t k = 0; k < tokens; ++k) {
+          std::vector<float> alone(rows);
+          simd_matvec_quantized(type, matrix.data(), row_bytes, rows, qx[k], alone.data());
+          for (std::size_t r = 0; r < rows; ++r)
+            ASSERT_EQ(batched[k * rows + r], alone[r]) << "row " << r << " token " << k;
+        }
+      }
+    }
+  }
+  for (const TensorType type : {TensorType::f32, TensorType::f16, TensorType::bf16}) {
+    const std::size_t n = 200, rows = 3, row_bytes = n * traits(type).block_bytes;
+    std::vector<std::byte> matrix(rows * row_bytes);
+    for (std::size_t r = 0; r < rows; ++r)
+      quantize_row(type, random_values(n, rng).data(), matrix.data() + r * row_bytes, n);
+    for (const std::size_t tokens : {2u, 4u, 5u, 9u}) {
+      const auto x = random_values(tokens * n, rng);
+      for (const auto& target : targets) {
+        ForcedTarget forced(target);
+        SCOPED_TRACE(std::string(traits(type).name) + " on " + std::string(target.name));
+        std::vector<float> batched(tokens * rows);
+        simd_matmul(type, matrix.data(), row_bytes, rows, x.data(), tokens, n, batched.data(),
+                    rows);
+        for (std::size_t k = 0; k < tokens; ++k) {
+          std::vector<float> alone(rows);
+          simd_matvec(type, matrix.data(), row_bytes, rows, x.data() + k * n, n, alone.data());
+          for (std::size_t r = 0; r < rows; ++r) ASSERT_EQ(batched[k * rows + r], alone[r]);
+        }
+      }
+    }
+  }
+}
+
 TEST(KernelTargets, FloatKernelsEqualTheReferenceOnEveryTarget) {
   const auto targets = simd_targets();
   std::mt19937 rng(9);

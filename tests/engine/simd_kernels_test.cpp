@@ -221,7 +221,7 @@ TEST(KQuants, Q6KDecodesAsGgufDefinesIt) {
 
 TEST(KQuants, RoundTripsWithinWhatTheFormatKeeps) {
   std::mt19937 rng(2);
-  for (TensorType type : {TensorType::q4_k, TensorType::q6_k}) {
+  for (TensorType type : {TensorType::q4_k, TensorType::q5_k, TensorType::q6_k, TensorType::bf16}) {
     const auto x = random_values(4 * kSuperBlock, rng);
     const auto row = stored(type, x);
     std::vector<float> back(x.size());
@@ -231,9 +231,13 @@ TEST(KQuants, RoundTripsWithinWhatTheFormatKeeps) {
       error += (back[i] - x[i]) * (back[i] - x[i]);
       energy += x[i] * x[i];
     }
-    // Relative RMS error: 4-bit ≈ 1/15 of a sub-block's range, 6-bit ≈ 1/63.
-    EXPECT_LT(std::sqrt(error / energy), type == TensorType::q4_k ? 0.12 : 0.03)
-        << traits(type).name;
+    // Relative RMS error: 4-bit ≈ 1/15 of a sub-block's range, 5-bit 1/31, 6-bit ≈ 1/63; BF16
+    // keeps 8 bits of mantissa.
+    const double limit = type == TensorType::q4_k   ? 0.12
+                         : type == TensorType::q5_k ? 0.06
+                         : type == TensorType::q6_k ? 0.03
+                                                    : 0.005;
+    EXPECT_LT(std::sqrt(error / energy), limit) << traits(type).name;
   }
 }
 
