@@ -569,21 +569,33 @@ HWY_INLINE __m128i Q4KScalesAndMins(const std::uint8_t packed[12]) {
 // The 64 values of chunk `chunk` (0-3) of a Q4_K or Q5_K super-block, as unsigned bytes: the
 // low nibbles are sub-block 2·chunk, the high ones 2·chunk + 1; Q5_K adds each value's fifth bit
 // from qh (bit 2·chunk for the first sub-block, 2·chunk + 1 for the second).
+// Bit `bit` of every byte of v moved to bit 4 (0x10 or 0), in one shift and one mask: a shift of
+// at most 4 within 16-bit lanes brings nothing from the neighbouring byte into bit 4.
+HWY_INLINE __m256i BitToFour(__m256i v, int bit) {
+  const __m256i moved = bit <= 4 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(4 - bit))
+                                 : _mm256_srl_epi16(v, _mm_cvtsi32_si128(bit - 4));
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
 template <typename Block>
 HWY_INLINE Nibbles LoadKChunk(const Block* block, int chunk) {
   Nibbles w =
       SplitNibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs + 32 * chunk)));
   if constexpr (std::is_same_v<Block, BlockQ5_K>) {
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qh));
-    const __m256i one = _mm256_set1_epi8(1);
-    const __m256i low_bits =
-        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * chunk)), one);
-    const __m256i high_bits =
-        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * chunk + 1)), one);
-    w.low = _mm256_or_si256(w.low, _mm256_slli_epi16(low_bits, 4));
-    w.high = _mm256_or_si256(w.high, _mm256_slli_epi16(high_bits, 4));
+    w.low = _mm256_or_si256(w.low, BitToFour(qh, 2 * chunk));
+    w.high = _mm256_or_si256(w.high, BitToFour(qh, 2 * chunk + 1));
   }
   return w;
+}
+
+// acc + the pair sums of a and b (int16 lanes) in int32: one instruction with AVX-512 VNNI.
+HWY_INLINE __m256i AddPairProducts(__m256i acc, __m256i a, __m256i b) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpwssd_epi32(acc, a, b);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
 }
 
 // Q4_K and Q5_K against the super-block quantization: each sub-block's pair sums are weighted by
@@ -599,18 +611,20 @@ HWY_INLINE float DotK(const std::byte* row, const QuantizedActivations& x) {
     const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
     const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
-    __m256i sums = _mm256_setzero_si256();
+    // Two chains of integer sums (low and high sub-blocks), added once per super-block.
+    __m256i sums_low = _mm256_setzero_si256();
+    __m256i sums_high = _mm256_setzero_si256();
     for (int chunk = 0; chunk < 4; ++chunk) {
       const Nibbles w = LoadKChunk(block, chunk);
       const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk));
       const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 64 * chunk + 32));
       const int j = 2 * chunk;
-      sums = _mm256_add_epi32(
-          sums, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0),
-                                                   BroadcastWords(scales, j, j)),
-                                 _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1),
-                                                   BroadcastWords(scales, j + 1, j + 1))));
+      sums_low =
+          AddPairProducts(sums_low, _mm256_maddubs_epi16(w.low, v0), BroadcastWords(scales, j, j));
+      sums_high = AddPairProducts(sums_high, _mm256_maddubs_epi16(w.high, v1),
+                                  BroadcastWords(scales, j + 1, j + 1));
     }
+    const __m256i sums = _mm256_add_epi32(sums_low, sums_high);
     // Minimums: min_j for both 16-sums of sub-block j.
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
     const __m256i xsums =
@@ -660,10 +674,8 @@ HWY_INLINE void RowTileK(const std::byte* row, std::size_t super_blocks,
         const std::int8_t* xq = xs[k].qk.data() + kSuperBlock * b + 64 * chunk;
         const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
         const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
-        sums[k] = _mm256_add_epi32(
-            sums[k],
-            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w.low, v0), low_scale),
-                             _mm256_madd_epi16(_mm256_maddubs_epi16(w.high, v1), high_scale)));
+        sums[k] = AddPairProducts(sums[k], _mm256_maddubs_epi16(w.low, v0), low_scale);
+        sums[k] = AddPairProducts(sums[k], _mm256_maddubs_epi16(w.high, v1), high_scale);
       }
     }
     std::uint16_t bits;
