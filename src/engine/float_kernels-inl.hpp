@@ -9,8 +9,11 @@
 #define LLORCH_ENGINE_FLOAT_KERNELS_INL_
 #endif
 
+#include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -183,6 +186,34 @@ void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t r
       out[t * stride + r] = sum;
     }
   }
+}
+
+// In-place softmax over n values (attention scores): max, exponentials and their sum a vector at
+// a time (Highway's Exp, within 1 ulp or so of std::exp), then one multiply by the reciprocal.
+void Softmax(float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  std::size_t i = 0;
+  auto highest = hn::Set(d, -HUGE_VALF);
+  for (; i + lanes <= n; i += lanes) highest = hn::Max(highest, hn::LoadU(d, x + i));
+  float max = hn::GetLane(hn::MaxOfLanes(d, highest));
+  for (; i < n; ++i) max = std::max(max, x[i]);
+  const auto shift = hn::Set(d, max);
+  auto sums = hn::Zero(d);
+  for (i = 0; i + lanes <= n; i += lanes) {
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), shift));
+    hn::StoreU(e, d, x + i);
+    sums = hn::Add(sums, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, sums));
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inverse = 1.0f / sum;
+  const auto scale = hn::Set(d, inverse);
+  for (i = 0; i + lanes <= n; i += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), scale), d, x + i);
+  for (; i < n; ++i) x[i] *= inverse;
 }
 
 // out[i] += a · v[i] for F16 v (an attention head's values, weighted).

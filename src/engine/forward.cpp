@@ -375,7 +375,7 @@ void ModelState::attention(const KvCache& cache, std::size_t layer, std::size_t 
   }
   for (std::size_t i = 0; i < count; ++i) att[i] *= scale;
   softcap(att, count, c.attention_softcap);
-  softmax(att, count);
+  simd_softmax(att, count);
   float* out = result + head * hs;
   std::memset(out, 0, hs * sizeof(float));
   for (std::size_t t = first; t <= pos; t = run_end(t)) {

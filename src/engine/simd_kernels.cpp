@@ -217,6 +217,7 @@ HWY_EXPORT(MatmulQuantized);
 HWY_EXPORT(MatvecFloat);
 HWY_EXPORT(MatmulFloat);
 HWY_EXPORT(AxpyF16);
+HWY_EXPORT(Softmax);
 HWY_EXPORT(DotRowsF16);
 HWY_EXPORT(DotRowsF32);
 HWY_EXPORT(AxpyRowsF16);
@@ -303,6 +304,10 @@ bool uses_super_blocks(TensorType type) noexcept {
 bool uses_quantized_activations(TensorType type) noexcept {
   return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_0_planar ||
          type == TensorType::q4_k || type == TensorType::q6_k || is_integer_decoded(type);
+}
+
+void simd_softmax(float* x, std::size_t n) noexcept {
+  HWY_DYNAMIC_DISPATCH(Softmax)(x, n);
 }
 
 void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept {

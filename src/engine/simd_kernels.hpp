@@ -81,6 +81,9 @@ void simd_matmul(TensorType type, const std::byte* rows, std::size_t row_bytes,
 float scalar_dot_quantized(TensorType type, const std::byte* row,
                            const QuantizedActivations& x) noexcept;
 
+// In-place softmax over n > 0 values (attention scores), exponentials a vector at a time.
+void simd_softmax(float* x, std::size_t n) noexcept;
+
 // out[i] += a · v[i] for `n` F16 values v (weighting an attention head's values).
 void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept;
 

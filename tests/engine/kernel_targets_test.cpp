@@ -258,6 +258,30 @@ TEST(KernelTargets, FloatKernelsEqualTheReferenceOnEveryTarget) {
   }
 }
 
+TEST(KernelTargets, SoftmaxEqualsTheReferenceOnEveryTarget) {
+  const auto targets = simd_targets();
+  std::mt19937 rng(12);
+  for (const std::size_t n : {1u, 2u, 7u, 16u, 17u, 100u, 2049u}) {
+    auto x = random_values(n, rng);
+    for (auto& v : x) v *= 8.0f;  // scores far apart, as attention's are
+    x[n / 2] = -1e30f;            // a masked-out score
+    std::vector<float> expected(x);
+    softmax(expected.data(), n);
+    for (const auto& target : targets) {
+      ForcedTarget forced(target);
+      SCOPED_TRACE(std::string(target.name) + ", n=" + std::to_string(n));
+      std::vector<float> got(x);
+      simd_softmax(got.data(), n);
+      double total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(got[i], expected[i], 2e-6 * expected[i] + 1e-9) << "value " << i;
+        total += got[i];
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5);
+    }
+  }
+}
+
 // The attention kernels over a run of rows (a KV block) against one product per row, for F16,
 // F32 and Q8_0 caches, head sizes with and without a vector tail, runs of 1 to 16 rows.
 TEST(KernelTargets, AttentionRowRunsEqualOneProductPerRowOnEveryTarget) {
