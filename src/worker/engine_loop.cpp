@@ -1,6 +1,7 @@
 #include "worker/engine_loop.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 
 #include "narration/narrate.hpp"
@@ -16,6 +17,7 @@ struct EngineLoop::Running {
   std::unique_ptr<engine::Sequence> sequence;  // last: it points into the cache
   std::size_t told_position = 0;  // the place in line last narrated while waiting (0: none)
   bool started = false;           // started once (its prompt counted in the metrics)
+  std::exception_ptr error;       // why its prompt cannot run (found while preparing it)
 };
 
 EngineLoop::EngineLoop(std::shared_ptr<const engine::Model> model, EngineLoopOptions options,
@@ -47,11 +49,39 @@ bool EngineLoop::try_start(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock(mutex_);
     if (closed_ || jobs_.size() >= options_.slots) return false;
-    jobs_.push_back(job);
-    handed_over_.push_back(std::move(job));
+    jobs_.push_back(job);  // the slot is taken from here on
+  }
+  // Tokenizing (and narrating it) happens here, on the caller's thread — an HTTP thread — so
+  // that the loop thread only computes.
+  std::unique_ptr<Running> r = prepare(std::move(job));
+  {
+    std::lock_guard lock(mutex_);
+    handed_over_.push_back(std::move(r));
   }
   wake_.notify_all();
   return true;
+}
+
+std::unique_ptr<EngineLoop::Running> EngineLoop::prepare(std::shared_ptr<Job> job) {
+  auto r = std::make_unique<Running>();
+  r->job = std::move(job);
+  r->cache = std::make_unique<engine::KvCache>(kv_pool_);
+  JobGeneration g = prepare_job(*r->job, options_.progress_every);
+  r->sequence = std::make_unique<engine::Sequence>(model_, *tokenizer_, std::move(g.request),
+                                                   std::move(g.hooks), *r->cache);
+  try {
+    r->sequence->begin();
+    // The prompt and the first generated token's position must fit the whole cache.
+    const std::size_t positions = r->sequence->tokens().size() + 1;
+    if (engine::KvBlockPool::blocks_for(positions) > kv_pool_.total_blocks()) {
+      throw std::invalid_argument("the prompt has " + std::to_string(positions - 1) +
+                                  " tokens; the KV cache holds " + std::to_string(kv_tokens()) +
+                                  " positions in all (raise the worker's --kv-size)");
+    }
+  } catch (const std::exception&) {
+    r->error = std::current_exception();
+  }
+  return r;
 }
 
 bool EngineLoop::cancel(const std::string& job_id) {
@@ -80,25 +110,15 @@ std::size_t EngineLoop::busy() const {
   return jobs_.size();
 }
 
-void EngineLoop::receive(std::vector<std::shared_ptr<Job>> jobs) {
-  for (auto& job : jobs) {
-    auto r = std::make_unique<Running>();
-    r->job = job;
-    r->cache = std::make_unique<engine::KvCache>(kv_pool_);
-    JobGeneration g = prepare_job(*job, options_.progress_every);
-    r->sequence = std::make_unique<engine::Sequence>(model_, *tokenizer_, std::move(g.request),
-                                                     std::move(g.hooks), *r->cache);
-    try {
-      r->sequence->begin();
-      // The prompt and the first generated token's position must fit the whole cache.
-      const std::size_t positions = r->sequence->tokens().size() + 1;
-      if (engine::KvBlockPool::blocks_for(positions) > kv_pool_.total_blocks()) {
-        throw std::invalid_argument("the prompt has " + std::to_string(positions - 1) +
-                                    " tokens; the KV cache holds " + std::to_string(kv_tokens()) +
-                                    " positions in all (raise the worker's --kv-size)");
+void EngineLoop::receive(std::vector<std::unique_ptr<Running>> arrived) {
+  for (auto& r : arrived) {
+    if (r->error) {
+      try {
+        std::rethrow_exception(r->error);
+      } catch (const std::exception& e) {
+        auto terminal = fail_job(*r->job, e, metrics_);
+        retire(std::move(r), std::move(terminal));
       }
-    } catch (const std::exception& e) {
-      retire(std::move(r), fail_job(*job, e, metrics_));
       continue;
     }
     waiting_.push_back(std::move(r));
@@ -219,15 +239,16 @@ void EngineLoop::update_gauges() {
 
 void EngineLoop::run() {
   for (;;) {
-    std::vector<std::shared_ptr<Job>> arrived;
+    std::vector<std::unique_ptr<Running>> arrived;
     {
       std::unique_lock lock(mutex_);
       // Waiting sequences with none running can always start (every block is free then).
       wake_.wait(lock, [&] {
         return stopping_ || !handed_over_.empty() || !running_.empty() || !waiting_.empty();
       });
-      if (stopping_ && handed_over_.empty() && running_.empty() && waiting_.empty()) return;
-      arrived.assign(handed_over_.begin(), handed_over_.end());
+      // jobs_ also holds those still being prepared on an HTTP thread: each gets its ending.
+      if (stopping_ && jobs_.empty()) return;
+      for (auto& r : handed_over_) arrived.push_back(std::move(r));
       handed_over_.clear();
     }
     receive(std::move(arrived));

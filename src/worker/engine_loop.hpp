@@ -57,8 +57,10 @@ class EngineLoop {
  private:
   struct Running;
   void run();
-  // Tokenizes what was handed over and queues it; a job whose prompt cannot run ends at once.
-  void receive(std::vector<std::shared_ptr<Job>> jobs);
+  // A job's sequence, its prompt tokenized (on the calling thread) or the reason it cannot run.
+  std::unique_ptr<Running> prepare(std::shared_ptr<Job> job);
+  // Queues what was handed over; a job whose prompt cannot run ends at once.
+  void receive(std::vector<std::unique_ptr<Running>> arrived);
   // Ends waiting jobs whose cancel flag is set.
   void drop_cancelled_waiting();
   // Starts waiting sequences, oldest first, while the cache has blocks for them.
@@ -82,8 +84,8 @@ class EngineLoop {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> handed_over_;  // guarded by mutex_
-  std::vector<std::shared_ptr<Job>> jobs_;        // every job handed over and not retired
+  std::deque<std::unique_ptr<Running>> handed_over_;  // guarded by mutex_; prepared, not yet queued
+  std::vector<std::shared_ptr<Job>> jobs_;            // every job handed over and not retired
   bool closed_ = false;
   bool stopping_ = false;
   std::thread thread_;  // last: started once everything above exists
