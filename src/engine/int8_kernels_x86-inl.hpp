@@ -174,64 +174,6 @@ float DotQ4_0(const std::byte* row, const QuantizedActivations& x) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
-// The batched prompt's kernels: one weight row against four token vectors at a time. The row's
-// block is decoded once and stays in registers for the four products.
-constexpr std::size_t kTile = 8;
-
-// A tile's activations in the order RowTile reads them, so that one pointer and constant offsets
-// reach every token (eight tokens' own pointers do not fit in registers beside the
-// accumulators): per block, the tokens' 32 quants, their scales, and their Q4_0 zero points
-// (8 · Σx · d_x, block_offsets8).
-constexpr std::size_t kTileBlockBytes = kTile * (32 + 2 * sizeof(float));
-
-HWY_INLINE void PackTile(const QuantizedActivations* xs, std::size_t blocks, std::byte* out) {
-  for (std::size_t b = 0; b < blocks; ++b) {
-    std::byte* block = out + b * kTileBlockBytes;
-    auto* scales = reinterpret_cast<float*>(block + kTile * 32);
-    for (std::size_t k = 0; k < kTile; ++k) {
-      std::memcpy(block + 32 * k, xs[k].q.data() + 32 * b, 32);
-      scales[k] = xs[k].d[b];
-      scales[kTile + k] = xs[k].block_offsets8[b];
-    }
-  }
-}
-
-// One weight row against kTile token vectors (packed by PackTile). Q4_0 leaves its zero point
-// (8) out of the integer products and takes it off once per block for all the tile's tokens.
-// Q8_0 is signed: |w| meets x with w's sign.
-template <typename Block>
-HWY_INLINE void RowTile(const std::byte* row, const float* scales, const std::byte* tile,
-                        std::size_t blocks, float* out, std::size_t stride) {
-  static_assert(kTile == 8, "one vector of zero points per block");
-  constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[kTile];
-  __m256 zero = _mm256_setzero_ps();
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < blocks; ++b, tile += kTileBlockBytes) {
-    const __m256 dw = _mm256_broadcast_ss(scales + b);
-    const auto* dx = reinterpret_cast<const float*>(tile + kTile * 32);
-    __m256i w;
-    if constexpr (kQ4) {
-      w = LoadQ4_0(row, b);
-      zero = _mm256_fmadd_ps(dw, _mm256_loadu_ps(dx + kTile), zero);
-    } else {
-      w = LoadQ8(row, b);
-    }
-    const __m256i magnitude = kQ4 ? w : _mm256_sign_epi8(w, w);
-    for (std::size_t k = 0; k < kTile; ++k) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
-      if constexpr (!kQ4) v = _mm256_sign_epi8(v, w);
-      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, v), ones);
-      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
-                               _mm256_mul_ps(dw, _mm256_broadcast_ss(dx + k)), acc[k]);
-    }
-  }
-  alignas(32) float zeros[kTile];
-  _mm256_store_ps(zeros, zero);
-  for (std::size_t k = 0; k < kTile; ++k) out[k * stride] = HorizontalSum(acc[k]) - zeros[k];
-}
-
 // A few tokens (a decode step of several sequences) against one Q8_0 row, each pair of blocks
 // loaded once for all of them, the tokens' activations read where they are (no packing, which
 // costs more than it saves below a prompt-sized batch). Each token's sums are the same float
@@ -293,47 +235,29 @@ HWY_INLINE void RemainingTokens(const std::byte* row, const QuantizedActivations
   }
 }
 
-// Rows [0, row_count) against every token vector, blocked so that a few rows (their scales
-// decoded once, in L1) meet a tile of tokens (in L1) at a time.
-template <typename Block>
-HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
-                            const QuantizedActivations* xs, std::size_t count, float* out,
-                            std::size_t stride,
-                            float (*single)(const std::byte*, const QuantizedActivations&)) {
+// Rows [0, row_count) against every token vector: rows in blocks of 32, so that a block's rows
+// stay in L1 while the batch's tokens (four at a time where there is a kernel for it) pass over
+// them. Packed 8-token tiles used to serve prompt-sized batches here; the few-token kernels,
+// which read the tokens in place, beat them at every size on the hosts measured (pp64 Q4_0
+// 145 → 149, Q8_0 114 → 121 tok/s; bench/README.md, issue 14).
+template <
+    float (*Single)(const std::byte*, const QuantizedActivations&),
+    void (*Few4)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr,
+    void (*Few3)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr,
+    void (*Few2)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr>
+HWY_INLINE void MatmulRows(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
+                           const QuantizedActivations* xs, std::size_t count, float* out,
+                           std::size_t stride) {
   constexpr std::size_t kRowBlock = 32;
-  constexpr std::size_t kMaxBlocks = 512;  // rows of up to 16384 values take the tiled path
-  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
-  // Packed tiles for prompt-sized batches only (as MatmulQ4_0Planar): below that, tokens go four
-  // at a time through kernels that read them in place and give each exactly its one-row result.
-  constexpr std::size_t kTilesFrom = 64;
-  const std::size_t tiles = blocks <= kMaxBlocks && count >= kTilesFrom ? count / kTile : 0;
-  thread_local std::vector<float> scales(kRowBlock * kMaxBlocks);
-  thread_local std::vector<std::byte> packed;
-  packed.resize(tiles * blocks * kTileBlockBytes);
-  for (std::size_t tile = 0; tile < tiles; ++tile)
-    PackTile(xs + tile * kTile, blocks, packed.data() + tile * blocks * kTileBlockBytes);
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
-    if (tiles > 0) {
-      for (std::size_t r = r0; r < r1; ++r)
-        for (std::size_t b = 0; b < blocks; ++b)
-          scales[(r - r0) * kMaxBlocks + b] = BlockScale<Block>(rows + r * row_bytes, b);
-    }
-    for (std::size_t tile = 0; tile < tiles; ++tile) {
-      for (std::size_t r = r0; r < r1; ++r) {
-        RowTile<Block>(rows + r * row_bytes, scales.data() + (r - r0) * kMaxBlocks,
-                       packed.data() + tile * blocks * kTileBlockBytes, blocks,
-                       out + tile * kTile * stride + r, stride);
-      }
-    }
-    if constexpr (std::is_same_v<Block, BlockQ8_0>) {
-      for (std::size_t r = r0; r < r1; ++r)
-        RemainingTokens<RowFewQ8<4>, RowFewQ8<3>, RowFewQ8<2>, DotQ8>(
-            rows + r * row_bytes, xs, tiles * kTile, count, out + r, stride);
-    } else {
-      for (std::size_t t = tiles * kTile; t < count; ++t) {
-        for (std::size_t r = r0; r < r1; ++r)
-          out[t * stride + r] = single(rows + r * row_bytes, xs[t]);
+    for (std::size_t r = r0; r < r1; ++r) {
+      if constexpr (Few4 != nullptr) {
+        RemainingTokens<Few4, Few3, Few2, Single>(rows + r * row_bytes, xs, 0, count, out + r,
+                                                  stride);
+      } else {
+        for (std::size_t t = 0; t < count; ++t)
+          out[t * stride + r] = Single(rows + r * row_bytes, xs[t]);
       }
     }
   }
@@ -341,12 +265,14 @@ HWY_INLINE void MatmulTiles(const std::byte* rows, std::size_t row_bytes, std::s
 
 void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                 const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  MatmulTiles<BlockQ4_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ4_0);
+  // Loading lays Q4_0 out planar; this layout only meets the kernels in tests and tools.
+  MatmulRows<DotQ4_0>(rows, row_bytes, row_count, xs, count, out, stride);
 }
 
 void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
               const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
-  MatmulTiles<BlockQ8_0>(rows, row_bytes, row_count, xs, count, out, stride, DotQ8);
+  MatmulRows<DotQ8, RowFewQ8<4>, RowFewQ8<3>, RowFewQ8<2>>(rows, row_bytes, row_count, xs, count,
+                                                           out, stride);
 }
 
 // Q4_0 planar (see TensorType), two blocks a step. One 32-byte load holds the quants of blocks b
@@ -454,94 +380,11 @@ HWY_INLINE void RowFewQ4Planar(const std::byte* row, const QuantizedActivations*
   }
 }
 
-// The activations of kTile tokens in the order RowTileQ4Planar reads them, so that one pointer
-// and constant offsets reach every token (eight tokens' own pointers do not fit in registers
-// beside the accumulators): per group of eight blocks, the tokens' zero points, then per pair of
-// blocks the tokens' interleaved quants and their expanded scales.
-constexpr std::size_t kPairBytes = kTile * (64 + 8 * sizeof(float));
-constexpr std::size_t kGroupBytes = kTile * 8 * sizeof(float) + 4 * kPairBytes;
-
-HWY_INLINE void PackTileQ4Planar(const QuantizedActivations* xs, std::size_t groups,
-                                 std::byte* out) {
-  for (std::size_t g = 0; g < groups; ++g) {
-    std::byte* group = out + g * kGroupBytes;
-    for (std::size_t k = 0; k < kTile; ++k)
-      std::memcpy(group + 32 * k, xs[k].block_offsets8.data() + 8 * g, 32);
-    for (std::size_t p = 0; p < 4; ++p) {
-      const std::size_t pair = 8 * g + 2 * p;
-      std::byte* quants = group + kTile * 32 + p * kPairBytes;
-      std::byte* scales = quants + kTile * 64;
-      for (std::size_t k = 0; k < kTile; ++k) {
-        std::memcpy(quants + 64 * k, xs[k].q_pairs.data() + 32 * pair, 64);
-        std::memcpy(scales + 32 * k, xs[k].d_pairs.data() + 4 * pair, 32);
-      }
-    }
-  }
-}
-
-// One planar Q4_0 row against kTile token vectors (packed by PackTileQ4Planar), two blocks a
-// step: the pair's quants are unpacked once for the tile's tokens.
-HWY_INLINE void RowTileQ4Planar(const std::byte* row, std::size_t blocks, const std::byte* tile,
-                                const QuantizedActivations* xs, float* out, std::size_t stride) {
-  const auto* qs = reinterpret_cast<const std::uint8_t*>(row);
-  const std::byte* scales = row + q4_0_planar_scale(blocks, 0);
-  __m256 acc[kTile];
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  std::size_t b = 0;
-  for (; b + 8 <= blocks; b += 8, tile += kGroupBytes) {
-    const __m256 dw8 = LoadScales8(scales, b);
-    // The eight blocks' zero points straight into each token's accumulator: its lanes are
-    // summed in the end whatever they hold.
-    const auto* zero_points = reinterpret_cast<const float*>(tile);
-    for (std::size_t k = 0; k < kTile; ++k)
-      acc[k] = _mm256_fnmadd_ps(dw8, _mm256_loadu_ps(zero_points + 8 * k), acc[k]);
-    for (int p = 0; p < 4; ++p) {
-      const std::size_t pair = b + 2 * static_cast<std::size_t>(p);
-      const __m256 dw_pair = _mm256_permutevar8x32_ps(dw8, PairPick(p));
-      const Nibbles w = LoadPair(qs, pair);
-      const std::byte* quants = tile + kTile * 32 + static_cast<std::size_t>(p) * kPairBytes;
-      const auto* dx = reinterpret_cast<const float*>(quants + kTile * 64);
-      for (std::size_t k = 0; k < kTile; ++k) {
-        const auto* xq = reinterpret_cast<const std::int8_t*>(quants + 64 * k);
-        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DotQ4PlanarPair(w, xq)),
-                                 _mm256_mul_ps(dw_pair, _mm256_loadu_ps(dx + 8 * k)), acc[k]);
-      }
-    }
-  }
-  for (std::size_t k = 0; k < kTile; ++k) {
-    const float tail = b < blocks ? scalar::dot_q4_0_planar(row, xs[k], b) : 0.0f;
-    out[k * stride] = HorizontalSum(acc[k]) + tail;
-  }
-}
-
 void MatmulQ4_0Planar(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                       const QuantizedActivations* xs, std::size_t count, float* out,
                       std::size_t stride) {
-  constexpr std::size_t kRowBlock = 32;
-  const std::size_t blocks = count > 0 ? xs[0].n / 32 : 0;
-  // Tiles pay for their packing only on full prompt batches, if at all: on a Zen host a step of
-  // 8 or 16 decode tokens ran at 77 / 93 tokens/s through tiles and 116 / 120 through one dot per
-  // row and token; prompt batches of 32 at 118 against 126, of 64 at 130 against 137
-  // (bench/README.md, issue 13). Kept for full batches, where an earlier host gained from them.
-  constexpr std::size_t kTilesFrom = 64;
-  const std::size_t tiles = count >= kTilesFrom ? count / kTile : 0;
-  const std::size_t tile_bytes = blocks / 8 * kGroupBytes;
-  thread_local std::vector<std::byte> packed;
-  packed.resize(tiles * tile_bytes);
-  for (std::size_t tile = 0; tile < tiles; ++tile)
-    PackTileQ4Planar(xs + tile * kTile, blocks / 8, packed.data() + tile * tile_bytes);
-  for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
-    const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
-    for (std::size_t tile = 0; tile < tiles; ++tile) {
-      for (std::size_t r = r0; r < r1; ++r) {
-        RowTileQ4Planar(rows + r * row_bytes, blocks, packed.data() + tile * tile_bytes,
-                        xs + tile * kTile, out + tile * kTile * stride + r, stride);
-      }
-    }
-    for (std::size_t r = r0; r < r1; ++r)
-      RemainingTokens<RowFewQ4Planar<4>, RowFewQ4Planar<3>, RowFewQ4Planar<2>, DotQ4_0Planar>(
-          rows + r * row_bytes, xs, tiles * kTile, count, out + r, stride);
-  }
+  MatmulRows<DotQ4_0Planar, RowFewQ4Planar<4>, RowFewQ4Planar<3>, RowFewQ4Planar<2>>(
+      rows, row_bytes, row_count, xs, count, out, stride);
 }
 
 // Every 16-bit lane of a 128-bit half of the result holds word `low` (low half) or `high` (high
@@ -859,7 +702,7 @@ float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offse
   return HorizontalSum(acc) + offsets;
 }
 
-// The same row against kTile tokens: each block's |q| computed once for all of them.
+// The same row against kTileK tokens: each block's |q| computed once for all of them.
 HWY_INLINE void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
                                const QuantizedActivations* xs, bool super, float* out,
                                std::size_t stride) {

@@ -286,8 +286,6 @@ void QuantizedActivations::quantize(const float* x, std::size_t count, bool supe
     std::memcpy(to + 32, from + 16, 16);
     std::memcpy(to + 48, from + 48, 16);
   }
-  d_pairs.resize(count / 8);
-  for (std::size_t b = 0; b < count / 32; ++b) std::fill_n(d_pairs.data() + 4 * b, 4, d[b]);
 
   const bool whole = super_blocks && count % kSuperBlock == 0;
   qk.resize(whole ? count : 0);

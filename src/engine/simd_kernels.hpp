@@ -26,10 +26,8 @@ struct QuantizedActivations {
   std::vector<std::int16_t> pair_offsets8;
   // 8 · Σq · d of every block: the same zero point in float, per block.
   std::vector<float> block_offsets8;
-  // For the planar Q4_0 kernels: q with each pair of blocks' halves interleaved, and every
-  // block's scale four times over (see quantize()).
+  // For the planar Q4_0 kernels: q with each pair of blocks' halves interleaved (see quantize()).
   std::vector<std::int8_t> q_pairs;
-  std::vector<float> d_pairs;
   // The same vector quantized in super-blocks of 256 values, one float scale each (ggml's Q8_K),
   // for the K-quant kernels: with one activation scale per super-block, the weights' integer
   // sums add up over the whole super-block before one float multiply. Filled by quantize() when

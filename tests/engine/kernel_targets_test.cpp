@@ -162,10 +162,10 @@ TEST(KernelTargets, QuantizedKernelsEqualTheReferenceOnEveryTarget) {
   }
 }
 
-// A decode step of several sequences: each token of a batch below prompt size gets exactly what
-// it gets alone (so a sequence decodes the same tokens at temperature 0 whoever it shares the
-// engine with), on every target, for every type.
-TEST(KernelTargets, DecodeBatchesGiveEachTokenExactlyItsOwnResult) {
+// Each token of a batch (a decode step of several sequences, a prompt chunk, or both) gets exactly
+// what it gets alone, so a sequence decodes the same tokens at temperature 0 whoever it shares
+// the engine with: on every target, for every type, at every batch size.
+TEST(KernelTargets, BatchesGiveEachTokenExactlyItsOwnResult) {
   const auto targets = simd_targets();
   std::mt19937 rng(4);
   for (const auto& [type, file] : kQuantizedTypes) {
@@ -179,7 +179,7 @@ TEST(KernelTargets, DecodeBatchesGiveEachTokenExactlyItsOwnResult) {
       for (std::size_t r = 0; r < rows; ++r)
         repack_q4_0_planar(q4.data() + r * row_bytes, matrix.data() + r * row_bytes, n);
     }
-    for (const std::size_t tokens : {2u, 3u, 4u, 5u, 7u, 8u, 9u, 16u, 33u}) {
+    for (const std::size_t tokens : {2u, 3u, 4u, 5u, 7u, 8u, 9u, 16u, 33u, 64u, 67u}) {
       std::vector<QuantizedActivations> qx(tokens);
       for (auto& q : qx) q.quantize(random_values(n, rng).data(), n, uses_super_blocks(type));
       for (const auto& target : targets) {
@@ -203,7 +203,7 @@ TEST(KernelTargets, DecodeBatchesGiveEachTokenExactlyItsOwnResult) {
     std::vector<std::byte> matrix(rows * row_bytes);
     for (std::size_t r = 0; r < rows; ++r)
       quantize_row(type, random_values(n, rng).data(), matrix.data() + r * row_bytes, n);
-    for (const std::size_t tokens : {2u, 4u, 5u, 9u}) {
+    for (const std::size_t tokens : {2u, 4u, 5u, 9u, 64u}) {
       const auto x = random_values(tokens * n, rng);
       for (const auto& target : targets) {
         ForcedTarget forced(target);
