@@ -4,8 +4,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "engine/kernels.hpp"
@@ -128,4 +130,24 @@ BENCHMARK(BM_MatvecFromMemory)->Apply(Types)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// --kernels=TARGET (AVX2, SSE4, …) runs one of the compiled targets this CPU runs, as `llorch
+// bench --kernels` does; the rest goes to Google Benchmark.
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--kernels=")) {
+      if (!llorch::engine::force_simd_target(arg.substr(10))) {
+        std::fprintf(stderr, "kernels_bench: no kernel target '%s' on this CPU\n", argv[i] + 10);
+        return 2;
+      }
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -79,11 +79,13 @@ using DF = hn::Repartition<float, D16>;
 using V16 = hn::Vec<D16>;
 using V32 = hn::Vec<D32>;
 
-HWY_INLINE V16 WidenBytes(D16 d16, const std::uint8_t* p) {
-  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::uint8_t, D16>(), p));
+template <class D>
+HWY_INLINE hn::Vec<D> WidenBytes(D d16, const std::uint8_t* p) {
+  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::uint8_t, D>(), p));
 }
-HWY_INLINE V16 WidenSigned(D16 d16, const std::int8_t* p) {
-  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::int8_t, D16>(), p));
+template <class D>
+HWY_INLINE hn::Vec<D> WidenSigned(D d16, const std::int8_t* p) {
+  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::int8_t, D>(), p));
 }
 
 // acc + the products of w and the activations at x, in int32 pair sums (with `odd`).
@@ -257,6 +259,233 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
   }
   return sum;
 }
+
+#if HWY_TARGET != HWY_SCALAR
+// The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K), decoded in registers as
+// on x86 (int8_kernels_x86-inl.hpp has the same Prepare/Values shape): value = scale · q + offset
+// per 16 values, q widened straight to int16 lanes. At most 8 lanes a step, so that one byte of
+// Q5's fifth bits and half of a 16-byte IQ4 lookup serve a step. (The one-lane baseline keeps
+// the plain C++ decoders.)
+using D16s = hn::CappedTag<std::int16_t, 8>;
+using D32s = hn::Repartition<std::int32_t, D16s>;
+using DFs = hn::Repartition<float, D16s>;
+using V16s = hn::Vec<D16s>;
+
+template <std::size_t kRuns>
+struct UnitScales {  // per 16 values of a block (kRuns runs of 32)
+  float scale[2 * kRuns];
+  float offset[2 * kRuns];
+};
+
+// Values [i, i + lanes) of a run of 32 whose 16 packed bytes are at qs: low nibbles are values
+// 0-15, high nibbles 16-31.
+HWY_INLINE V16s Nibbles16(D16s d, const std::uint8_t* qs, std::size_t i) {
+  const V16s packed = WidenBytes(d, qs + i % 16);
+  return i < 16 ? hn::And(packed, hn::Set(d, 0x0F)) : hn::ShiftRight<4>(packed);
+}
+
+// 16 where bit i + lane of the 32 bits at qh is set (Q5's fifth bits), else 0.
+alignas(16) constexpr std::int16_t kBitOf[16] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                                 1, 2, 4, 8, 16, 32, 64, 128};
+HWY_INLINE V16s FifthBits16(D16s d, const std::uint8_t* qh, std::size_t i) {
+  const V16s byte = hn::Set(d, static_cast<std::int16_t>(qh[i / 8]));
+  return hn::IfThenElseZero(hn::TestBit(byte, hn::LoadU(d, kBitOf + i % 8)),
+                            hn::Set(d, std::int16_t{16}));
+}
+
+// The IQ4 grid's values for the nibbles of values [i, i + lanes) (packed as Nibbles16 reads).
+HWY_INLINE V16s Grid16(D16s d, const std::uint8_t* qs, std::size_t i) {
+  const hn::Rebind<std::uint8_t, D16s> du8;
+  const hn::Full128<std::uint8_t> dtable;
+  const auto packed = hn::LoadU(du8, qs + i % 16);
+  const auto index = i < 16 ? hn::And(packed, hn::Set(du8, 0x0F)) : hn::ShiftRight<4>(packed);
+  const auto grid = hn::LoadU(dtable, reinterpret_cast<const std::uint8_t*>(kIQ4Values));
+  const auto values = hn::TableLookupBytes(grid, index);
+  return hn::PromoteTo(d, hn::BitCast(hn::Rebind<std::int8_t, D16s>(), values));
+}
+
+template <TensorType kType>
+struct DecodedType;
+
+template <typename BlockT, bool kOffsetsQ>
+struct OneRunType {
+  using Block = BlockT;
+  static constexpr std::size_t kRuns = 1;
+  static constexpr bool kOffsets = kOffsetsQ, kSuper = false;
+  using Scales = UnitScales<1>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
+    float m = 0.0f;
+    if constexpr (kOffsets) m = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.m));
+    s = {{d, d}, {m, m}};
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q4_1> : OneRunType<BlockQ4_1, true> {
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
+    return Nibbles16(d, x.qs, i);
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q5_0> : OneRunType<BlockQ5_0, false> {
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
+    return hn::Sub(hn::Or(Nibbles16(d, x.qs, i), FifthBits16(d, x.qh, i)),
+                   hn::Set(d, std::int16_t{16}));
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q5_1> : OneRunType<BlockQ5_1, true> {
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
+    return hn::Or(Nibbles16(d, x.qs, i), FifthBits16(d, x.qh, i));
+  }
+};
+
+template <>
+struct DecodedType<TensorType::iq4_nl> : OneRunType<BlockIQ4_NL, false> {
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
+    return Grid16(d, x.qs, i);
+  }
+};
+
+template <>
+struct DecodedType<TensorType::iq4_xs> {
+  using Block = BlockIQ4_XS;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kOffsets = false, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
+    std::uint16_t high;
+    std::memcpy(&high, &x.scales_h, 2);
+    for (int run = 0; run < 8; ++run) {
+      const int ls =
+          ((x.scales_l[run / 2] >> (4 * (run % 2))) & 0x0F) | (((high >> (2 * run)) & 3) << 4);
+      s.scale[2 * run] = s.scale[2 * run + 1] = d * static_cast<float>(ls - 32);
+    }
+  }
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
+    return Grid16(d, x.qs + 16 * run, i);
+  }
+};
+
+// Q2_K and Q3_K: run j of a super-block is bits 2·(j % 4) and the next of its half's 32 bytes.
+HWY_INLINE V16s TwoBits16(D16s d, const std::uint8_t* qs, std::size_t run, std::size_t i) {
+  const V16s bytes = WidenBytes(d, qs + 32 * (run / 4) + i);
+  return hn::And(hn::ShiftRightSame(bytes, static_cast<int>(2 * (run % 4))),
+                 hn::Set(d, std::int16_t{3}));
+}
+
+template <>
+struct DecodedType<TensorType::q2_k> {
+  using Block = BlockQ2_K;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kOffsets = true, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
+    const float dmin = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.dmin));
+    for (int g = 0; g < 16; ++g) {
+      s.scale[g] = d * static_cast<float>(x.scales[g] & 0x0F);
+      s.offset[g] = -dmin * static_cast<float>(x.scales[g] >> 4);
+    }
+  }
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
+    return TwoBits16(d, x.qs, run, i);
+  }
+};
+
+template <>
+struct DecodedType<TensorType::q3_k> {
+  using Block = BlockQ3_K;
+  static constexpr std::size_t kRuns = 8;
+  static constexpr bool kOffsets = false, kSuper = true;
+  using Scales = UnitScales<8>;
+  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
+    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
+    std::int8_t scales[16];
+    unpack_q3_k_scales(x.scales, scales);
+    for (int g = 0; g < 16; ++g) s.scale[g] = d * static_cast<float>(scales[g] - 32);
+  }
+  // The high bit (bit `run` of hmask's bytes): set means q as it is, clear means q - 4.
+  static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
+    const V16s high = WidenBytes(d, x.hmask + i);
+    const V16s minus =
+        hn::IfThenZeroElse(hn::TestBit(high, hn::Set(d, static_cast<std::int16_t>(1 << run))),
+                           hn::Set(d, std::int16_t{4}));
+    return hn::Sub(TwoBits16(d, x.qs, run, i), minus);
+  }
+};
+
+template <TensorType kType>
+float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
+  using T = DecodedType<kType>;
+  using Block = typename T::Block;
+  const D16s d16;
+  const D32s d32;
+  const DFs df;
+  auto acc = hn::Zero(df);
+  float offsets = 0.0f;
+  for (std::size_t u = 0; u < x.n / (32 * T::kRuns); ++u) {
+    const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
+    typename T::Scales s;
+    T::Prepare(block, s);
+    for (std::size_t j = 0; j < T::kRuns; ++j) {
+      const std::size_t k = u * T::kRuns + j;  // the run's place in the row
+      const std::int8_t* xq = (T::kSuper ? x.qk.data() : x.q.data()) + 32 * k;
+      const float d = T::kSuper ? x.dk[k / 8] : x.d[k];
+      for (std::size_t g = 0; g < 2; ++g) {
+        auto sums = hn::Zero(d32), odd = hn::Zero(d32);
+        for (std::size_t i = 16 * g; i < 16 * g + 16; i += hn::Lanes(d16)) {
+          sums = hn::ReorderWidenMulAccumulate(d32, T::Values(d16, block, j, i),
+                                               WidenSigned(d16, xq + i), sums, odd);
+        }
+        acc = hn::MulAdd(hn::ConvertTo(df, hn::Add(sums, odd)), hn::Set(df, s.scale[2 * j + g] * d),
+                         acc);
+        if constexpr (T::kOffsets) {
+          const float xsum =
+              T::kSuper ? x.ksums16[2 * k + g] : static_cast<float>(x.sums16[2 * k + g]);
+          offsets += d * s.offset[2 * j + g] * xsum;
+        }
+      }
+    }
+  }
+  return SumLanes(df, acc) + offsets;
+}
+
+// Calls f with std::integral_constant<TensorType, type> for the types above; false for others.
+template <class F>
+HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
+  switch (type) {
+    case TensorType::q4_1:
+      return f(std::integral_constant<TensorType, TensorType::q4_1>{}), true;
+    case TensorType::q5_0:
+      return f(std::integral_constant<TensorType, TensorType::q5_0>{}), true;
+    case TensorType::q5_1:
+      return f(std::integral_constant<TensorType, TensorType::q5_1>{}), true;
+    case TensorType::iq4_nl:
+      return f(std::integral_constant<TensorType, TensorType::iq4_nl>{}), true;
+    case TensorType::iq4_xs:
+      return f(std::integral_constant<TensorType, TensorType::iq4_xs>{}), true;
+    case TensorType::q2_k:
+      return f(std::integral_constant<TensorType, TensorType::q2_k>{}), true;
+    case TensorType::q3_k:
+      return f(std::integral_constant<TensorType, TensorType::q3_k>{}), true;
+    default:
+      return false;
+  }
+}
+#else
+// The one-lane baseline: the other block types through their plain C++ decoders.
+template <class F>
+HWY_INLINE bool WithDecodedType(TensorType, F&&) {
+  return false;
+}
+template <TensorType kType>
+float DotDecoded(const std::byte*, const QuantizedActivations&);
+#endif  // HWY_TARGET != HWY_SCALAR
 
 constexpr std::size_t kTileK = 4;
 

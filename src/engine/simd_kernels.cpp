@@ -74,11 +74,9 @@ float DotQuantized(TensorType type, const std::byte* row, const QuantizedActivat
     case TensorType::q6_k:
       return DotQ6_K(row, x);
     default: {
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
       float dot = 0.0f;
       if (WithDecodedType(type, [&](auto t) { dot = DotDecoded<decltype(t)::value>(row, x); }))
         return dot;
-#endif
       const IntegerRow r = decode_integer_on_thread(type, row, x.n);
       return DotIntegerRow(r.q, r.scale, r.offset, x, uses_super_blocks(type));
     }
@@ -102,12 +100,10 @@ void MatvecQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
     case TensorType::q6_k:
       return RowsByDots<DotQ6_K>(rows, row_bytes, row_count, x, out);
     default:
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
       if (WithDecodedType(type, [&](auto t) {
             RowsByDots<DotDecoded<decltype(t)::value>>(rows, row_bytes, row_count, x, out);
           }))
         return;
-#endif
       for (std::size_t r = 0; r < row_count; ++r)
         out[r] = DotQuantized(type, rows + r * row_bytes, x);
   }
@@ -142,7 +138,7 @@ void MatmulQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
 #else
   // The types with direct kernels: one token at a time through them, so that a batched token
   // gets exactly what it gets alone.
-  if (!is_integer_decoded(type) || type == TensorType::q5_k) {
+  if (!is_integer_decoded(type) || type == TensorType::q5_k || WithDecodedType(type, [](auto) {})) {
     for (std::size_t t = 0; t < count; ++t)
       MatvecQuantized(type, rows, row_bytes, row_count, xs[t], out + t * stride);
     return;
