@@ -455,34 +455,9 @@ float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
   return SumLanes(df, acc) + offsets;
 }
 
-// Calls f with std::integral_constant<TensorType, type> for the types above; false for others.
-template <class F>
-HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
-  switch (type) {
-    case TensorType::q4_1:
-      return f(std::integral_constant<TensorType, TensorType::q4_1>{}), true;
-    case TensorType::q5_0:
-      return f(std::integral_constant<TensorType, TensorType::q5_0>{}), true;
-    case TensorType::q5_1:
-      return f(std::integral_constant<TensorType, TensorType::q5_1>{}), true;
-    case TensorType::iq4_nl:
-      return f(std::integral_constant<TensorType, TensorType::iq4_nl>{}), true;
-    case TensorType::iq4_xs:
-      return f(std::integral_constant<TensorType, TensorType::iq4_xs>{}), true;
-    case TensorType::q2_k:
-      return f(std::integral_constant<TensorType, TensorType::q2_k>{}), true;
-    case TensorType::q3_k:
-      return f(std::integral_constant<TensorType, TensorType::q3_k>{}), true;
-    default:
-      return false;
-  }
-}
 #else
-// The one-lane baseline: the other block types through their plain C++ decoders.
-template <class F>
-HWY_INLINE bool WithDecodedType(TensorType, F&&) {
-  return false;
-}
+// The one-lane baseline: the other block types through their plain C++ decoders (declared only
+// for WithDecodedType's callers, which never reach it here).
 template <TensorType kType>
 float DotDecoded(const std::byte*, const QuantizedActivations&);
 #endif  // HWY_TARGET != HWY_SCALAR

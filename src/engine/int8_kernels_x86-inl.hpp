@@ -972,29 +972,6 @@ void MatmulDecoded(const std::byte* rows, std::size_t row_bytes, std::size_t row
   }
 }
 
-// Calls f with std::integral_constant<TensorType, type> for the types above; false for others.
-template <class F>
-HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
-  switch (type) {
-    case TensorType::q4_1:
-      return f(std::integral_constant<TensorType, TensorType::q4_1>{}), true;
-    case TensorType::q5_0:
-      return f(std::integral_constant<TensorType, TensorType::q5_0>{}), true;
-    case TensorType::q5_1:
-      return f(std::integral_constant<TensorType, TensorType::q5_1>{}), true;
-    case TensorType::iq4_nl:
-      return f(std::integral_constant<TensorType, TensorType::iq4_nl>{}), true;
-    case TensorType::iq4_xs:
-      return f(std::integral_constant<TensorType, TensorType::iq4_xs>{}), true;
-    case TensorType::q2_k:
-      return f(std::integral_constant<TensorType, TensorType::q2_k>{}), true;
-    case TensorType::q3_k:
-      return f(std::integral_constant<TensorType, TensorType::q3_k>{}), true;
-    default:
-      return false;
-  }
-}
-
 #endif  // HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace llorch::engine::HWY_NAMESPACE

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "engine/block_decoders.hpp"
@@ -35,6 +36,37 @@ HWY_BEFORE_NAMESPACE();
 namespace llorch::engine::HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
+
+// Calls f with std::integral_constant<TensorType, type> for the block types whose kernels decode
+// in registers (DotDecoded: Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K); false for the others
+// and on the one-lane baseline, which decodes them in plain C++.
+template <class F>
+HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)type;
+  (void)f;
+  return false;
+#else
+  switch (type) {
+    case TensorType::q4_1:
+      return f(std::integral_constant<TensorType, TensorType::q4_1>{}), true;
+    case TensorType::q5_0:
+      return f(std::integral_constant<TensorType, TensorType::q5_0>{}), true;
+    case TensorType::q5_1:
+      return f(std::integral_constant<TensorType, TensorType::q5_1>{}), true;
+    case TensorType::iq4_nl:
+      return f(std::integral_constant<TensorType, TensorType::iq4_nl>{}), true;
+    case TensorType::iq4_xs:
+      return f(std::integral_constant<TensorType, TensorType::iq4_xs>{}), true;
+    case TensorType::q2_k:
+      return f(std::integral_constant<TensorType, TensorType::q2_k>{}), true;
+    case TensorType::q3_k:
+      return f(std::integral_constant<TensorType, TensorType::q3_k>{}), true;
+    default:
+      return false;
+  }
+#endif
+}
 
 // Rows of a block-decoded integer type against a batch: each row decoded once, then kTileK
 // tokens at a time.
