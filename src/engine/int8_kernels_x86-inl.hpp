@@ -240,11 +240,10 @@ HWY_INLINE void RemainingTokens(const std::byte* row, const QuantizedActivations
 // them. Packed 8-token tiles used to serve prompt-sized batches here; the few-token kernels,
 // which read the tokens in place, beat them at every size on the hosts measured (pp64 Q4_0
 // 145 → 149, Q8_0 114 → 121 tok/s; bench/README.md, issue 14).
-template <
-    float (*Single)(const std::byte*, const QuantizedActivations&),
-    void (*Few4)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr,
-    void (*Few3)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr,
-    void (*Few2)(const std::byte*, const QuantizedActivations*, float*, std::size_t) = nullptr>
+template <float (*Single)(const std::byte*, const QuantizedActivations&),
+          void (*Few4)(const std::byte*, const QuantizedActivations*, float*, std::size_t),
+          void (*Few3)(const std::byte*, const QuantizedActivations*, float*, std::size_t),
+          void (*Few2)(const std::byte*, const QuantizedActivations*, float*, std::size_t)>
 HWY_INLINE void MatmulRows(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                            const QuantizedActivations* xs, std::size_t count, float* out,
                            std::size_t stride) {
@@ -252,13 +251,8 @@ HWY_INLINE void MatmulRows(const std::byte* rows, std::size_t row_bytes, std::si
   for (std::size_t r0 = 0; r0 < row_count; r0 += kRowBlock) {
     const std::size_t r1 = std::min(row_count, r0 + kRowBlock);
     for (std::size_t r = r0; r < r1; ++r) {
-      if constexpr (Few4 != nullptr) {
-        RemainingTokens<Few4, Few3, Few2, Single>(rows + r * row_bytes, xs, 0, count, out + r,
-                                                  stride);
-      } else {
-        for (std::size_t t = 0; t < count; ++t)
-          out[t * stride + r] = Single(rows + r * row_bytes, xs[t]);
-      }
+      RemainingTokens<Few4, Few3, Few2, Single>(rows + r * row_bytes, xs, 0, count, out + r,
+                                                stride);
     }
   }
 }
@@ -266,7 +260,9 @@ HWY_INLINE void MatmulRows(const std::byte* rows, std::size_t row_bytes, std::si
 void MatmulQ4_0(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                 const QuantizedActivations* xs, std::size_t count, float* out, std::size_t stride) {
   // Loading lays Q4_0 out planar; this layout only meets the kernels in tests and tools.
-  MatmulRows<DotQ4_0>(rows, row_bytes, row_count, xs, count, out, stride);
+  for (std::size_t r = 0; r < row_count; ++r)
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = DotQ4_0(rows + r * row_bytes, xs[t]);
 }
 
 void MatmulQ8(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
