@@ -35,6 +35,16 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway 1.0 selects AVX3_DL on AVX512_VNNI (Ice Lake, Zen 4 and later) but compiles it for
+// AVX-VNNI, the VEX encoding only Alder Lake, Sapphire Rapids and Zen 5 have: vpdpbusd would be an
+// illegal instruction on the others. With AVX512_VNNI enabled and AVX-VNNI disabled here GCC
+// emits the EVEX encoding, which every CPU Highway gives this target runs (`objdump -d | grep
+// "{vex} vpdp"` finds nothing in the binary).
+#pragma GCC push_options
+#pragma GCC target("avx512vnni,no-avxvnni")
+#endif
+
 // 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
 HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
 #if HWY_TARGET == HWY_AVX3_DL
@@ -437,6 +447,77 @@ HWY_INLINE __m256i AddPairProducts(__m256i acc, __m256i a, __m256i b) {
 #endif
 }
 
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// GCC 12 warns inside its own _mm512_inserti64x4 and _mm512_broadcast_i64x4, whose pass-through
+// operand is _mm512_undefined_epi32() under an all-ones mask: never read, a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// With AVX-512: two 64-value chunks a step in 512-bit registers (chunk c in the low half, c + 1
+// in the high half), the scales placed once per step with vpermw. At the end the two halves are
+// added, which leaves in each of the eight int32 lanes exactly the sum the 256-bit code below
+// accumulates there: the float work after it, and so the result, is the same bit for bit.
+HWY_INLINE __m512i AddPairProducts512(__m512i acc, __m512i a, __m512i b) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm512_dpwssd_epi32(acc, a, b);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+// Two 16-bit lane values, one for each 256-bit half.
+HWY_INLINE __m512i Halves16(int low, int high) {
+  return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(low)),
+                            _mm256_set1_epi16(static_cast<short>(high)), 1);
+}
+
+// Bit `low_bit` of each byte in the low half, `high_bit` in the high half, moved to bit 4.
+HWY_INLINE __m512i BitsToFour512(__m512i v, int low_bit, int high_bit) {
+  const auto left = [](int bit) { return bit <= 4 ? 4 - bit : 0; };
+  const auto right = [](int bit) { return bit > 4 ? bit - 4 : 0; };
+  const __m512i moved =
+      _mm512_srlv_epi16(_mm512_sllv_epi16(v, Halves16(left(low_bit), left(high_bit))),
+                        Halves16(right(low_bit), right(high_bit)));
+  return _mm512_and_si512(moved, _mm512_set1_epi8(0x10));
+}
+
+// The two 32-byte runs at p and p + 64 (chunk c's and chunk c + 1's share of the activations).
+HWY_INLINE __m512i LoadRunPair(const std::int8_t* p) {
+  return _mm512_inserti64x4(
+      _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64)), 1);
+}
+
+template <typename Block>
+HWY_INLINE __m256i KSuperBlockSums(const Block* block, __m128i scales_and_mins,
+                                   const std::int8_t* xq) {
+  const __m512i scales = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(scales_and_mins));
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512i sums_low = _mm512_setzero_si512();
+  __m512i sums_high = _mm512_setzero_si512();
+  for (int c = 0; c < 4; c += 2) {
+    const __m512i q = _mm512_loadu_si512(block->qs + 32 * c);
+    __m512i low = _mm512_and_si512(q, low_nibbles);
+    __m512i high = _mm512_and_si512(_mm512_srli_epi16(q, 4), low_nibbles);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+      const __m512i qh =
+          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qh)));
+      low = _mm512_or_si512(low, BitsToFour512(qh, 2 * c, 2 * c + 2));
+      high = _mm512_or_si512(high, BitsToFour512(qh, 2 * c + 1, 2 * c + 3));
+    }
+    // Sub-blocks 2c and 2c + 2 (low nibbles), 2c + 1 and 2c + 3 (high nibbles).
+    const __m512i scale_low = _mm512_permutexvar_epi16(Halves16(2 * c, 2 * c + 2), scales);
+    const __m512i scale_high = _mm512_permutexvar_epi16(Halves16(2 * c + 1, 2 * c + 3), scales);
+    sums_low = AddPairProducts512(sums_low, _mm512_maddubs_epi16(low, LoadRunPair(xq + 64 * c)),
+                                  scale_low);
+    sums_high = AddPairProducts512(
+        sums_high, _mm512_maddubs_epi16(high, LoadRunPair(xq + 64 * c + 32)), scale_high);
+  }
+  const __m512i sums = _mm512_add_epi32(sums_low, sums_high);
+  return _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
+}
+#pragma GCC diagnostic pop
+#endif
+
 // Q4_K and Q5_K against the super-block quantization: each sub-block's pair sums are weighted by
 // its 6-bit scale in the integer multiply-add, so a super-block costs one float FMA for its
 // scales and one for its minimums (Σ min_j · Σx over sub-block j, from the activations' 16-sums).
@@ -448,8 +529,11 @@ HWY_INLINE float DotK(const std::byte* row, const QuantizedActivations& x) {
     const auto* block = reinterpret_cast<const Block*>(row + b * sizeof(Block));
     Prefetch(row + b * sizeof(Block) + kPrefetchAhead, sizeof(Block));
     const __m128i scales_and_mins = Q4KScalesAndMins(block->scales);
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
     const std::int8_t* xq = x.qk.data() + kSuperBlock * b;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    const __m256i sums = KSuperBlockSums(block, scales_and_mins, xq);
+#else
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_and_mins));
     // Two chains of integer sums (low and high sub-blocks), added once per super-block.
     __m256i sums_low = _mm256_setzero_si256();
     __m256i sums_high = _mm256_setzero_si256();
@@ -464,6 +548,7 @@ HWY_INLINE float DotK(const std::byte* row, const QuantizedActivations& x) {
                                   BroadcastWords(scales, j + 1, j + 1));
     }
     const __m256i sums = _mm256_add_epi32(sums_low, sums_high);
+#endif
     // Minimums: min_j for both 16-sums of sub-block j.
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_and_mins, scales_and_mins));
     const __m256i xsums =
@@ -699,9 +784,8 @@ float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offse
 }
 
 // The same row against kTileK tokens: each block's |q| computed once for all of them.
-HWY_INLINE void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
-                               const QuantizedActivations* xs, bool super, float* out,
-                               std::size_t stride) {
+void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
+                    const QuantizedActivations* xs, bool super, float* out, std::size_t stride) {
   const std::size_t blocks = xs[0].n / 32;
   __m256 acc[kTileK];
   float offsets[kTileK] = {};
@@ -967,6 +1051,10 @@ void MatmulDecoded(const std::byte* rows, std::size_t row_bytes, std::size_t row
     }
   }
 }
+
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC pop_options
+#endif
 
 #endif  // HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 
