@@ -40,13 +40,13 @@ namespace hn = hwy::HWY_NAMESPACE;
 // AVX-VNNI, the VEX encoding only Alder Lake, Sapphire Rapids and Zen 5 have: vpdpbusd would be an
 // illegal instruction on the others. With AVX512_VNNI enabled and AVX-VNNI disabled here GCC
 // emits the EVEX encoding, which every CPU Highway gives this target runs (`objdump -d | grep
-// "{vex} vpdp"` finds nothing in the binary).
-#pragma GCC push_options
-#pragma GCC target("avx512vnni,no-avxvnni")
+// "{vex} vpdp"` finds nothing in the binary, GCC or clang).
+HWY_POP_ATTRIBUTES  // Highway's, from HWY_BEFORE_NAMESPACE
+HWY_PUSH_ATTRIBUTES(HWY_TARGET_STR ",avx512vnni,no-avxvnni")
 #endif
 
-// 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
-HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
+    // 8 int32 sums of 4 products each, of 32 unsigned bytes (≤ 127) with 32 signed bytes.
+    HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
 #if HWY_TARGET == HWY_AVX3_DL
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 #else
@@ -450,8 +450,10 @@ HWY_INLINE __m256i AddPairProducts(__m256i acc, __m256i a, __m256i b) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 // GCC 12 warns inside its own _mm512_inserti64x4 and _mm512_broadcast_i64x4, whose pass-through
 // operand is _mm512_undefined_epi32() under an all-ones mask: never read, a false positive.
+#if HWY_COMPILER_GCC_ACTUAL
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // With AVX-512: two 64-value chunks a step in 512-bit registers (chunk c in the low half, c + 1
 // in the high half), the scales placed once per step with vpermw. At the end the two halves are
 // added, which leaves in each of the eight int32 lanes exactly the sum the 256-bit code below
@@ -515,7 +517,9 @@ HWY_INLINE __m256i KSuperBlockSums(const Block* block, __m128i scales_and_mins,
   const __m512i sums = _mm512_add_epi32(sums_low, sums_high);
   return _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
 }
+#if HWY_COMPILER_GCC_ACTUAL
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 // Q4_K and Q5_K against the super-block quantization: each sub-block's pair sums are weighted by
@@ -1053,7 +1057,8 @@ void MatmulDecoded(const std::byte* rows, std::size_t row_bytes, std::size_t row
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-#pragma GCC pop_options
+HWY_POP_ATTRIBUTES
+HWY_PUSH_ATTRIBUTES(HWY_TARGET_STR)  // Highway's again, for HWY_AFTER_NAMESPACE
 #endif
 
 #endif  // HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
