@@ -26,42 +26,6 @@ namespace llorch::engine::HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-float DotF32(const float* a, const float* x, std::size_t n) {
-  const hn::ScalableTag<float> d;
-  const std::size_t lanes = hn::Lanes(d);
-  auto acc0 = hn::Zero(d);
-  auto acc1 = hn::Zero(d);
-  std::size_t i = 0;
-  for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, x + i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, a + i + lanes), hn::LoadU(d, x + i + lanes), acc1);
-  }
-  for (; i + lanes <= n; i += lanes)
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, x + i), acc0);
-  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) sum += a[i] * x[i];
-  return sum;
-}
-
-float DotF16(const std::byte* row, const float* x, std::size_t n) {
-  const hn::ScalableTag<float> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
-  const std::size_t lanes = hn::Lanes(d);
-  const auto* h = reinterpret_cast<const hwy::float16_t*>(row);
-  auto acc = hn::Zero(d);
-  std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    acc = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, h + i)), hn::LoadU(d, x + i), acc);
-  }
-  float sum = hn::GetLane(hn::SumOfLanes(d, acc));
-  for (; i < n; ++i) {
-    std::uint16_t bits;
-    std::memcpy(&bits, row + 2 * i, 2);
-    sum += f16_to_f32(bits) * x[i];
-  }
-  return sum;
-}
-
 // BF16 is the top half of an F32: widened to 32 bits and shifted, exactly.
 template <class DF>
 HWY_INLINE hn::Vec<DF> LoadBF16(DF df, const std::byte* row, std::size_t i) {
@@ -86,25 +50,7 @@ inline float Bf16Value(const std::byte* row, std::size_t i) {
   return v;
 }
 
-float DotBF16(const std::byte* row, const float* x, std::size_t n) {
-  const hn::ScalableTag<float> d;
-  const std::size_t lanes = hn::Lanes(d);
-  auto acc0 = hn::Zero(d);
-  auto acc1 = hn::Zero(d);
-  std::size_t i = 0;
-  for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    acc0 = hn::MulAdd(LoadBF16(d, row, i), hn::LoadU(d, x + i), acc0);
-    acc1 = hn::MulAdd(LoadBF16(d, row, i + lanes), hn::LoadU(d, x + i + lanes), acc1);
-  }
-  for (; i + lanes <= n; i += lanes)
-    acc0 = hn::MulAdd(LoadBF16(d, row, i), hn::LoadU(d, x + i), acc0);
-  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) sum += Bf16Value(row, i) * x[i];
-  return sum;
-}
-
-// Float weights (F32, F16, BF16) against a batch of F32 activations: each row's values widened
-// once for four tokens (and loaded once from memory for the whole batch).
+// The float weight types, widened to F32 in registers.
 enum class FloatKind { f32, f16, bf16 };
 
 template <FloatKind kKind, class DF>
@@ -127,16 +73,45 @@ HWY_INLINE float WeightValue(const std::byte* row, std::size_t i) {
   return v;
 }
 
+// A row of n float weights against x: two accumulators (the FMA latency chains side by side),
+// then the tail value by value. MatmulFloatRows repeats exactly these operations per token.
+template <FloatKind kKind>
+float DotFloatRow(const std::byte* row, const float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(LoadWeights<kKind>(d, row, i), hn::LoadU(d, x + i), acc0);
+    acc1 = hn::MulAdd(LoadWeights<kKind>(d, row, i + lanes), hn::LoadU(d, x + i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes)
+    acc0 = hn::MulAdd(LoadWeights<kKind>(d, row, i), hn::LoadU(d, x + i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += WeightValue<kKind>(row, i) * x[i];
+  return sum;
+}
+
+float DotF32(const float* a, const float* x, std::size_t n) {
+  return DotFloatRow<FloatKind::f32>(reinterpret_cast<const std::byte*>(a), x, n);
+}
+float DotF16(const std::byte* row, const float* x, std::size_t n) {
+  return DotFloatRow<FloatKind::f16>(row, x, n);
+}
+float DotBF16(const std::byte* row, const float* x, std::size_t n) {
+  return DotFloatRow<FloatKind::bf16>(row, x, n);
+}
+
 constexpr std::size_t kFloatTile = 4;
 
-// Each token's sum takes the same float operations in the same order as its one-row dot (DotF32
-// and DotBF16 with two accumulators, DotF16 with one), so that a sequence gets the same results
-// alone or batched.
+// Float weights (F32, F16, BF16) against a batch of F32 activations: each row's values widened
+// once for four tokens. Each token's sum takes the same float operations in the same order as
+// DotFloatRow, so that a sequence gets the same results alone or batched.
 template <FloatKind kKind>
 void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
                      const float* x, std::size_t count, std::size_t n, float* out,
                      std::size_t stride) {
-  constexpr bool kTwo = kKind != FloatKind::f16;
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const std::size_t lanes = hn::Lanes(d);
@@ -148,14 +123,12 @@ void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t r
       V acc0[kFloatTile] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
       V acc1[kFloatTile] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
       std::size_t i = 0;
-      if constexpr (kTwo) {
-        for (; i + 2 * lanes <= n; i += 2 * lanes) {
-          const V w0 = LoadWeights<kKind>(d, row, i);
-          const V w1 = LoadWeights<kKind>(d, row, i + lanes);
-          for (std::size_t k = 0; k < kFloatTile; ++k) {
-            acc0[k] = hn::MulAdd(w0, hn::LoadU(d, xt + k * n + i), acc0[k]);
-            acc1[k] = hn::MulAdd(w1, hn::LoadU(d, xt + k * n + i + lanes), acc1[k]);
-          }
+      for (; i + 2 * lanes <= n; i += 2 * lanes) {
+        const V w0 = LoadWeights<kKind>(d, row, i);
+        const V w1 = LoadWeights<kKind>(d, row, i + lanes);
+        for (std::size_t k = 0; k < kFloatTile; ++k) {
+          acc0[k] = hn::MulAdd(w0, hn::LoadU(d, xt + k * n + i), acc0[k]);
+          acc1[k] = hn::MulAdd(w1, hn::LoadU(d, xt + k * n + i + lanes), acc1[k]);
         }
       }
       for (; i + lanes <= n; i += lanes) {
@@ -165,7 +138,7 @@ void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t r
       }
       float sums[kFloatTile];
       for (std::size_t k = 0; k < kFloatTile; ++k)
-        sums[k] = hn::GetLane(hn::SumOfLanes(d, kTwo ? hn::Add(acc0[k], acc1[k]) : acc0[k]));
+        sums[k] = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0[k], acc1[k])));
       for (; i < n; ++i) {
         const float w = WeightValue<kKind>(row, i);
         for (std::size_t k = 0; k < kFloatTile; ++k) sums[k] += w * xt[k * n + i];
@@ -175,15 +148,7 @@ void MatmulFloatRows(const std::byte* rows, std::size_t row_bytes, std::size_t r
     }
     for (std::size_t t = tiles * kFloatTile; t < count; ++t) {
       const float* xt = x + t * n;
-      float sum;
-      if constexpr (kKind == FloatKind::f16) {
-        sum = DotF16(row, xt, n);
-      } else if constexpr (kKind == FloatKind::bf16) {
-        sum = DotBF16(row, xt, n);
-      } else {
-        sum = DotF32(reinterpret_cast<const float*>(row), xt, n);
-      }
-      out[t * stride + r] = sum;
+      out[t * stride + r] = DotFloatRow<kKind>(row, xt, n);
     }
   }
 }
