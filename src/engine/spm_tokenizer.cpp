@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <queue>
+#include <system_error>
 
 namespace llorch::engine {
 namespace {
@@ -117,7 +119,12 @@ std::string SpmTokenizer::piece_bytes(TokenId id) const {
   if (type == TokenType::control || type == TokenType::unused) return {};
   const std::string& piece = vocab_.pieces[id];
   if (type == TokenType::byte && piece.size() == 6) {
-    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    // <0xHH>. A file may call any six-character piece a byte token: one that is not <0xHH> is
+    // text like any other piece (std::stoi threw on it, out of a worker's decode loop).
+    unsigned value = 0;
+    const char* digits = piece.data() + 3;
+    const auto [end, error] = std::from_chars(digits, digits + 2, value, 16);
+    if (error == std::errc() && end == digits + 2) return std::string(1, static_cast<char>(value));
   }
   std::string out;
   out.reserve(piece.size());

@@ -55,5 +55,20 @@ TEST(StreamDecoder, ControlTokensPrintNothing) {
   EXPECT_EQ(tokenizer->piece_bytes(1 << 30), "");
 }
 
+// A file's token types are its own word: a "byte" token whose piece is not <0xHH> decodes as its
+// text instead of throwing out of the decoder (found by fuzz.gguf).
+TEST(StreamDecoder, AByteTokenThatIsNotHexDecodesAsText) {
+  Vocabulary vocab;
+  vocab.pieces = {"<unk>", "<0x41>", "<0xZZ>", "<0x4>>"};
+  vocab.scores = {0.0f, 0.0f, 0.0f, 0.0f};
+  vocab.types = {TokenType::unknown, TokenType::byte, TokenType::byte, TokenType::byte};
+  vocab.unk = 0;
+  const auto tokenizer = Tokenizer::create(vocab);
+  EXPECT_EQ(tokenizer->piece_bytes(1), "A");
+  EXPECT_EQ(tokenizer->piece_bytes(2), "<0xZZ>");
+  EXPECT_EQ(tokenizer->piece_bytes(3), "<0x4>>");
+  EXPECT_EQ(decode(*tokenizer, {1, 2}, false), "A<0xZZ>");
+}
+
 }  // namespace
 }  // namespace llorch::engine
