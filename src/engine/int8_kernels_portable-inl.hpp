@@ -25,49 +25,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 #if !(HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 
-// Every other target (SSE4, NEON, SVE, WASM, the scalar baseline): Q8_0, Q4_0, Q4_K, Q5_K and
-// Q6_K have kernels of their own; the other block types are decoded to their integer form
-// (block_decoders.hpp: value = scale · q + offset per 16 values) and meet the activations in one
-// kernel. Everywhere int8 is widened to int16 and multiplied into int32 pair sums (pmaddwd on
-// SSE4, smlal on NEON).
-
-// The int32 lanes of acc plus the products of the 16 int8 values at w and x (their sum over
-// lanes is the integer dot product).
-template <class D32>
-HWY_INLINE hn::Vec<D32> Dot16(D32 d32, const std::int8_t* w, const std::int8_t* x,
-                              hn::Vec<D32> acc) {
-#if HWY_TARGET == HWY_SCALAR  // one lane: no pairs to widen into
-  std::int32_t sum = 0;
-  for (int i = 0; i < 16; ++i) sum += w[i] * x[i];
-  return hn::Add(acc, hn::Set(d32, sum));
-#else
-  const hn::Repartition<std::int16_t, D32> d16;
-  const hn::Rebind<std::int8_t, decltype(d16)> d8;
-  auto odd = hn::Zero(d32);
-  for (std::size_t i = 0; i < 16; i += hn::Lanes(d16)) {
-    acc = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w + i)),
-                                        hn::PromoteTo(d16, hn::LoadU(d8, x + i)), acc, odd);
-  }
-  return hn::Add(acc, odd);
-#endif
-}
-
-float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
-                    const QuantizedActivations& x, bool super) {
-  const hn::CappedTag<std::int32_t, 4> d32;
-  const hn::Rebind<float, decltype(d32)> df;
-  const std::int8_t* xq = super ? x.qk.data() : x.q.data();
-  auto acc = hn::Zero(df);
-  float offsets = 0.0f;
-  for (std::size_t g = 0; g < x.n / 16; ++g) {
-    const auto sums = Dot16(d32, q + 16 * g, xq + 16 * g, hn::Zero(d32));
-    const float d = super ? x.dk[g / 16] : x.d[g / 2];
-    const float xsum = super ? x.ksums16[g] : static_cast<float>(x.sums16[g]);
-    acc = hn::MulAdd(hn::ConvertTo(df, sums), hn::Set(df, scale[g] * d), acc);
-    offsets += d * offset[g] * xsum;
-  }
-  return hn::GetLane(hn::SumOfLanes(df, acc)) + offsets;
-}
+// Every other target (SSE4, NEON, SVE, WASM, the scalar baseline): every quantized type has a
+// kernel of its own (the seven other block types decoded in registers, below; the one-lane
+// baseline takes those through simd_kernels.cpp's plain C++ fallback). Everywhere int8 is
+// widened to int16 and multiplied into int32 pair sums (pmaddwd on SSE4, smlal on NEON).
 
 // The direct kernels: weights widened from their bytes to int16 lanes in registers (nibbles
 // and high bits picked out with shifts and masks), activations widened beside them, products
@@ -461,17 +422,6 @@ float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
 template <TensorType kType>
 float DotDecoded(const std::byte*, const QuantizedActivations&);
 #endif  // HWY_TARGET != HWY_SCALAR
-
-constexpr std::size_t kTileK = 4;
-
-// The batched kernel's step: the row is decoded once (by the caller) for every token; with
-// 128-bit vectors a token's products fill the registers, so the tokens take turns per row.
-HWY_INLINE void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
-                               const QuantizedActivations* xs, bool super, float* out,
-                               std::size_t stride) {
-  for (std::size_t k = 0; k < kTileK; ++k)
-    out[k * stride] = DotIntegerRow(q, scale, offset, xs[k], super);
-}
 
 #endif  // !(HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 

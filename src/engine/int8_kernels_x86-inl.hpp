@@ -763,57 +763,6 @@ void MatmulQ6_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_co
   MatmulSuperBlocks<RowTileQ6K, DotQ6_K>(rows, row_bytes, row_count, xs, count, out, stride);
 }
 
-// A decoded integer row, 32 values a step: |q| with the sign moved onto the activations (both
-// within ±127, so the unsigned-by-signed products cannot saturate), groups 0 and 1 of the block
-// in the low and high four lanes.
-float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
-                    const QuantizedActivations& x, bool super) {
-  const std::size_t blocks = x.n / 32;
-  const std::int8_t* xq = super ? x.qk.data() : x.q.data();
-  __m256 acc = _mm256_setzero_ps();
-  float offsets = 0.0f;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
-    const __m256i sums = DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-    const float d = super ? x.dk[b / 8] : x.d[b];
-    const float xsum0 = super ? x.ksums16[2 * b] : static_cast<float>(x.sums16[2 * b]);
-    const float xsum1 = super ? x.ksums16[2 * b + 1] : static_cast<float>(x.sums16[2 * b + 1]);
-    const __m256 s =
-        _mm256_set_m128(_mm_set1_ps(scale[2 * b + 1] * d), _mm_set1_ps(scale[2 * b] * d));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), s, acc);
-    offsets += d * (offset[2 * b] * xsum0 + offset[2 * b + 1] * xsum1);
-  }
-  return HorizontalSum(acc) + offsets;
-}
-
-// The same row against kTileK tokens: each block's |q| computed once for all of them.
-void RowTileInteger(const std::int8_t* q, const float* scale, const float* offset,
-                    const QuantizedActivations* xs, bool super, float* out, std::size_t stride) {
-  const std::size_t blocks = xs[0].n / 32;
-  __m256 acc[kTileK];
-  float offsets[kTileK] = {};
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-    const __m256i magnitude = _mm256_sign_epi8(w, w);
-    const __m256 s = _mm256_set_m128(_mm_set1_ps(scale[2 * b + 1]), _mm_set1_ps(scale[2 * b]));
-    for (std::size_t k = 0; k < kTileK; ++k) {
-      const QuantizedActivations& x = xs[k];
-      const std::int8_t* xq = (super ? x.qk.data() : x.q.data()) + 32 * b;
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-      const __m256i sums = DotU8I8(magnitude, _mm256_sign_epi8(a, w));
-      const float d = super ? x.dk[b / 8] : x.d[b];
-      const float xsum0 = super ? x.ksums16[2 * b] : static_cast<float>(x.sums16[2 * b]);
-      const float xsum1 = super ? x.ksums16[2 * b + 1] : static_cast<float>(x.sums16[2 * b + 1]);
-      acc[k] =
-          _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(s, _mm256_set1_ps(d)), acc[k]);
-      offsets[k] += d * (offset[2 * b] * xsum0 + offset[2 * b + 1] * xsum1);
-    }
-  }
-  for (std::size_t k = 0; k < kTileK; ++k) out[k * stride] = HorizontalSum(acc[k]) + offsets[k];
-}
-
 // The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K), decoded in registers
 // (shifts, masks, one table shuffle for the IQ4 grid) into the integer form of block_decoders.hpp
 // — value = scale · q + offset per 16 values — and multiplied as a decoded row is: the same

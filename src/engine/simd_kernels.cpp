@@ -68,76 +68,85 @@ HWY_INLINE bool WithDecodedType(TensorType type, F&& f) {
 #endif
 }
 
-// Rows of a block-decoded integer type against a batch: each row decoded once, then kTileK
-// tokens at a time.
-void MatmulInteger(TensorType type, const std::byte* rows, std::size_t row_bytes,
-                   std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
-                   float* out, std::size_t stride) {
-  if (count == 0) return;
-  const bool super = uses_super_blocks(type);
-  for (std::size_t r = 0; r < row_count; ++r) {
-    const IntegerRow ir = decode_integer_on_thread(type, rows + r * row_bytes, xs[0].n);
-    std::size_t t = 0;
-    for (; t + kTileK <= count; t += kTileK)
-      RowTileInteger(ir.q, ir.scale, ir.offset, xs + t, super, out + t * stride + r, stride);
-    for (; t < count; ++t)
-      out[t * stride + r] = DotIntegerRow(ir.q, ir.scale, ir.offset, xs[t], super);
+// The one-token kernel of a quantized type on this target, or nullptr where it has none: the
+// block types on the one-lane baseline, which go through their plain C++ integer form below.
+using DotKernelFn = float (*)(const std::byte*, const QuantizedActivations&);
+
+DotKernelFn DotKernel(TensorType type) {
+  switch (type) {
+    case TensorType::q8_0:
+      return DotQ8;
+    case TensorType::q4_0:
+      return DotQ4_0;
+    case TensorType::q4_0_planar:
+      return DotQ4_0Planar;
+    case TensorType::q4_k:
+      return DotQ4_K;
+    case TensorType::q5_k:
+      return DotQ5_K;
+    case TensorType::q6_k:
+      return DotQ6_K;
+    default:
+      break;
   }
+  DotKernelFn kernel = nullptr;
+  WithDecodedType(type, [&](auto t) { kernel = DotDecoded<decltype(t)::value>; });
+  return kernel;
 }
 
-template <float (*Dot)(const std::byte*, const QuantizedActivations&)>
-void RowsByDots(const std::byte* rows, std::size_t row_bytes, std::size_t row_count,
-                const QuantizedActivations& x, float* out) {
-  for (std::size_t r = 0; r < row_count; ++r) out[r] = Dot(rows + r * row_bytes, x);
+// The fallback: a row decoded to its integer form (block_decoders.hpp, plain C++), then one
+// product per 16 values in Highway operations.
+// The int32 lanes of acc plus the products of the 16 int8 values at w and x (their sum over
+// lanes is the integer dot product).
+template <class D32>
+HWY_INLINE hn::Vec<D32> Dot16(D32 d32, const std::int8_t* w, const std::int8_t* x,
+                              hn::Vec<D32> acc) {
+#if HWY_TARGET == HWY_SCALAR  // one lane: no pairs to widen into
+  std::int32_t sum = 0;
+  for (int i = 0; i < 16; ++i) sum += w[i] * x[i];
+  return hn::Add(acc, hn::Set(d32, sum));
+#else
+  const hn::Repartition<std::int16_t, D32> d16;
+  const hn::Rebind<std::int8_t, decltype(d16)> d8;
+  auto odd = hn::Zero(d32);
+  for (std::size_t i = 0; i < 16; i += hn::Lanes(d16)) {
+    acc = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w + i)),
+                                        hn::PromoteTo(d16, hn::LoadU(d8, x + i)), acc, odd);
+  }
+  return hn::Add(acc, odd);
+#endif
+}
+
+float DotIntegerRow(const std::int8_t* q, const float* scale, const float* offset,
+                    const QuantizedActivations& x, bool super) {
+  const hn::CappedTag<std::int32_t, 4> d32;
+  const hn::Rebind<float, decltype(d32)> df;
+  const std::int8_t* xq = super ? x.qk.data() : x.q.data();
+  auto acc = hn::Zero(df);
+  float offsets = 0.0f;
+  for (std::size_t g = 0; g < x.n / 16; ++g) {
+    const auto sums = Dot16(d32, q + 16 * g, xq + 16 * g, hn::Zero(d32));
+    const float d = super ? x.dk[g / 16] : x.d[g / 2];
+    const float xsum = super ? x.ksums16[g] : static_cast<float>(x.sums16[g]);
+    acc = hn::MulAdd(hn::ConvertTo(df, sums), hn::Set(df, scale[g] * d), acc);
+    offsets += d * offset[g] * xsum;
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc)) + offsets;
 }
 
 float DotQuantized(TensorType type, const std::byte* row, const QuantizedActivations& x) {
-  switch (type) {
-    case TensorType::q8_0:
-      return DotQ8(row, x);
-    case TensorType::q4_0:
-      return DotQ4_0(row, x);
-    case TensorType::q4_0_planar:
-      return DotQ4_0Planar(row, x);
-    case TensorType::q4_k:
-      return DotQ4_K(row, x);
-    case TensorType::q5_k:
-      return DotQ5_K(row, x);
-    case TensorType::q6_k:
-      return DotQ6_K(row, x);
-    default: {
-      float dot = 0.0f;
-      if (WithDecodedType(type, [&](auto t) { dot = DotDecoded<decltype(t)::value>(row, x); }))
-        return dot;
-      const IntegerRow r = decode_integer_on_thread(type, row, x.n);
-      return DotIntegerRow(r.q, r.scale, r.offset, x, uses_super_blocks(type));
-    }
-  }
+  if (const DotKernelFn kernel = DotKernel(type)) return kernel(row, x);
+  const IntegerRow r = decode_integer_on_thread(type, row, x.n);
+  return DotIntegerRow(r.q, r.scale, r.offset, x, uses_super_blocks(type));
 }
 
 // The decode step's product: one dispatch for a thread's share of a matrix.
 void MatvecQuantized(TensorType type, const std::byte* rows, std::size_t row_bytes,
                      std::size_t row_count, const QuantizedActivations& x, float* out) {
-  switch (type) {
-    case TensorType::q8_0:
-      return RowsByDots<DotQ8>(rows, row_bytes, row_count, x, out);
-    case TensorType::q4_0:
-      return RowsByDots<DotQ4_0>(rows, row_bytes, row_count, x, out);
-    case TensorType::q4_0_planar:
-      return RowsByDots<DotQ4_0Planar>(rows, row_bytes, row_count, x, out);
-    case TensorType::q4_k:
-      return RowsByDots<DotQ4_K>(rows, row_bytes, row_count, x, out);
-    case TensorType::q5_k:
-      return RowsByDots<DotQ5_K>(rows, row_bytes, row_count, x, out);
-    case TensorType::q6_k:
-      return RowsByDots<DotQ6_K>(rows, row_bytes, row_count, x, out);
-    default:
-      if (WithDecodedType(type, [&](auto t) {
-            RowsByDots<DotDecoded<decltype(t)::value>>(rows, row_bytes, row_count, x, out);
-          }))
-        return;
-      for (std::size_t r = 0; r < row_count; ++r)
-        out[r] = DotQuantized(type, rows + r * row_bytes, x);
+  const DotKernelFn kernel = DotKernel(type);
+  for (std::size_t r = 0; r < row_count; ++r) {
+    const std::byte* row = rows + r * row_bytes;
+    out[r] = kernel != nullptr ? kernel(row, x) : DotQuantized(type, row, x);
   }
 }
 
@@ -145,38 +154,41 @@ void MatmulQuantized(TensorType type, const std::byte* rows, std::size_t row_byt
                      std::size_t row_count, const QuantizedActivations* xs, std::size_t count,
                      float* out, std::size_t stride) {
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  {  // kernels of their own (elsewhere every type goes through its integer form)
-    switch (type) {
-      case TensorType::q4_0:
-        return MatmulQ4_0(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q4_0_planar:
-        return MatmulQ4_0Planar(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q8_0:
-        return MatmulQ8(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q4_k:
-        return MatmulQ4_K(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q5_k:
-        return MatmulQ5_K(rows, row_bytes, row_count, xs, count, out, stride);
-      case TensorType::q6_k:
-        return MatmulQ6_K(rows, row_bytes, row_count, xs, count, out, stride);
-      default:
-        break;
-    }
-    if (WithDecodedType(type, [&](auto t) {
-          MatmulDecoded<decltype(t)::value>(rows, row_bytes, row_count, xs, count, out, stride);
-        }))
-      return;
+  // Batched kernels of their own (each token still gets exactly its one-token result).
+  switch (type) {
+    case TensorType::q4_0:
+      return MatmulQ4_0(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q4_0_planar:
+      return MatmulQ4_0Planar(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q8_0:
+      return MatmulQ8(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q4_k:
+      return MatmulQ4_K(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q5_k:
+      return MatmulQ5_K(rows, row_bytes, row_count, xs, count, out, stride);
+    case TensorType::q6_k:
+      return MatmulQ6_K(rows, row_bytes, row_count, xs, count, out, stride);
+    default:
+      break;
   }
-#else
-  // The types with direct kernels: one token at a time through them, so that a batched token
-  // gets exactly what it gets alone.
-  if (!is_integer_decoded(type) || type == TensorType::q5_k || WithDecodedType(type, [](auto) {})) {
+  if (WithDecodedType(type, [&](auto t) {
+        MatmulDecoded<decltype(t)::value>(rows, row_bytes, row_count, xs, count, out, stride);
+      }))
+    return;
+#endif
+  if (DotKernel(type) != nullptr) {
+    // One token at a time through the one-token kernel (the rows stay in cache between tokens).
     for (std::size_t t = 0; t < count; ++t)
       MatvecQuantized(type, rows, row_bytes, row_count, xs[t], out + t * stride);
     return;
   }
-#endif
-  MatmulInteger(type, rows, row_bytes, row_count, xs, count, out, stride);
+  // The plain C++ integer form: each row decoded once for every token.
+  const bool super = uses_super_blocks(type);
+  for (std::size_t r = 0; r < row_count && count > 0; ++r) {
+    const IntegerRow ir = decode_integer_on_thread(type, rows + r * row_bytes, xs[0].n);
+    for (std::size_t t = 0; t < count; ++t)
+      out[t * stride + r] = DotIntegerRow(ir.q, ir.scale, ir.offset, xs[t], super);
+  }
 }
 
 float DotFloat(TensorType type, const std::byte* row, const float* x, std::size_t n) {
