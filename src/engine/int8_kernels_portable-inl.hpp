@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "engine/block_decoders.hpp"
+#include "engine/decoded_block_scales.hpp"
 #include "engine/simd_kernels.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -223,20 +224,14 @@ float DotQ6_K(const std::byte* row, const QuantizedActivations& x) {
 
 #if HWY_TARGET != HWY_SCALAR
 // The other block types (Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K), decoded in registers as
-// on x86 (int8_kernels_x86-inl.hpp has the same Prepare/Values shape): value = scale · q + offset
-// per 16 values, q widened straight to int16 lanes. At most 8 lanes a step, so that one byte of
-// Q5's fifth bits and half of a 16-byte IQ4 lookup serve a step. (The one-lane baseline keeps
+// on x86 (their layouts and scales shared through decoded_block_scales.hpp): value = scale · q +
+// offset per 16 values, q widened straight to int16 lanes. At most 8 lanes a step, so that one byte
+// of Q5's fifth bits and half of a 16-byte IQ4 lookup serve a step. (The one-lane baseline keeps
 // the plain C++ decoders.)
 using D16s = hn::CappedTag<std::int16_t, 8>;
 using D32s = hn::Repartition<std::int32_t, D16s>;
 using DFs = hn::Repartition<float, D16s>;
 using V16s = hn::Vec<D16s>;
-
-template <std::size_t kRuns>
-struct UnitScales {  // per 16 values of a block (kRuns runs of 32)
-  float scale[2 * kRuns];
-  float offset[2 * kRuns];
-};
 
 // Values [i, i + lanes) of a run of 32 whose 16 packed bytes are at qs: low nibbles are values
 // 0-15, high nibbles 16-31.
@@ -265,32 +260,19 @@ HWY_INLINE V16s Grid16(D16s d, const std::uint8_t* qs, std::size_t i) {
   return hn::PromoteTo(d, hn::BitCast(hn::Rebind<std::int8_t, D16s>(), values));
 }
 
+// Each type's block layout and scales (decoded_block_scales.hpp) and how a run's q widen here.
 template <TensorType kType>
 struct DecodedType;
 
-template <typename BlockT, bool kOffsetsQ>
-struct OneRunType {
-  using Block = BlockT;
-  static constexpr std::size_t kRuns = 1;
-  static constexpr bool kOffsets = kOffsetsQ, kSuper = false;
-  using Scales = UnitScales<1>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
-    float m = 0.0f;
-    if constexpr (kOffsets) m = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.m));
-    s = {{d, d}, {m, m}};
-  }
-};
-
 template <>
-struct DecodedType<TensorType::q4_1> : OneRunType<BlockQ4_1, true> {
+struct DecodedType<TensorType::q4_1> : DecodedBlock<TensorType::q4_1> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
     return Nibbles16(d, x.qs, i);
   }
 };
 
 template <>
-struct DecodedType<TensorType::q5_0> : OneRunType<BlockQ5_0, false> {
+struct DecodedType<TensorType::q5_0> : DecodedBlock<TensorType::q5_0> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
     return hn::Sub(hn::Or(Nibbles16(d, x.qs, i), FifthBits16(d, x.qh, i)),
                    hn::Set(d, std::int16_t{16}));
@@ -298,35 +280,21 @@ struct DecodedType<TensorType::q5_0> : OneRunType<BlockQ5_0, false> {
 };
 
 template <>
-struct DecodedType<TensorType::q5_1> : OneRunType<BlockQ5_1, true> {
+struct DecodedType<TensorType::q5_1> : DecodedBlock<TensorType::q5_1> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
     return hn::Or(Nibbles16(d, x.qs, i), FifthBits16(d, x.qh, i));
   }
 };
 
 template <>
-struct DecodedType<TensorType::iq4_nl> : OneRunType<BlockIQ4_NL, false> {
+struct DecodedType<TensorType::iq4_nl> : DecodedBlock<TensorType::iq4_nl> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t, std::size_t i) {
     return Grid16(d, x.qs, i);
   }
 };
 
 template <>
-struct DecodedType<TensorType::iq4_xs> {
-  using Block = BlockIQ4_XS;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kOffsets = false, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
-    std::uint16_t high;
-    std::memcpy(&high, &x.scales_h, 2);
-    for (int run = 0; run < 8; ++run) {
-      const int ls =
-          ((x.scales_l[run / 2] >> (4 * (run % 2))) & 0x0F) | (((high >> (2 * run)) & 3) << 4);
-      s.scale[2 * run] = s.scale[2 * run + 1] = d * static_cast<float>(ls - 32);
-    }
-  }
+struct DecodedType<TensorType::iq4_xs> : DecodedBlock<TensorType::iq4_xs> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
     return Grid16(d, x.qs + 16 * run, i);
   }
@@ -340,36 +308,14 @@ HWY_INLINE V16s TwoBits16(D16s d, const std::uint8_t* qs, std::size_t run, std::
 }
 
 template <>
-struct DecodedType<TensorType::q2_k> {
-  using Block = BlockQ2_K;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kOffsets = true, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
-    const float dmin = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.dmin));
-    for (int g = 0; g < 16; ++g) {
-      s.scale[g] = d * static_cast<float>(x.scales[g] & 0x0F);
-      s.offset[g] = -dmin * static_cast<float>(x.scales[g] >> 4);
-    }
-  }
+struct DecodedType<TensorType::q2_k> : DecodedBlock<TensorType::q2_k> {
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
     return TwoBits16(d, x.qs, run, i);
   }
 };
 
 template <>
-struct DecodedType<TensorType::q3_k> {
-  using Block = BlockQ3_K;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kOffsets = false, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = BlockScaleF16(reinterpret_cast<const std::byte*>(&x.d));
-    std::int8_t scales[16];
-    unpack_q3_k_scales(x.scales, scales);
-    for (int g = 0; g < 16; ++g) s.scale[g] = d * static_cast<float>(scales[g] - 32);
-  }
+struct DecodedType<TensorType::q3_k> : DecodedBlock<TensorType::q3_k> {
   // The high bit (bit `run` of hmask's bytes): set means q as it is, clear means q - 4.
   static HWY_INLINE V16s Values(D16s d, const Block& x, std::size_t run, std::size_t i) {
     const V16s high = WidenBytes(d, x.hmask + i);
@@ -392,7 +338,7 @@ float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
   for (std::size_t u = 0; u < x.n / (32 * T::kRuns); ++u) {
     const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
     typename T::Scales s;
-    T::Prepare(block, s);
+    T::prepare(block, s, f16_to_f32);
     for (std::size_t j = 0; j < T::kRuns; ++j) {
       const std::size_t k = u * T::kRuns + j;  // the run's place in the row
       const std::int8_t* xq = (T::kSuper ? x.qk.data() : x.q.data()) + 32 * k;

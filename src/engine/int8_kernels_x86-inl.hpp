@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/block_decoders.hpp"
+#include "engine/decoded_block_scales.hpp"
 #include "engine/scalar_kernels.hpp"
 #include "engine/simd_kernels.hpp"
 
@@ -768,12 +769,6 @@ void MatmulQ6_K(const std::byte* rows, std::size_t row_bytes, std::size_t row_co
 // — value = scale · q + offset per 16 values — and multiplied as a decoded row is: the same
 // integer sums as the scalar decoders give, without a pass through memory. Each type reads its
 // block's scales once (Prepare) and gives its runs of 32 values one at a time (Run).
-template <std::size_t kRuns>
-struct UnitScales {  // per 16 values of a block (kRuns runs of 32)
-  float scale[2 * kRuns];
-  float offset[2 * kRuns];
-};
-
 // The 32 bytes of the 16 packed bytes at qs: low nibbles in bytes 0-15, high ones in 16-31.
 HWY_INLINE __m256i UnpackNibbles(const std::uint8_t* qs) {
   const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -798,34 +793,12 @@ HWY_INLINE __m256i IQ4Grid(__m256i nibbles) {
   return _mm256_shuffle_epi8(grid, nibbles);
 }
 
-// Fields read in place (a copy of the block to the stack first would have the vector loads wait
-// on the copy's narrower stores).
-HWY_INLINE float HalfAt(const std::uint16_t& field) {
-  std::uint16_t bits;
-  std::memcpy(&bits, &field, 2);
-  return Half(bits);
-}
-
+// Each type's block layout and scales (decoded_block_scales.hpp) and how a run's q unpack here.
 template <TensorType kType>
 struct DecodedType;
 
-// The 32-value blocks: one run each, one scale (and offset) for both halves.
-template <typename BlockT, bool kSignedQ, bool kOffsetsQ>
-struct OneRunType {
-  using Block = BlockT;
-  static constexpr std::size_t kRuns = 1;
-  static constexpr bool kSigned = kSignedQ, kOffsets = kOffsetsQ, kSuper = false;
-  using Scales = UnitScales<1>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = HalfAt(x.d);
-    float m = 0.0f;
-    if constexpr (kOffsets) m = HalfAt(x.m);
-    s = {{d, d}, {m, m}};
-  }
-};
-
 template <>
-struct DecodedType<TensorType::q4_1> : OneRunType<BlockQ4_1, false, true> {
+struct DecodedType<TensorType::q4_1> : DecodedBlock<TensorType::q4_1> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t) { return UnpackNibbles(x.qs); }
 };
 
@@ -837,41 +810,26 @@ HWY_INLINE __m256i Q5Values(const Block& x) {
 }
 
 template <>
-struct DecodedType<TensorType::q5_0> : OneRunType<BlockQ5_0, true, false> {
+struct DecodedType<TensorType::q5_0> : DecodedBlock<TensorType::q5_0> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t) {
     return _mm256_sub_epi8(Q5Values(x), _mm256_set1_epi8(16));
   }
 };
 
 template <>
-struct DecodedType<TensorType::q5_1> : OneRunType<BlockQ5_1, false, true> {
+struct DecodedType<TensorType::q5_1> : DecodedBlock<TensorType::q5_1> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t) { return Q5Values(x); }
 };
 
 template <>
-struct DecodedType<TensorType::iq4_nl> : OneRunType<BlockIQ4_NL, true, false> {
+struct DecodedType<TensorType::iq4_nl> : DecodedBlock<TensorType::iq4_nl> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t) {
     return IQ4Grid(UnpackNibbles(x.qs));
   }
 };
 
-// The super-blocks: eight runs of 32 values.
 template <>
-struct DecodedType<TensorType::iq4_xs> {
-  using Block = BlockIQ4_XS;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kSigned = true, kOffsets = false, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = HalfAt(x.d);
-    std::uint16_t high;
-    std::memcpy(&high, &x.scales_h, 2);
-    for (int run = 0; run < 8; ++run) {
-      const int ls =
-          ((x.scales_l[run / 2] >> (4 * (run % 2))) & 0x0F) | (((high >> (2 * run)) & 3) << 4);
-      s.scale[2 * run] = s.scale[2 * run + 1] = d * static_cast<float>(ls - 32);
-    }
-  }
+struct DecodedType<TensorType::iq4_xs> : DecodedBlock<TensorType::iq4_xs> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t run) {
     return IQ4Grid(UnpackNibbles(x.qs + 16 * run));
   }
@@ -886,33 +844,12 @@ HWY_INLINE __m256i TwoBits(const std::uint8_t* qs, std::size_t run) {
 }
 
 template <>
-struct DecodedType<TensorType::q2_k> {
-  using Block = BlockQ2_K;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kSigned = false, kOffsets = true, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = HalfAt(x.d), dmin = HalfAt(x.dmin);
-    for (int g = 0; g < 16; ++g) {
-      s.scale[g] = d * static_cast<float>(x.scales[g] & 0x0F);
-      s.offset[g] = -dmin * static_cast<float>(x.scales[g] >> 4);
-    }
-  }
+struct DecodedType<TensorType::q2_k> : DecodedBlock<TensorType::q2_k> {
   static HWY_INLINE __m256i Run(const Block& x, std::size_t run) { return TwoBits(x.qs, run); }
 };
 
 template <>
-struct DecodedType<TensorType::q3_k> {
-  using Block = BlockQ3_K;
-  static constexpr std::size_t kRuns = 8;
-  static constexpr bool kSigned = true, kOffsets = false, kSuper = true;
-  using Scales = UnitScales<8>;
-  static HWY_INLINE void Prepare(const Block& x, Scales& s) {
-    const float d = HalfAt(x.d);
-    std::int8_t scales[16];
-    unpack_q3_k_scales(x.scales, scales);
-    for (int g = 0; g < 16; ++g) s.scale[g] = d * static_cast<float>(scales[g] - 32);
-  }
+struct DecodedType<TensorType::q3_k> : DecodedBlock<TensorType::q3_k> {
   // The high bit (bit j of hmask's bytes): set means q as it is, clear means q - 4.
   static HWY_INLINE __m256i Run(const Block& x, std::size_t run) {
     const __m256i mask = _mm256_set1_epi8(static_cast<char>(1u << run));
@@ -922,6 +859,12 @@ struct DecodedType<TensorType::q3_k> {
     return _mm256_sub_epi8(TwoBits(x.qs, run), minus);
   }
 };
+
+// A block's scales, its F16 fields converted with F16C.
+template <class T>
+HWY_INLINE void PrepareScales(const typename T::Block& block, typename T::Scales& s) {
+  T::prepare(block, s, [](std::uint16_t bits) { return Half(bits); });
+}
 
 // Run k of a row (32 values, k counted over the whole row) against one token's activations,
 // added to acc (and its offsets).
@@ -951,7 +894,7 @@ float DotDecoded(const std::byte* row, const QuantizedActivations& x) {
     Prefetch(row + u * sizeof(Block) + kPrefetchAhead, sizeof(Block));
     const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
     typename T::Scales s;
-    T::Prepare(block, s);
+    PrepareScales<T>(block, s);
     for (std::size_t j = 0; j < T::kRuns; ++j) {
       const __m256i q = T::Run(block, j);
       AddRun<T>(q, _mm256_sign_epi8(q, q), s.scale + 2 * j, s.offset + 2 * j, u * T::kRuns + j, x,
@@ -973,7 +916,7 @@ HWY_INLINE void RowTileDecoded(const std::byte* row, const QuantizedActivations*
   for (std::size_t u = 0; u < xs[0].n / (32 * T::kRuns); ++u) {
     const auto& block = *reinterpret_cast<const Block*>(row + u * sizeof(Block));
     typename T::Scales s;
-    T::Prepare(block, s);
+    PrepareScales<T>(block, s);
     for (std::size_t j = 0; j < T::kRuns; ++j) {
       const __m256i q = T::Run(block, j);
       const __m256i magnitude = _mm256_sign_epi8(q, q);
