@@ -172,80 +172,6 @@ void integer_q5_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept 
   }
 }
 
-// The types with kernels of their own on the main targets, in the same integer form: what the
-// portable targets' one kernel computes them through.
-void integer_q8_0(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  for (std::size_t b = 0; b < n / 32; ++b) {
-    const auto x = load<BlockQ8_0>(row, b);
-    std::memcpy(out.q + 32 * b, x.qs, 32);
-    groups(out, 2 * b, half(x.d), 0.0f, 2);
-  }
-}
-
-void integer_q4_0_block(const std::uint8_t* qs, std::uint16_t d, std::size_t b,
-                        IntegerRow& out) noexcept {
-  for (int l = 0; l < 16; ++l) {
-    out.q[32 * b + l] = static_cast<std::int8_t>((qs[l] & 0x0F) - 8);
-    out.q[32 * b + 16 + l] = static_cast<std::int8_t>((qs[l] >> 4) - 8);
-  }
-  groups(out, 2 * b, half(d), 0.0f, 2);
-}
-
-void integer_q4_0(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  for (std::size_t b = 0; b < n / 32; ++b) {
-    const auto x = load<BlockQ4_0>(row, b);
-    integer_q4_0_block(x.qs, x.d, b, out);
-  }
-}
-
-void integer_q4_0_planar(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  for (std::size_t b = 0; b < n / 32; ++b) {
-    std::uint16_t d;
-    std::memcpy(&d, row + q4_0_planar_scale(n / 32, b), 2);
-    integer_q4_0_block(reinterpret_cast<const std::uint8_t*>(row + q4_0_planar_quants(b)), d, b,
-                       out);
-  }
-}
-
-void integer_q4_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto x = load<BlockQ4_K>(row, b);
-    const float d = half(x.d), dmin = half(x.dmin);
-    std::uint8_t sc[8];
-    std::uint8_t mn[8];
-    unpack_q4_k_scales(x.scales, sc, mn);
-    std::int8_t* y = out.q + kSuperBlock * b;
-    for (int chunk = 0; chunk < 4; ++chunk) {
-      const std::uint8_t* ql = x.qs + 32 * chunk;
-      for (int l = 0; l < 32; ++l) *y++ = static_cast<std::int8_t>(ql[l] & 0x0F);
-      for (int l = 0; l < 32; ++l) *y++ = static_cast<std::int8_t>(ql[l] >> 4);
-      const std::size_t g = 16 * b + 4 * static_cast<std::size_t>(chunk);
-      groups(out, g, d * sc[2 * chunk], -dmin * mn[2 * chunk], 2);
-      groups(out, g + 2, d * sc[2 * chunk + 1], -dmin * mn[2 * chunk + 1], 2);
-    }
-  }
-}
-
-void integer_q6_k(const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  for (std::size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto x = load<BlockQ6_K>(row, b);
-    const float d = half(x.d);
-    for (int h = 0; h < 2; ++h) {
-      const std::uint8_t* ql = x.ql + 64 * h;
-      const std::uint8_t* qh = x.qh + 32 * h;
-      std::int8_t* y = out.q + kSuperBlock * b + 128 * h;
-      for (int l = 0; l < 32; ++l) {
-        y[l] = static_cast<std::int8_t>(((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32);
-        y[l + 32] =
-            static_cast<std::int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
-        y[l + 64] = static_cast<std::int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-        y[l + 96] = static_cast<std::int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-      }
-    }
-    for (std::size_t g = 0; g < 16; ++g) groups(out, 16 * b + g, d * x.scales[g], 0.0f);
-  }
-}
-
 // Every block-decoded type: BF16's float decoder, the others' integer one (their float values are
 // scale · q + offset, expanded from it, so that both paths decode one way).
 struct Decoders {
@@ -296,20 +222,6 @@ bool is_integer_decoded(TensorType type) noexcept {
 }
 
 void decode_integer(TensorType type, const std::byte* row, std::size_t n, IntegerRow out) noexcept {
-  switch (type) {
-    case TensorType::q8_0:
-      return integer_q8_0(row, n, out);
-    case TensorType::q4_0:
-      return integer_q4_0(row, n, out);
-    case TensorType::q4_0_planar:
-      return integer_q4_0_planar(row, n, out);
-    case TensorType::q4_k:
-      return integer_q4_k(row, n, out);
-    case TensorType::q6_k:
-      return integer_q6_k(row, n, out);
-    default:
-      break;
-  }
   if (const Decoders* d = decoders_of(type); d != nullptr && d->to_integer != nullptr)
     d->to_integer(row, n, out);
 }

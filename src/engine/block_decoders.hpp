@@ -106,9 +106,7 @@ float dot_decoded(TensorType type, const std::byte* row, const float* x, std::si
 
 // The integer form of the same row, for dot products against int8-quantized activations: every
 // 16 values g share a scale and an offset, value i = scale[g] * q[i] + offset[g] (g = i / 16).
-// Every type above but BF16 has one (is_integer_decoded); decode_integer also writes it for
-// Q8_0, Q4_0 (and planar), Q4_K and Q6_K, which have kernels of their own on the main targets
-// and are computed through this form on the others.
+// Every type above but BF16 has one (is_integer_decoded).
 struct IntegerRow {
   std::int8_t* q;  // n
   float* scale;    // n / 16
