@@ -154,13 +154,13 @@ float DotQ8(const std::byte* row, const QuantizedActivations& x) {
   return DotSigned<BlockQ8_0, LoadQ8>(row, x);
 }
 
-// Σ (w - 8) x = Σ w x - Σ 8 x: the second sum, per pair of values, comes precomputed with the
-// activations, so the zero point costs one subtraction per block.
+// Σ (w - 8) x = Σ w x - Σ 8 x: the second sum, per pair of values, is one more maddubs (8 times
+// the activations), so the zero point costs one subtraction per block.
 HWY_INLINE __m256i DotQ4_0Block(const std::byte* row, std::size_t b,
                                 const QuantizedActivations& x) {
-  const __m256i products = _mm256_maddubs_epi16(LoadQ4_0(row, b), LoadX(x, b));
-  const __m256i offsets =
-      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.pair_offsets8.data() + 16 * b));
+  const __m256i v = LoadX(x, b);
+  const __m256i products = _mm256_maddubs_epi16(LoadQ4_0(row, b), v);
+  const __m256i offsets = _mm256_maddubs_epi16(_mm256_set1_epi8(8), v);
   return _mm256_madd_epi16(_mm256_sub_epi16(products, offsets), _mm256_set1_epi16(1));
 }
 

@@ -309,9 +309,6 @@ void QuantizedActivations::quantize(const float* x, std::size_t count, bool supe
   d.resize(count / 32);
   sums16.resize(count / 16);
   quantize_in_blocks(x, count, 32, q.data(), d.data(), sums16.data());
-  pair_offsets8.resize(count / 2);
-  for (std::size_t i = 0; i < count / 2; ++i)
-    pair_offsets8[i] = static_cast<std::int16_t>(8 * (q[2 * i] + q[2 * i + 1]));
   block_offsets8.resize(count / 32);
   for (std::size_t b = 0; b < count / 32; ++b)
     block_offsets8[b] = 8.0f * static_cast<float>(sums16[2 * b] + sums16[2 * b + 1]) * d[b];

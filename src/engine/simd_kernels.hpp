@@ -21,10 +21,7 @@ struct QuantizedActivations {
   std::vector<std::int8_t> q;
   std::vector<float> d;              // one per 32 values
   std::vector<std::int32_t> sums16;  // one per 16 values
-  // 8 * (q[2i] + q[2i+1]) for every pair: what a zero point of 8 (Q4_0) takes off the pair sums
-  // of an unsigned-by-signed product, ready to subtract in one instruction.
-  std::vector<std::int16_t> pair_offsets8;
-  // 8 · Σq · d of every block: the same zero point in float, per block.
+  // 8 · Σq · d of every block: what Q4_0's zero point (8) takes off each block's product.
   std::vector<float> block_offsets8;
   // For the planar Q4_0 kernels: q with each pair of blocks' halves interleaved (see quantize()).
   std::vector<std::int8_t> q_pairs;
