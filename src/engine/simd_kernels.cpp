@@ -256,7 +256,6 @@ HWY_EXPORT(MatvecQuantized);
 HWY_EXPORT(MatmulQuantized);
 HWY_EXPORT(MatvecFloat);
 HWY_EXPORT(MatmulFloat);
-HWY_EXPORT(AxpyF16);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(DotRowsF16);
 HWY_EXPORT(DotRowsF32);
@@ -343,10 +342,6 @@ bool uses_quantized_activations(TensorType type) noexcept {
 
 void simd_softmax(float* x, std::size_t n) noexcept {
   HWY_DYNAMIC_DISPATCH(Softmax)(x, n);
-}
-
-void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept {
-  HWY_DYNAMIC_DISPATCH(AxpyF16)(a, v, out, n);
 }
 
 void simd_dot_rows(TensorType type, const std::byte* rows, std::size_t stride, std::size_t count,

@@ -79,9 +79,6 @@ float scalar_dot_quantized(TensorType type, const std::byte* row,
 // In-place softmax over n > 0 values (attention scores), exponentials a vector at a time.
 void simd_softmax(float* x, std::size_t n) noexcept;
 
-// out[i] += a · v[i] for `n` F16 values v (weighting an attention head's values).
-void simd_axpy_f16(float a, const std::byte* v, float* out, std::size_t n) noexcept;
-
 // A run of `count` rows `stride` bytes apart (a KV block's positions of one head): out[r] =
 // row_r · x over n values (F16, F32; Q8_0 rows against x quantized, n = x.n); and out[i] +=
 // Σ_r a[r] · row_r[i] (F16, F32, Q8_0 with n a multiple of 32).
