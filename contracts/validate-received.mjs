@@ -25,6 +25,8 @@ const validators = {
   pool_heartbeat: ajv.getSchema("openapi#/components/schemas/PoolHeartbeat"),
   task_created: ajv.getSchema("openapi#/components/schemas/TaskCreated"),
   task: ajv.getSchema("openapi#/components/schemas/Task"),
+  task_list: ajv.getSchema("openapi#/components/schemas/TaskList"),
+  pool_list: ajv.getSchema("openapi#/components/schemas/PoolList"),
 };
 
 let failures = 0;

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev prometheus-cpp-dev
   libtomlplusplus-dev libicu-dev
   prometheus curl  # promtool checks every /metrics; curl fetches them
+  chromium fonts-noto-color-emoji  # the browser tests drive Debian's chromium (never a download)
 )
 
 missing=()
@@ -19,7 +20,8 @@ for p in "${packages[@]}"; do
   fi
 done
 
-# Node.js and npm (the OpenAPI linter and schema validator): the machine's own when present.
+# Node.js and npm (the OpenAPI linter and schema validator, the browser tests): the machine's own
+# when present.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   for p in nodejs npm; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,13 +29,16 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 
 install_npm_packages() {
-  # contracts/: pinned by package-lock.json; a no-op when node_modules already matches it.
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/contracts"
-  if [ ! -d "$dir/node_modules/.bin" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "install-deps: npm packages for contracts/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  # contracts/ and tests/browser/: pinned by package-lock.json; a no-op when node_modules already
+  # matches it. puppeteer-core downloads no browser: the tests use Debian's chromium.
+  local root dir
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for dir in "$root/contracts" "$root/tests/browser"; do
+    if [ ! -d "$dir/node_modules/.bin" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "install-deps: npm packages for ${dir#"$root"/}/"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

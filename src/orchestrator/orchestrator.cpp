@@ -138,6 +138,12 @@ bool Orchestrator::start() {
           c.service.keys->enabled() ? "API keys required" : "no API keys: open to local callers"));
   if (!url) return false;
   impl_->url = *url;
+  n::Narrator::current().add_sink(impl_->service.feed());
+  n::info(n::actor::orchestrator, n::action::server_start)
+      .target(*url + "/")
+      .human("Chat page at {}/ · operator view at {}/ui/system", *url, *url)
+      .cute("Come say hi in your browser: {}/ 💬", *url)
+      .emit();
   impl_->expire_every_second();
   if (!c.pool_urls.empty()) impl_->poller = std::thread([this] { impl_->poll_pools(); });
   return true;
@@ -165,6 +171,7 @@ void Orchestrator::shutdown(std::function<void()> done) {
   impl_->stopper = std::thread([this, done = std::move(done)]() mutable {
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
     asio::post(impl_->io, [this, done = std::move(done)]() mutable {
+      impl_->service.feed()->close_all();
       impl_->server.stop_accepting();
       impl_->server.when_idle(std::chrono::steady_clock::now() + std::chrono::seconds(2),
                               std::move(done));

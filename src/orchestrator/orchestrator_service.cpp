@@ -11,6 +11,7 @@
 #include "orchestrator/openai_api.hpp"
 #include "orchestrator/task_request.hpp"
 #include "orchestrator/task_stream.hpp"
+#include "ui/pages.hpp"
 
 namespace llorch::orchestrator {
 
@@ -23,6 +24,7 @@ namespace {
 
 constexpr std::string_view kTasks = "/v2/tasks";
 constexpr std::string_view kPools = "/v1/pools";
+constexpr std::size_t kListedEndedTasks = 50;  // GET /v2/tasks: the newest ended ones
 
 HttpResponse json_response(unsigned status, const Json& body) {
   return {
@@ -36,7 +38,8 @@ struct OrchestratorService::Call {
   std::shared_ptr<net::Exchange> exchange;
   std::string correlation_id;
   std::string traceparent;
-  std::string client;  // the API key's client ("" when no keys are configured)
+  std::string client;          // the API key's client ("" when no keys are configured)
+  bool operator_view = false;  // the metrics token, or nothing configured: sees every client
 
   net::Headers identity() const {
     net::Headers h{{"X-Correlation-Id", correlation_id}};
@@ -71,7 +74,14 @@ void OrchestratorService::handle(net::HttpRequest request,
   if (!client) return;
   call.client = *client;
 
-  if (path == kTasks) {
+  if (path == "/" || path == "/index.html") {
+    if (call.allow("GET")) page(call, ui::chat_page());
+  } else if (path == "/ui/system") {
+    if (call.allow("GET")) page(call, ui::system_page());
+  } else if (path == "/v1/narration") {
+    if (call.allow("GET")) call.exchange->stream(call.identity(), feed_->subscribe());
+  } else if (path == kTasks) {
+    if (call.request.method == "GET") return list_tasks(call);
     if (call.allow("POST")) create_task(call);
   } else if (path.rfind(std::string(kTasks) + "/", 0) == 0) {
     task_route(call, path.substr(kTasks.size() + 1));
@@ -89,9 +99,10 @@ void OrchestratorService::handle(net::HttpRequest request,
     if (call.allow("GET")) call.reply({200, "text/plain; version=0.0.4", metrics_.text(), {}});
   } else {
     call.reply(error_response(404, "NOT_FOUND",
-                              fmt::format("no endpoint {}; the orchestrator serves /v2/tasks, "
-                                          "/v1/completions, /v1/chat/completions, /v1/models, "
-                                          "/v1/pools, /health, /metrics",
+                              fmt::format("no endpoint {}; the orchestrator serves / (the chat "
+                                          "page), /ui/system, /v2/tasks, /v1/completions, "
+                                          "/v1/chat/completions, /v1/models, /v1/pools, "
+                                          "/v1/narration, /health, /metrics",
                                           path),
                               call.correlation_id));
   }
@@ -124,7 +135,20 @@ std::optional<std::string> OrchestratorService::authenticate(Call& call, const s
     }
     return std::nullopt;
   };
-  if (path == "/health") return "";
+  // The pages hold no data: everything they show they fetch with the token the user gives them.
+  if (path == "/health" || path == "/" || path == "/index.html" || path == "/ui/system") return "";
+  const bool operator_token =
+      !config_.metrics_token.empty() && api::same_secret(token, config_.metrics_token);
+  call.operator_view = !keys || operator_token;
+  if (path == "/v1/narration") {
+    // Every client's narration: for the operator alone once anything is configured.
+    if (call.operator_view) return "";
+    return refuse(config_.metrics_token.empty()
+                      ? "the narration feed is for operators: start the orchestrator with "
+                        "--metrics-token-env VAR and send that token"
+                      : "wrong or missing operator token (the one --metrics-token-env names)");
+  }
+  if (path == kTasks && call.request.method == "GET" && operator_token) return "";
   if (path == "/metrics") {
     if (!keys && config_.metrics_token.empty()) return "";
     if (api::same_secret(token, config_.metrics_token)) return "";
@@ -226,6 +250,26 @@ void OrchestratorService::create_task(Call& call) {
                                        {"queue_position", scheduler_.queue_position(id)},
                                        {"correlation_id", call.correlation_id}});
   r.headers.emplace_back("Location", fmt::format("{}/{}", kTasks, id));
+  call.reply(std::move(r));
+}
+
+void OrchestratorService::list_tasks(Call& call) {
+  // The operator sees every client's tasks; an API key its own.
+  call.reply(json_response(
+      200, {{"tasks", scheduler_.tasks_json(call.client, call.operator_view, kListedEndedTasks)}}));
+}
+
+void OrchestratorService::page(Call& call, std::string_view html) {
+  // One self-contained page: its scripts and styles are inline and it talks to this origin
+  // alone, which the policy enforces (no request to any other host, no framing).
+  HttpResponse r{200, "text/html; charset=utf-8", std::string(html), {}};
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri "
+                         "'none'; form-action 'none'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("Cache-Control", "no-cache");
   call.reply(std::move(r));
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "api/narration_feed.hpp"
 #include "net/http_types.hpp"
 #include "orchestrator/api_keys.hpp"
 #include "orchestrator/orchestrator_metrics.hpp"
@@ -15,9 +16,10 @@
 namespace llorch::orchestrator {
 
 struct ServiceConfig {
-  // The user's API keys. When any is set, every endpoint but /health needs a bearer token: an
-  // API key (tasks, OpenAI endpoints, models, /metrics, GET /v1/pools), the pool token (pool
-  // registration, heartbeats, GET /v1/pools) or the metrics token (/metrics).
+  // The user's API keys. When any is set, every endpoint but /health and the two pages needs a
+  // bearer token: an API key (tasks, OpenAI endpoints, models, /metrics, GET /v1/pools), the pool
+  // token (pool registration, heartbeats, GET /v1/pools) or the metrics token, the operator's
+  // read-only token (/metrics, /v1/narration, every client's tasks in GET /v2/tasks).
   std::shared_ptr<ApiKeys> keys = std::make_shared<ApiKeys>();
   std::string pool_token;     // LLORCH_ORCHESTRATOR_TOKEN: what pool managers show
   std::string metrics_token;  // --metrics-token-env: read-only, /metrics alone
@@ -29,12 +31,17 @@ class OrchestratorService {
 
   void handle(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
   void set_draining() noexcept { draining_ = true; }
+  // The narration sink behind GET /v1/narration (the orchestrator installs it in the process's
+  // narrator and closes it at shutdown).
+  const std::shared_ptr<api::NarrationFeed>& feed() const noexcept { return feed_; }
 
  private:
   struct Call;
   // Who the caller is (nullopt: refused, already answered).
   std::optional<std::string> authenticate(Call& call, const std::string& path);
   void create_task(Call& call);
+  void list_tasks(Call& call);
+  void page(Call& call, std::string_view html);
   void task_route(Call& call, const std::string& rest);
   void openai(Call& call, bool chat);
   void models(Call& call);
@@ -48,6 +55,7 @@ class OrchestratorService {
   Scheduler& scheduler_;
   OrchestratorMetrics& metrics_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::shared_ptr<api::NarrationFeed> feed_ = std::make_shared<api::NarrationFeed>();
   bool draining_ = false;
 };
 

@@ -88,6 +88,17 @@ std::optional<PoolReport> parse_pool_report(std::string_view text, bool need_url
       } else {
         entry.slots = slots->get<int>();
       }
+      // Optional: how often the pool restarted it (the operator's view shows it).
+      const auto restarts = w.find("restarts");
+      if (restarts != w.end() && !restarts->is_null()) {
+        if (!restarts->is_number_integer() || restarts->get<std::int64_t>() < 0 ||
+            restarts->get<std::int64_t>() > 1000000) {
+          errors.push_back(
+              {where + "restarts", "range:0..1000000", where + "restarts must be a count from 0"});
+        } else {
+          entry.restarts = restarts->get<int>();
+        }
+      }
       report.workers.push_back(std::move(entry));
     }
   }

@@ -23,6 +23,7 @@ struct WorkerEntry {
   std::string last_error;
   std::string secret;  // the worker's token, shown as a bearer on /execute and /cancel
   int slots = 1;
+  int restarts = 0;                                       // how often its pool restarted it
   int in_use = 0;                                         // slots this orchestrator holds on it
   std::chrono::steady_clock::time_point shunned_until{};  // refused or unreachable: skip until
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "api/stream_events.hpp"
@@ -408,12 +409,15 @@ Json Scheduler::pools_json() const {
   for (const auto& [id, pool] : registry_.pools()) {
     Json workers = Json::array();
     for (const auto& w : pool.workers) {
-      workers.push_back({{"id", w.id},
-                         {"state", w.state},
-                         {"url", w.url.empty() ? Json(nullptr) : Json(w.url)},
-                         {"model", w.model},
-                         {"slots", w.slots},
-                         {"slots_in_use", w.in_use}});
+      workers.push_back(
+          {{"id", w.id},
+           {"state", w.state},
+           {"url", w.url.empty() ? Json(nullptr) : Json(w.url)},
+           {"model", w.model},
+           {"slots", w.slots},
+           {"slots_in_use", w.in_use},
+           {"restarts", w.restarts},
+           {"last_error", w.last_error.empty() ? Json(nullptr) : Json(w.last_error)}});
     }
     pools.push_back({{"pool_id", id},
                      {"url", pool.url},
@@ -422,6 +426,31 @@ Json Scheduler::pools_json() const {
                      {"workers", std::move(workers)}});
   }
   return pools;
+}
+
+Json Scheduler::tasks_json(const std::string& owner, bool everyone, std::size_t ended_limit) const {
+  std::vector<std::pair<std::shared_ptr<Task>, std::size_t>> queued;  // with the place in line
+  std::vector<std::shared_ptr<Task>> others;
+  {
+    std::lock_guard lock(mutex_);
+    const auto visible = [&](const std::shared_ptr<Task>& t) {
+      return everyone || t->spec().owner == owner;
+    };
+    for (std::size_t i = 0; i < queue_.size(); ++i)
+      if (visible(queue_[i])) queued.emplace_back(queue_[i], i + 1);
+    for (const auto& [id, t] : tasks_)
+      if (visible(t) && t->state() != TaskState::queued) others.push_back(t);
+  }
+  std::sort(others.begin(), others.end(),
+            [](const auto& a, const auto& b) { return a->admitted_at() > b->admitted_at(); });
+  Json out = Json::array();
+  for (const auto& [task, position] : queued) out.push_back(task->describe(position));
+  std::size_t ended = 0;
+  for (const auto& t : others) {
+    if (t->ended() && ended++ >= ended_limit) continue;
+    out.push_back(t->describe(0));
+  }
+  return out;
 }
 
 std::vector<std::string> Scheduler::models() const {

@@ -68,6 +68,10 @@ class Scheduler {
   // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error).
   void expire_queued();
   nlohmann::ordered_json pools_json() const;
+  // GET /v2/tasks: the queue in order, then running and recently ended tasks, newest first
+  // (`ended_limit` of the ended at most); only `owner`'s tasks unless `everyone`.
+  nlohmann::ordered_json tasks_json(const std::string& owner, bool everyone,
+                                    std::size_t ended_limit) const;
   std::vector<std::string> models() const;
   long model_created(const std::string& id) const;
   bool serves(const std::string& model) const;

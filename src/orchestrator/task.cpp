@@ -176,6 +176,7 @@ nlohmann::ordered_json Task::describe(std::size_t queue_position) const {
       {"job_id", id_},
       {"state", to_string(state_)},
       {"correlation_id", correlation_id_},
+      {"model", spec_.model.empty() ? Json(nullptr) : Json(spec_.model)},
       {"queue_position", state_ == TaskState::queued ? Json(queue_position) : Json(nullptr)},
       {"worker_id", placement_.worker_id.empty() ? Json(nullptr) : Json(placement_.worker_id)},
       {"pool_id", placement_.pool_id.empty() ? Json(nullptr) : Json(placement_.pool_id)},

@@ -8,11 +8,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 
+#include "api/narration_feed.hpp"
 #include "narration/narrate.hpp"
 #include "narration/secure_random.hpp"
 #include "net/http_server.hpp"
 #include "net/narrated_listen.hpp"
-#include "pool/narration_feed.hpp"
 #include "pool/orchestrator_link.hpp"
 #include "pool/pool_metrics.hpp"
 #include "pool/pool_service.hpp"
@@ -28,7 +28,7 @@ struct PoolManager::Impl {
   Impl(asio::io_context& context, PoolConfig c)
       : io(context),
         config(std::move(c)),
-        feed(std::make_shared<NarrationFeed>()),
+        feed(std::make_shared<api::NarrationFeed>()),
         server(io, [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
           service->handle(std::move(r), std::move(e));
         }) {}
@@ -42,7 +42,7 @@ struct PoolManager::Impl {
   asio::io_context& io;
   PoolConfig config;
   PoolMetrics metrics;
-  std::shared_ptr<NarrationFeed> feed;
+  std::shared_ptr<api::NarrationFeed> feed;
   std::unique_ptr<PoolService> service;
   std::unique_ptr<Supervisor> supervisor;
   std::function<void(const std::string&)> on_all_failed;

@@ -47,7 +47,7 @@ nlohmann::ordered_json worker_json(const WorkerView& w, bool with_secret) {
   return j;
 }
 
-PoolService::PoolService(const PoolConfig& config, Supervisor& supervisor, NarrationFeed& feed,
+PoolService::PoolService(const PoolConfig& config, Supervisor& supervisor, api::NarrationFeed& feed,
                          PoolMetrics& metrics)
     : config_(config),
       supervisor_(supervisor),

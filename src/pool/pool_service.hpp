@@ -8,8 +8,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "api/narration_feed.hpp"
 #include "net/http_types.hpp"
-#include "pool/narration_feed.hpp"
 #include "pool/pool_config.hpp"
 #include "pool/pool_metrics.hpp"
 #include "pool/supervisor.hpp"
@@ -23,7 +23,7 @@ nlohmann::ordered_json worker_json(const WorkerView& worker, bool with_secret);
 
 class PoolService {
  public:
-  PoolService(const PoolConfig& config, Supervisor& supervisor, NarrationFeed& feed,
+  PoolService(const PoolConfig& config, Supervisor& supervisor, api::NarrationFeed& feed,
               PoolMetrics& metrics);
 
   void handle(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
@@ -38,7 +38,7 @@ class PoolService {
 
   const PoolConfig& config_;
   Supervisor& supervisor_;
-  NarrationFeed& feed_;
+  api::NarrationFeed& feed_;
   PoolMetrics& metrics_;
   std::filesystem::path base_;  // relative model paths in requests are taken from here
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

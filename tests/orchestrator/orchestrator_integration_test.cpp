@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "llorch_process.hpp"
 
@@ -183,6 +185,11 @@ TEST(Orchestrator, TheStreamHoldsQueueDispatchWorkerNarrationAndTokensInOrderWit
   EXPECT_EQ(state["state"], "completed");
   EXPECT_EQ(state["tokens_out"], 20);
   EXPECT_EQ(state["worker_id"], "worker-cpu-r1");
+  // The operator's view of the same moment: the pool, its worker, the task among the ended ones.
+  const auto pools = json::parse(Stack::get(s.orchestrator.url() + "/v1/pools").body);
+  record_received("pool_list", pools);
+  EXPECT_EQ(pools["pools"][0]["workers"][0]["restarts"], 0);
+  EXPECT_TRUE(pools["pools"][0]["workers"][0]["last_error"].is_null());
 }
 
 TEST(Orchestrator, AFullQueueAnswers429WithRetryAfterAndSaysHowFull) {
@@ -438,6 +445,93 @@ TEST(Orchestrator, AnApiTokenIsRequiredWhenConfigured) {
   EXPECT_EQ(Stack::get(orchestrator.url() + "/v1/models").status, 401u);
   EXPECT_EQ(Stack::get(orchestrator.url() + "/health").status,
             200u);  // operators' endpoints stay open
+}
+
+TEST(Orchestrator, EachClientListsItsOwnTasksAndTheOperatorSeesEveryTaskAndTheFeed) {
+  const fs::path keys = fs::temp_directory_path() / ("llorch-keys-" + std::to_string(::getpid()));
+  std::ofstream(keys) << "alice:alice-key-0123456789abcdef\nbob:bob-key-0123456789abcdef\n";
+  LlorchProcess orchestrator({"orchestrator", "--port", "0", "--api-keys-file", keys.string(),
+                              "--metrics-token-env", "TEST_OPERATOR_TOKEN"},
+                             {{"TEST_OPERATOR_TOKEN", "operator-token-0123456789"}});
+  const net::Headers alice{{"Authorization", "Bearer alice-key-0123456789abcdef"}};
+  const net::Headers bob{{"Authorization", "Bearer bob-key-0123456789abcdef"}};
+  const net::Headers operator_token{{"Authorization", "Bearer operator-token-0123456789"}};
+  const auto post = [&](const net::Headers& who) {
+    net::ClientRequest r{.method = "POST",
+                         .url = orchestrator.url() + "/v2/tasks",
+                         .body = json{{"prompt", "Hi"}, {"max_tokens", 5}}.dump()};
+    r.headers = who;
+    r.headers.emplace_back("Content-Type", "application/json");
+    return json::parse(net::http_call(r).body)["job_id"].get<std::string>();
+  };
+  // No pool: every task waits in the queue, in the order sent.
+  const std::string a1 = post(alice);
+  const std::string b1 = post(bob);
+  const std::string a2 = post(alice);
+
+  const auto list = [&](const net::Headers& who) {
+    const auto r = Stack::get(orchestrator.url() + "/v2/tasks", who);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    const auto body = json::parse(r.body);
+    record_received("task_list", body);
+    return body["tasks"];
+  };
+  const json mine = list(alice);
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0]["job_id"], a1);
+  EXPECT_EQ(mine[0]["queue_position"], 1);  // places in the whole queue, not among one's own
+  EXPECT_EQ(mine[1]["job_id"], a2);
+  EXPECT_EQ(mine[1]["queue_position"], 3);
+  EXPECT_EQ(mine[0]["state"], "queued");
+  const json theirs = list(bob);
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(theirs[0]["job_id"], b1);
+  const json every = list(operator_token);
+  ASSERT_EQ(every.size(), 3u);
+  EXPECT_EQ(every[1]["job_id"], b1);
+  EXPECT_EQ(Stack::get(orchestrator.url() + "/v2/tasks").status, 401u);
+
+  // The narration feed: the operator's alone; it carries what happens from then on.
+  EXPECT_EQ(Stack::get(orchestrator.url() + "/v1/narration", alice).status, 401u);
+  std::thread later([&] {
+    std::this_thread::sleep_for(300ms);
+    post(bob);
+  });
+  std::vector<json> records;
+  api::SseParser parser;
+  net::ClientRequest feed{.method = "GET", .url = orchestrator.url() + "/v1/narration"};
+  feed.headers = operator_token;
+  feed.timeout = 10s;
+  const auto answer = net::http_call(feed, [&](const net::ClientResponse&, std::string_view chunk) {
+    for (auto& e : parser.feed(chunk)) {
+      EXPECT_EQ(e.event, "narration");
+      records.push_back(json::parse(e.data));
+      record_received("narration_record", records.back());
+    }
+    return std::none_of(records.begin(), records.end(),
+                        [](const json& r) { return r["action"] == "task_queued"; });
+  });
+  later.join();
+  EXPECT_EQ(answer.status, 200u);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.front()["action"], "task_admitted");
+  EXPECT_EQ(records.front()["actor"], "orchestrator");
+
+  // The pages are served to anyone: they hold no data, and the policy keeps them to this origin.
+  for (const char* page : {"/", "/ui/system"}) {
+    const auto r = Stack::get(orchestrator.url() + page);
+    EXPECT_EQ(r.status, 200u) << page;
+    EXPECT_EQ(r.headers.at("content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(r.headers.at("content-security-policy").find("default-src 'none'"),
+              std::string::npos);
+    EXPECT_NE(r.headers.at("content-security-policy").find("connect-src 'self'"),
+              std::string::npos);
+    EXPECT_NE(r.body.find("<!doctype html>"), std::string::npos);
+    EXPECT_EQ(r.body.find("@include"), std::string::npos) << "every include was expanded";
+    EXPECT_LT(r.body.size(), 300u * 1024);
+  }
+  std::error_code ignored;
+  fs::remove(keys, ignored);
 }
 
 TEST(Orchestrator, AnOpenAiStreamWhoseWorkerDiesEndsWithAnErrorFrameThenDone) {

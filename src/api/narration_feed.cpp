@@ -1,10 +1,10 @@
-#include "pool/narration_feed.hpp"
+#include "api/narration_feed.hpp"
 
 #include "api/stream_events.hpp"
 #include "narration/json_line.hpp"
 #include "narration/narrate.hpp"
 
-namespace llorch::pool {
+namespace llorch::api {
 
 namespace n = llorch::narration;
 
@@ -22,7 +22,7 @@ class FeedStream : public net::FrameSource {
     const bool was_closed = channel_->closed();
     for (const auto& item : channel_->drain()) {
       if (const auto* event = std::get_if<n::Event>(&item))
-        out += api::sse_frame(next_id_++, "narration", n::to_json_line(*event));
+        out += sse_frame(next_id_++, "narration", n::to_json_line(*event));
     }
     return !was_closed;
   }
@@ -78,4 +78,4 @@ std::size_t NarrationFeed::subscribers() const {
   return channels_.size();
 }
 
-}  // namespace llorch::pool
+}  // namespace llorch::api

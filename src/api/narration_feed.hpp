@@ -1,4 +1,5 @@
-// GET /v1/narration: every narration line the pool manager logs (its own and its workers'),
+// GET /v1/narration: every narration line this process logs (a pool manager: its own and its
+// workers'; an orchestrator: its own, and in `llorch serve` the pool's too),
 // fanned out to any number of operators as an SSE stream.
 #pragma once
 
@@ -11,7 +12,7 @@
 #include "narration/sink.hpp"
 #include "net/http_types.hpp"
 
-namespace llorch::pool {
+namespace llorch::api {
 
 // A narration sink that copies each event into every subscriber's channel. A subscriber that
 // reads too slowly loses narration (counted, and reported in its stream), never stalls the pool.
@@ -31,4 +32,4 @@ class NarrationFeed : public narration::Sink {
   bool closed_ = false;
 };
 
-}  // namespace llorch::pool
+}  // namespace llorch::api
