@@ -133,4 +133,9 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   return response;
 }
 
+bool is_timeout(const std::exception& error) {
+  const auto* system = dynamic_cast<const beast::system_error*>(&error);
+  return system != nullptr && system->code() == beast::error::timeout;
+}
+
 }  // namespace llorch::net

@@ -43,4 +43,7 @@ using ChunkCallback = std::function<bool(const ClientResponse& head, std::string
 // it is collected. Throws std::system_error (connection refused, timeout, …).
 ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_chunk = {});
 
+// Whether `error`, thrown by http_call, is its timeout (nothing arrived for request.timeout).
+bool is_timeout(const std::exception& error);
+
 }  // namespace llorch::net

@@ -14,6 +14,7 @@
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
 #include "net/narrated_listen.hpp"
+#include "orchestrator/pool_feeds.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::orchestrator {
@@ -31,10 +32,12 @@ struct Orchestrator::Impl {
                [this](net::HttpRequest r, std::shared_ptr<net::Exchange> e) {
                  service.handle(std::move(r), std::move(e));
                }),
-        expiry(io) {}
+        expiry(io),
+        feeds(service.feed(), config.scheduler.pool_api_token) {}
 
   ~Impl() {
     stop_polling();
+    feeds.stop();
     if (stopper.joinable()) stopper.join();
   }
 
@@ -44,6 +47,7 @@ struct Orchestrator::Impl {
       if (ec) return;
       scheduler.expire_pools();
       scheduler.expire_queued();
+      if (config.relay_pool_narration) feeds.follow(scheduler.pool_urls());
       expire_every_second();
     });
   }
@@ -115,6 +119,7 @@ struct Orchestrator::Impl {
   OrchestratorService service;
   net::HttpServer server;
   asio::steady_timer expiry;
+  PoolFeeds feeds;
   std::string url;
   std::thread poller;
   std::mutex poll_mutex;
@@ -170,6 +175,7 @@ void Orchestrator::shutdown(std::function<void()> done) {
   // must keep delivering those events to the clients meanwhile.
   impl_->stopper = std::thread([this, done = std::move(done)]() mutable {
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
+    impl_->feeds.stop();
     asio::post(impl_->io, [this, done = std::move(done)]() mutable {
       impl_->service.feed()->close_all();
       impl_->server.stop_accepting();

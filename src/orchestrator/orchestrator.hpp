@@ -19,6 +19,9 @@ struct OrchestratorConfig {
   std::uint16_t port = 8080;
   std::vector<std::string> pool_urls;  // pools polled (GET /v1/workers) instead of registering
   std::chrono::milliseconds poll_interval{1000};
+  // Follow each pool manager's narration feed into this one's /v1/narration (off when the pool
+  // manager runs in this process and its lines are in the feed already: `llorch serve`).
+  bool relay_pool_narration = true;
   SchedulerConfig scheduler;
   ServiceConfig service;
 };

@@ -428,6 +428,14 @@ Json Scheduler::pools_json() const {
   return pools;
 }
 
+std::vector<std::string> Scheduler::pool_urls() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> urls;
+  for (const auto& [id, pool] : registry_.pools())
+    if (!pool.url.empty()) urls.push_back(pool.url);
+  return urls;
+}
+
 Json Scheduler::tasks_json(const std::string& owner, bool everyone, std::size_t ended_limit) const {
   std::vector<std::pair<std::shared_ptr<Task>, std::size_t>> queued;  // with the place in line
   std::vector<std::shared_ptr<Task>> others;

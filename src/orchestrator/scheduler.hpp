@@ -68,6 +68,7 @@ class Scheduler {
   // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error).
   void expire_queued();
   nlohmann::ordered_json pools_json() const;
+  std::vector<std::string> pool_urls() const;  // every known pool manager's
   // GET /v2/tasks: the queue in order, then running and recently ended tasks, newest first
   // (`ended_limit` of the ended at most); only `owner`'s tasks unless `everyone`.
   nlohmann::ordered_json tasks_json(const std::string& owner, bool everyone,

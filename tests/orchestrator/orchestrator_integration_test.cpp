@@ -534,6 +534,40 @@ TEST(Orchestrator, EachClientListsItsOwnTasksAndTheOperatorSeesEveryTaskAndTheFe
   fs::remove(keys, ignored);
 }
 
+TEST(Orchestrator, ItsNarrationFeedCarriesThePoolsAndWorkersLinesToo) {
+  Stack s;  // the pool manager is another process, as on another host
+  std::thread later([&] {
+    std::this_thread::sleep_for(1500ms);  // the orchestrator follows a pool's feed within a second
+    s.post_task({{"prompt", "Once upon a time"}, {"max_tokens", 5}},
+                {{"X-Correlation-Id", "feed-req-7"}});
+  });
+  std::vector<json> records;
+  api::SseParser parser;
+  net::ClientRequest feed{.method = "GET", .url = s.orchestrator.url() + "/v1/narration"};
+  feed.timeout = 15s;
+  net::http_call(feed, [&](const net::ClientResponse&, std::string_view chunk) {
+    for (auto& e : parser.feed(chunk)) {
+      records.push_back(json::parse(e.data));
+      record_received("narration_record", records.back());
+      const json& r = records.back();
+      if (r["action"] == "inference_complete" && r.value("correlation_id", "") == "feed-req-7")
+        return false;
+    }
+    return true;
+  });
+  later.join();
+  const auto from = [&](const std::string& component) {
+    return std::count_if(records.begin(), records.end(), [&](const json& r) {
+      return r.value("correlation_id", "") == "feed-req-7" &&
+             r.value("emitted_by", "").rfind(component, 0) == 0;
+    });
+  };
+  EXPECT_GT(from("llorch-orchestrator"), 0) << "its own lines";
+  EXPECT_GT(from("llorch-worker"), 0) << "the worker's, through its pool manager's feed";
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back()["action"], "inference_complete");
+}
+
 TEST(Orchestrator, AnOpenAiStreamWhoseWorkerDiesEndsWithAnErrorFrameThenDone) {
   Stack s(1, 64, 8192);
   const int pid = s.worker()["pid"];
