@@ -266,10 +266,21 @@ test('a dropped connection resumes with Last-Event-ID: nothing lost, nothing twi
   }
 });
 
-test('Stop cancels the task on its worker, and the page says so', async () => {
+test('the queue position shows while waiting; Stop cancels the task on its worker', async () => {
   const slow = await serve(process.env.LLORCH_SLOW_MODEL);
+  // Another user's long answer holds the only slot: the page's task waits behind it.
+  const other = await (await fetch(`${slow.url}/v2/tasks`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ prompt: 'Hello', max_tokens: 2000, on_disconnect: 'continue' }),
+  })).json();
   const page = await openPage(`${slow.url}/`);
   await ask(page, 'Hi', { maxTokens: 2000 });
+  await page.waitForFunction(() => document.querySelector('#task-status').textContent === 'Queued: position 1', { timeout: 10000 });
+  await shot(page, 'chat-queued.png');
+  const queued = await page.$eval('#narration li[data-action="task_queued"] .text', (e) => e.textContent);
+  assert.match(queued, /position 1/);
+  await fetch(`${slow.url}/v2/tasks/${other.job_id}`, { method: 'DELETE' });
+  await page.waitForSelector('#narration li[data-action="task_dispatched"]', { timeout: 10000 });
   await page.waitForFunction(() => {
     const c = document.querySelectorAll('.message.assistant .content');
     return c.length && c[c.length - 1].textContent.length > 20;
