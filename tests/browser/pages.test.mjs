@@ -241,6 +241,40 @@ test('the narration speaks in the chosen voice, and a conversation is kept acros
   await page.close();
 });
 
+test('the answer is rendered as markdown, and as text only: no markup from the model runs', async () => {
+  const page = await openPage(`${stories.url}/`);
+  const dom = await page.evaluate(() => {
+    const box = document.createElement('div');
+    renderMarkdown([
+      '# Title', 'Some **bold**, *soft* and `code` with [a link](https://example.org/x).', '',
+      '- one', '- two', '', '1. first', '2. second', '', '```js', 'const x = "<b>";', '```',
+      '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>',
+    ].join('\n'), box);
+    document.body.append(box);
+    return {
+      heading: box.querySelector('h3')?.textContent,
+      strong: box.querySelector('strong')?.textContent,
+      em: box.querySelector('em')?.textContent,
+      code: box.querySelector('p code')?.textContent,
+      link: box.querySelector('a')?.getAttribute('href'),
+      rel: box.querySelector('a')?.getAttribute('rel'),
+      bullets: [...box.querySelectorAll('ul li')].map((li) => li.textContent),
+      numbered: [...box.querySelectorAll('ol li')].map((li) => li.textContent),
+      block: box.querySelector('pre code')?.textContent,
+      language: box.querySelector('pre code')?.dataset.language,
+      elements: [...box.querySelectorAll('img, script')].length,
+      pwned: window.pwned ?? null,
+    };
+  });
+  assert.deepEqual(dom, {
+    heading: 'Title', strong: 'bold', em: 'soft', code: 'code', link: 'https://example.org/x',
+    rel: 'noopener noreferrer', bullets: ['one', 'two'], numbered: ['first', 'second'],
+    block: 'const x = "<b>";', language: 'js', elements: 0, pwned: null,
+  });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('a dropped connection resumes with Last-Event-ID: nothing lost, nothing twice', async () => {
   const port = Number(new URL(stories.url).port);
   const proxy = await cuttingProxy(port, 2500);
