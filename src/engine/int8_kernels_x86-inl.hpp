@@ -104,7 +104,8 @@ HWY_INLINE __m256i LoadX(const QuantizedActivations& x, std::size_t b) {
 // How far ahead of the computation the decode kernels ask for their weights. Decoding streams
 // every weight from memory once; the hardware prefetchers alone leave the kernels waiting on
 // DRAM latency, and a distance of a few hundred bytes is too short to hide it: with 2.5 KB, a
-// TinyLlama-shape Q4_0 token went from 27 to 36 tok/s (bench/README.md).
+// TinyLlama-shape Q4_0 token went from 27 to 36 tok/s; 6 KB (about a DRAM latency at one core's
+// share of the bandwidth) took a one-thread Q4_K matvec from 23-26 to 30-31 GB/s (bench/README.md).
 constexpr std::size_t kPrefetchAhead = 6144;
 
 // Asks for every cache line of [p, p + bytes), addresses at most 48 bytes apart so
