@@ -11,6 +11,7 @@ packages=(
   libtomlplusplus-dev libicu-dev
   prometheus curl  # promtool checks every /metrics; curl fetches them
   chromium fonts-noto-color-emoji  # the browser tests drive Debian's chromium (never a download)
+  nats-server libnats-dev  # the shared state of several machines (--state nats://…)
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include "narration/setup.hpp"
 #include "net/http_client.hpp"
 #include "orchestrator/orchestrator.hpp"
+#include "state/state_url.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::cli {
@@ -78,9 +79,19 @@ Command add_orchestrator_command(CLI::App& app) {
   struct Options {
     orchestrator::OrchestratorConfig config;
     AccessFlags access;
+    std::string state;
+    int registry_ttl_ms = 15000;
   };
   auto o = std::make_shared<Options>();
   command->add_option("--port", o->config.port, "Port of the API (0: any free port)")->required();
+  command->add_option("--state", o->state,
+                      "Read the pool registry on NATS (nats://HOST:PORT; credentials from "
+                      "LLORCH_NATS_TOKEN or LLORCH_NATS_USER/LLORCH_NATS_PASSWORD)");
+  command
+      ->add_option("--registry-ttl-ms", o->registry_ttl_ms,
+                   "How long a pool's registry entry outlives its last heartbeat (the same "
+                   "on every process sharing the state)")
+      ->capture_default_str();
   command->add_option("--host", o->config.host, "Address to bind")->capture_default_str();
   command->add_option("--pool", o->config.pool_urls,
                       "A pool manager to use (http://host:port); repeatable. Pool managers "
@@ -104,6 +115,15 @@ Command add_orchestrator_command(CLI::App& app) {
                 net::parse_url(url);
               } catch (const std::exception& e) {
                 fmt::print(stderr, "llorch: error: --pool {}: {}\n", url, e.what());
+                return 1;
+              }
+            }
+            if (!o->state.empty()) {
+              try {
+                o->config.state =
+                    state::state_config(o->state, std::chrono::milliseconds(o->registry_ttl_ms));
+              } catch (const std::exception& e) {
+                fmt::print(stderr, "llorch: error: {}\n", e.what());
                 return 1;
               }
             }

@@ -15,6 +15,7 @@
 #include "net/http_server.hpp"
 #include "net/narrated_listen.hpp"
 #include "orchestrator/pool_feeds.hpp"
+#include "orchestrator/registry_watch.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::orchestrator {
@@ -37,6 +38,7 @@ struct Orchestrator::Impl {
 
   ~Impl() {
     stop_polling();
+    if (registry) registry->stop();
     feeds.stop();
     if (stopper.joinable()) stopper.join();
   }
@@ -120,6 +122,7 @@ struct Orchestrator::Impl {
   net::HttpServer server;
   asio::steady_timer expiry;
   PoolFeeds feeds;
+  std::unique_ptr<RegistryWatch> registry;  // with --state
   std::string url;
   std::thread poller;
   std::mutex poll_mutex;
@@ -151,6 +154,7 @@ bool Orchestrator::start() {
       .emit();
   impl_->expire_every_second();
   if (!c.pool_urls.empty()) impl_->poller = std::thread([this] { impl_->poll_pools(); });
+  if (c.state) impl_->registry = std::make_unique<RegistryWatch>(*c.state, impl_->scheduler);
   return true;
 }
 
@@ -163,6 +167,7 @@ void Orchestrator::shutdown(std::function<void()> done) {
   impl_->stopping = true;
   impl_->service.set_draining();
   impl_->stop_polling();
+  if (impl_->registry) impl_->registry->stop();
   impl_->expiry.cancel();
   const auto load = impl_->scheduler.load();
   n::info(n::actor::orchestrator, n::action::server_shutdown)

@@ -6,11 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "orchestrator/orchestrator_service.hpp"
 #include "orchestrator/scheduler.hpp"
+#include "state/state_url.hpp"
 
 namespace llorch::orchestrator {
 
@@ -24,6 +26,9 @@ struct OrchestratorConfig {
   bool relay_pool_narration = true;
   SchedulerConfig scheduler;
   ServiceConfig service;
+  // --state nats://…: pools are read from the shared registry there (they register with
+  // `llorch pool-manager --state`), besides any that register over HTTP or are named with --pool.
+  std::optional<state::StateConfig> state;
 };
 
 class Orchestrator {

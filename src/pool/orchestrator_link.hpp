@@ -1,6 +1,7 @@
-// Registration and heartbeat to the orchestrator (--orchestrator URL): POST /v1/pools once, then
-// POST /v1/pools/{pool_id}/heartbeat every interval with the workers as they are; re-registers
-// when the orchestrator has forgotten the pool (404), and says goodbye (DELETE) on shutdown.
+// Registration and heartbeat: the pool's report ({pool_id, url, workers}) announced through a
+// Registrar — the orchestrator's HTTP API (--orchestrator URL) or the shared registry on NATS
+// (--state nats://…) — once, then every interval with the workers as they are (and at once
+// when nudged); on shutdown the pool withdraws.
 #pragma once
 
 #include <chrono>
@@ -11,20 +12,21 @@
 #include <string>
 #include <thread>
 
+#include "pool/registrar.hpp"
+
 namespace llorch::pool {
 
 struct OrchestratorLinkConfig {
-  std::string orchestrator_url;  // http://host:port
   std::string pool_id;
   std::string pool_url;  // where the orchestrator reaches this pool manager
-  std::string token;     // bearer token (LLORCH_ORCHESTRATOR_TOKEN); may be empty
   std::chrono::milliseconds interval{5000};
 };
 
 class OrchestratorLink {
  public:
   // `workers` is called on the link's thread; it must be thread-safe.
-  OrchestratorLink(OrchestratorLinkConfig config, std::function<nlohmann::ordered_json()> workers);
+  OrchestratorLink(OrchestratorLinkConfig config, std::unique_ptr<Registrar> registrar,
+                   std::function<nlohmann::ordered_json()> workers);
   ~OrchestratorLink();  // stops the thread; call goodbye() first to deregister
   OrchestratorLink(const OrchestratorLink&) = delete;
   OrchestratorLink& operator=(const OrchestratorLink&) = delete;
@@ -32,15 +34,14 @@ class OrchestratorLink {
   // Sends the next heartbeat now (a worker changed state) instead of at the interval.
   void nudge();
 
-  // Stops heartbeats and sends DELETE /v1/pools/{pool_id} (one attempt, short timeout).
+  // Stops heartbeats and withdraws the pool (one attempt, short timeout).
   void goodbye();
 
  private:
   void run();
-  bool send(const std::string& method, const std::string& path, const std::string& body,
-            unsigned& status, std::string& problem);
 
   OrchestratorLinkConfig config_;
+  std::unique_ptr<Registrar> registrar_;
   std::function<nlohmann::ordered_json()> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

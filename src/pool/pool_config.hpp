@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "api/errors.hpp"
+#include "state/state_url.hpp"
 
 namespace llorch::pool {
 
@@ -58,7 +60,9 @@ struct PoolConfig {
   std::uint16_t port = 0;
   std::string orchestrator_url;    // empty: no registration
   std::string orchestrator_token;  // LLORCH_ORCHESTRATOR_TOKEN: shown when registering
-  std::string api_token;           // LLORCH_POOL_TOKEN: required by the API (all but /health)
+  // --state nats://…: register in the shared registry instead of with one orchestrator.
+  std::optional<state::StateConfig> state;
+  std::string api_token;  // LLORCH_POOL_TOKEN: required by the API (all but /health)
   SpawnLimits spawn_limits;
   std::chrono::milliseconds heartbeat_interval{5000};
   std::string worker_binary;  // default: this executable

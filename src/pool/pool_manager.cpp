@@ -108,10 +108,11 @@ bool PoolManager::start() {
     m.all_failed_told = true;
     m.on_all_failed(reasons);
   });
-  if (!config.orchestrator_url.empty()) {
+  if (!config.orchestrator_url.empty() || config.state) {
     m.link = std::make_unique<OrchestratorLink>(
-        OrchestratorLinkConfig{config.orchestrator_url, config.pool_id, m.url,
-                               config.orchestrator_token, config.heartbeat_interval},
+        OrchestratorLinkConfig{config.pool_id, m.url, config.heartbeat_interval},
+        config.state ? nats_registrar(*config.state)
+                     : http_registrar(config.orchestrator_url, config.orchestrator_token),
         [&m] {
           nlohmann::ordered_json list = nlohmann::ordered_json::array();
           for (const auto& w : m.supervisor->snapshot()) list.push_back(worker_json(w, true));

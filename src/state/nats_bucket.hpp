@@ -1,0 +1,41 @@
+// One JetStream key-value bucket on a NATS server: connect (with the configured credentials),
+// open the bucket or create it, put, delete, and read every live entry. Entries older than the
+// bucket's TTL are removed by the server: that is how a silent pool leaves the registry.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "state/state_url.hpp"
+
+namespace llorch::state {
+
+class NatsBucket {
+ public:
+  // Connects and opens `bucket` (created with `ttl` when missing). Throws std::runtime_error
+  // naming the server, the cause (unreachable, refused credentials, no JetStream, a bucket made
+  // with another TTL) and the fix.
+  NatsBucket(const StateConfig& config, const std::string& bucket, std::chrono::milliseconds ttl);
+  ~NatsBucket();
+  NatsBucket(const NatsBucket&) = delete;
+  NatsBucket& operator=(const NatsBucket&) = delete;
+
+  // Each throws std::runtime_error with the server's reason.
+  void put(const std::string& key, std::string_view value);
+  void remove(const std::string& key);
+  std::vector<std::pair<std::string, std::string>> entries();
+
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  struct Handles;
+  std::unique_ptr<Handles> handles_;
+  std::string url_;
+  std::string bucket_;
+};
+
+}  // namespace llorch::state
