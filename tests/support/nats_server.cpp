@@ -1,0 +1,65 @@
+#include "nats_server.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <regex>
+
+namespace llorch::testing {
+
+namespace bp = boost::process;
+
+NatsServer::NatsServer(std::string token)
+    : store_(std::filesystem::temp_directory_path() /
+             ("llorch-nats-" + std::to_string(::getpid()) + "-" +
+              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))) {
+  std::vector<std::string> args{"-js", "-a", "127.0.0.1", "-p", "-1", "-sd", store_.string()};
+  if (!token.empty()) args.insert(args.end(), {"--auth", token});
+  if (std::string(LLORCH_NATS_SERVER).empty()) return;  // not installed: url() stays empty
+  child_ =
+      bp::child(LLORCH_NATS_SERVER, bp::args(args), bp::std_out > bp::null, bp::std_err > err_);
+  std::mutex mutex;
+  std::condition_variable found;
+  bool done = false;
+  reader_ = std::thread([&, this] {
+    static const std::regex listening(R"(Listening for client connections on ([0-9.]+:[0-9]+))");
+    bool told = false;
+    for (std::string line; std::getline(err_, line);) {
+      std::smatch m;
+      if (!told && std::regex_search(line, m, listening)) {
+        std::lock_guard lock(mutex);
+        url_ = "nats://" + m[1].str();
+        done = told = true;
+        found.notify_all();
+      }
+    }
+    if (!told) {
+      std::lock_guard lock(mutex);
+      done = true;
+      found.notify_all();
+    }
+  });
+  std::unique_lock lock(mutex);
+  found.wait_for(lock, std::chrono::seconds(10), [&] { return done; });
+  if (url_.empty()) {  // never listened: the reader must not outlive this frame's mutex
+    lock.unlock();
+    if (child_.running()) child_.terminate();
+    reader_.join();
+  }
+}
+
+NatsServer::~NatsServer() {
+  if (child_.valid() && child_.running()) {
+    ::kill(child_.id(), SIGTERM);
+    std::error_code ignored;
+    child_.wait(ignored);
+  }
+  if (reader_.joinable()) reader_.join();
+  std::error_code ignored;
+  std::filesystem::remove_all(store_, ignored);
+}
+
+}  // namespace llorch::testing

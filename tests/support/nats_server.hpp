@@ -1,0 +1,30 @@
+// A real `nats-server -js` for the tests: on 127.0.0.1, a port of its choosing, a temporary
+// JetStream store and (optionally) a token; stopped and its store removed on destruction.
+#pragma once
+
+#include <boost/process.hpp>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace llorch::testing {
+
+class NatsServer {
+ public:
+  // Starts it and waits (up to 10 s) until it listens; url() is empty when it did not.
+  explicit NatsServer(std::string token = "");
+  ~NatsServer();
+  NatsServer(const NatsServer&) = delete;
+  NatsServer& operator=(const NatsServer&) = delete;
+
+  std::string url() const { return url_; }  // nats://127.0.0.1:PORT
+
+ private:
+  std::filesystem::path store_;
+  boost::process::ipstream err_;
+  boost::process::child child_;
+  std::thread reader_;
+  std::string url_;
+};
+
+}  // namespace llorch::testing
