@@ -55,6 +55,30 @@ beast::error_code run_one(asio::io_context& io, Start start) {
   return result;
 }
 
+// run_one, checking `abandon` every 100 ms: when it is set, the stream's pending operation is
+// cancelled and operation_aborted returned.
+template <typename Start>
+beast::error_code run_one(asio::io_context& io, beast::tcp_stream& stream,
+                          const std::atomic<bool>* abandon, Start start) {
+  if (abandon == nullptr) return run_one(io, std::move(start));
+  beast::error_code result;
+  bool done = false;
+  start([&result, &done](beast::error_code ec, auto&&...) {
+    result = ec;
+    done = true;
+  });
+  io.restart();
+  while (!done) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (done || !abandon->load()) continue;
+    stream.cancel();
+    io.restart();
+    io.run();  // the handler, with operation_aborted
+    return asio::error::operation_aborted;
+  }
+  return result;
+}
+
 }  // namespace
 
 ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_chunk) {
@@ -68,13 +92,14 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   beast::error_code connect_error;
   if (!not_numeric) {
     // No resolver round trip for an IP.
-    connect_error = run_one(io, [&](auto handler) {
+    connect_error = run_one(io, stream, request.abandon, [&](auto handler) {
       stream.async_connect(tcp::endpoint(address, url.port), std::move(handler));
     });
   } else {
     const auto endpoints = resolver.resolve(url.host, std::to_string(url.port));
-    connect_error =
-        run_one(io, [&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+    connect_error = run_one(io, stream, request.abandon, [&](auto handler) {
+      stream.async_connect(endpoints, std::move(handler));
+    });
   }
   if (connect_error) fail(connect_error);
 
@@ -89,14 +114,15 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
   message.prepare_payload();
   // A server may answer before reading the whole body (413) and stop reading: then the write
   // fails, but its answer is still there to read.
-  const beast::error_code write_error =
-      run_one(io, [&](auto handler) { http::async_write(stream, message, std::move(handler)); });
+  const beast::error_code write_error = run_one(io, stream, request.abandon, [&](auto handler) {
+    http::async_write(stream, message, std::move(handler));
+  });
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   stream.expires_after(request.timeout);
-  const beast::error_code read_error = run_one(io, [&](auto handler) {
+  const beast::error_code read_error = run_one(io, stream, request.abandon, [&](auto handler) {
     http::async_read_header(stream, buffer, parser, std::move(handler));
   });
   if (read_error) fail(write_error ? write_error : read_error);
@@ -114,7 +140,7 @@ ClientResponse http_call(const ClientRequest& request, const ChunkCallback& on_c
     parser.get().body().size = sizeof chunk;
     stream.expires_after(request.timeout);
     // Whatever has arrived: streams must not wait for a full buffer.
-    beast::error_code ec = run_one(io, [&](auto handler) {
+    beast::error_code ec = run_one(io, stream, request.abandon, [&](auto handler) {
       http::async_read_some(stream, buffer, parser, std::move(handler));
     });
     if (ec == http::error::need_buffer) ec = {};

@@ -2,6 +2,7 @@
 // callback — and for tests: plain requests, and responses read as a stream of body chunks.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,9 @@ struct ClientRequest {
   std::string content_type = "application/json";
   Headers headers;
   std::chrono::milliseconds timeout{10000};
+  // Set (from another thread) to end the call within ~100 ms, as a broken connection would end
+  // it (http_call throws operation_aborted): for a peer that went silent without closing.
+  const std::atomic<bool>* abandon = nullptr;
 };
 
 struct ClientResponse {

@@ -58,6 +58,7 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
     request.headers.emplace_back("Authorization", "Bearer " + where.worker_secret);
   if (!task.traceparent().empty()) request.headers.emplace_back("traceparent", task.traceparent());
   request.timeout = kReadTimeout;
+  request.abandon = &task.relay_abandoned();
 
   WorkerStreamReader reader(task);
   bool streaming = false;

@@ -11,6 +11,12 @@
 namespace llorch::orchestrator {
 
 namespace n = llorch::narration;
+
+namespace {
+// How long the stream of a task whose pool left the registry may stay silent before the task is
+// ended: a streaming worker sends tokens every few milliseconds and prompt progress every second.
+constexpr std::chrono::milliseconds kSilenceWithoutPool{1500};
+}  // namespace
 using Json = nlohmann::ordered_json;
 
 namespace {
@@ -238,8 +244,10 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
       break;
     }
     case RelayOutcome::lost: {
-      // Never a silent end: say which worker went away and why, as its pool manager saw it.
-      std::string cause = crash_report(where, std::chrono::milliseconds(3000));
+      // Never a silent end: say which worker went away and why, as its pool manager saw it (or
+      // why its pool is gone).
+      std::string cause = task->abandoned_because();
+      if (cause.empty()) cause = crash_report(where, std::chrono::milliseconds(3000));
       if (cause.empty()) cause = result.problem;
       n::error(n::actor::orchestrator, n::action::worker_lost)
           .target(task->id())
@@ -400,6 +408,21 @@ void Scheduler::expire_pools() {
                config_.pool_timeout.count())
         .pool_id(id)
         .emit();
+  }
+  // A task whose pool is gone and whose stream went silent will not hear from its worker again
+  // (the host is cut off, or died with its pool manager): end it now rather than at the relay's
+  // read timeout. A worker still streaming keeps its task, pool or no pool.
+  for (const auto& [id, task] : tasks_) {
+    if (task->state() != TaskState::running) continue;
+    const Placement where = task->placement();
+    if (registry_.contains(where.pool_id)) continue;
+    const auto silent = Clock::now() - task->last_frame_at();
+    if (silent < kSilenceWithoutPool) continue;
+    task->abandon_relay(fmt::format(
+        "pool {} left the registry (it stopped heartbeating or said goodbye) and the stream of "
+        "{} has been silent for {} ms",
+        where.pool_id, where.worker_id,
+        std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
   }
 }
 

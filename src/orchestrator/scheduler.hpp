@@ -64,6 +64,9 @@ class Scheduler {
   void update_pool(PoolReport report, bool registered);
   bool heartbeat(PoolReport report);
   bool forget_pool(const std::string& pool_id);
+  // Forgets registered pools not heard from within the pool timeout; ends (WORKER_LOST, with the
+  // cause) running tasks whose pool left the registry and whose stream has gone silent. Called
+  // every second.
   void expire_pools();
   // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error).
   void expire_queued();

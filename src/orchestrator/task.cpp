@@ -87,6 +87,7 @@ void Task::absorb() {
 void Task::append_locked(std::string type, std::string data,
                          std::vector<std::function<void()>>& wake) {
   const auto now = Clock::now();
+  last_frame_at_ = now;
   if (type == "token" && metrics_ != nullptr) {
     if (tokens_ == 0) {
       metrics_->observe_time_to_first_token(seconds_between(admitted_at_, now));
@@ -154,7 +155,10 @@ void Task::set_running(Placement placement) {
   std::lock_guard lock(mutex_);
   placement_ = std::move(placement);
   if (state_ == TaskState::queued) state_ = TaskState::running;
-  dispatched_at_ = Clock::now();
+  dispatched_at_ = last_frame_at_ = Clock::now();
+  // A new placement: what ended the previous relay does not end this one.
+  abandoned_because_.clear();
+  relay_abandoned_.store(false);
   if (metrics_ != nullptr)
     metrics_->observe_queue_wait(seconds_between(admitted_at_, dispatched_at_));
 }
@@ -167,6 +171,24 @@ void Task::set_queued() {
 Placement Task::placement() const {
   std::lock_guard lock(mutex_);
   return placement_;
+}
+
+void Task::abandon_relay(std::string why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (abandoned_because_.empty()) abandoned_because_ = std::move(why);
+  }
+  relay_abandoned_.store(true);
+}
+
+std::string Task::abandoned_because() const {
+  std::lock_guard lock(mutex_);
+  return abandoned_because_;
+}
+
+Clock::time_point Task::last_frame_at() const {
+  std::lock_guard lock(mutex_);
+  return last_frame_at_;
 }
 
 nlohmann::ordered_json Task::describe(std::size_t queue_position) const {

@@ -84,6 +84,12 @@ class Task : public std::enable_shared_from_this<Task> {
   // Counted attempts to place it (a worker that refused or could not be reached).
   int attempts = 0;
   std::atomic<bool> cancel_requested{false};
+  // Its pool went away (left the registry, stopped heartbeating): the relay hangs up at once
+  // instead of waiting for a silent stream, and the task ends WORKER_LOST with `why`.
+  void abandon_relay(std::string why);
+  std::string abandoned_because() const;
+  Clock::time_point last_frame_at() const;  // admission, until its first frame
+  const std::atomic<bool>& relay_abandoned() const noexcept { return relay_abandoned_; }
 
   // GET /v2/tasks/{id}.
   nlohmann::ordered_json describe(std::size_t queue_position) const;
@@ -110,6 +116,9 @@ class Task : public std::enable_shared_from_this<Task> {
   bool ended_ = false;
   TaskState state_ = TaskState::queued;
   Placement placement_;
+  std::atomic<bool> relay_abandoned_{false};
+  std::string abandoned_because_;  // guarded by mutex_
+  Clock::time_point last_frame_at_ = Clock::now();
   Clock::time_point dispatched_at_{};
   Clock::time_point last_token_at_{};
   std::size_t tokens_ = 0;
