@@ -2,13 +2,33 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
-#include <regex>
 #include <stdexcept>
 
 namespace llorch::state {
 
 namespace {
+
+// nats://HOST:PORT with HOST of letters, digits, dots and dashes and PORT 1-65535.
+bool nats_url(std::string_view url) {
+  constexpr std::string_view scheme = "nats://";
+  if (url.substr(0, scheme.size()) != scheme) return false;
+  const std::string_view rest = url.substr(scheme.size());
+  const auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  for (char c : rest.substr(0, colon)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
+  }
+  const std::string_view port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
 
 std::string environment(const char* name) {
   const char* value = std::getenv(name);
@@ -18,8 +38,7 @@ std::string environment(const char* name) {
 }  // namespace
 
 StateConfig state_config(const std::string& url, std::chrono::milliseconds registry_ttl) {
-  static const std::regex form(R"(nats://[A-Za-z0-9.\-]+:[0-9]{1,5})");
-  if (!std::regex_match(url, form)) {
+  if (!nats_url(url)) {
     throw std::invalid_argument(fmt::format(
         "--state {}: give the NATS server as nats://HOST:PORT (credentials go in "
         "LLORCH_NATS_TOKEN, or LLORCH_NATS_USER and LLORCH_NATS_PASSWORD, not in the URL)",

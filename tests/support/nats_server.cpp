@@ -6,7 +6,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <regex>
 
 namespace llorch::testing {
 
@@ -25,13 +24,13 @@ NatsServer::NatsServer(std::string token)
   std::condition_variable found;
   bool done = false;
   reader_ = std::thread([&, this] {
-    static const std::regex listening(R"(Listening for client connections on ([0-9.]+:[0-9]+))");
+    const std::string listening = "Listening for client connections on ";
     bool told = false;
     for (std::string line; std::getline(err_, line);) {
-      std::smatch m;
-      if (!told && std::regex_search(line, m, listening)) {
+      const auto at = line.find(listening);
+      if (!told && at != std::string::npos) {
         std::lock_guard lock(mutex);
-        url_ = "nats://" + m[1].str();
+        url_ = "nats://" + line.substr(at + listening.size());
         done = told = true;
         found.notify_all();
       }
