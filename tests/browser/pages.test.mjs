@@ -381,6 +381,14 @@ test('keyboard only, on a phone-sized screen, in the dark theme', async () => {
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(background, 'rgb(20, 20, 19)', 'the dark theme follows the system');
   await shot(page, 'chat-phone-dark.png');
+  // The theme button overrides the system: auto → light → dark, kept across reloads.
+  await page.click('#theme');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(247, 247, 245)');
+  await page.reload({ waitUntil: 'load' });
+  assert.equal(await page.$eval('#theme', (b) => b.textContent), 'Theme: light');
+  await page.click('#theme');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(20, 20, 19)');
+  await page.click('#theme');  // back to auto for the tests that follow
   assert.deepEqual(await axeViolations(page), []);
   assert.deepEqual(page.problems, []);
   await page.close();
