@@ -12,6 +12,7 @@ packages=(
   prometheus curl  # promtool checks every /metrics; curl fetches them
   chromium fonts-noto-color-emoji  # the browser tests drive Debian's chromium (never a download)
   nats-server libnats-dev  # the shared state of several machines (--state nats://…)
+  systemd  # systemd-analyze checks deploy/systemd
 )
 
 missing=()
