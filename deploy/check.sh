@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks deploy/ offline: every systemd unit with `systemd-analyze verify` (llorch's path pointed
 # at the binary given, the pool config at examples/pool.toml), nats.conf with `nats-server -t`,
-# and that llorch takes every flag the units pass. Usage: deploy/check.sh LLORCH
+# that llorch takes every flag the units pass, and the Kubernetes manifests against the API's
+# schemas (deploy/node_modules, installed by scripts/install-deps.sh). Usage: deploy/check.sh LLORCH
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 llorch="$(realpath "$1")"
@@ -30,5 +31,11 @@ for unit in "$tmp"/llorch-orchestrator.service "$tmp"/llorch-pool-manager.servic
     status=1
   fi
 done
-[ $status -eq 0 ] && echo "deploy/: units, nats.conf and llorch flags check out"
+if [ ! -d "$here/node_modules/kubernetes-models" ]; then
+  echo "FAIL: deploy/node_modules is missing: run scripts/install-deps.sh"
+  status=1
+elif ! node "$here/validate-kubernetes.mjs"; then
+  status=1
+fi
+[ $status -eq 0 ] && echo "deploy/: units, nats.conf, llorch flags and manifests check out"
 exit $status

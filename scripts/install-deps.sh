@@ -31,11 +31,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 
 install_npm_packages() {
-  # contracts/ and tests/browser/: pinned by package-lock.json; a no-op when node_modules already
-  # matches it. puppeteer-core downloads no browser: the tests use Debian's chromium.
+  # contracts/, tests/browser/ and deploy/: pinned by package-lock.json; a no-op when node_modules
+  # already matches it. puppeteer-core downloads no browser: the tests use Debian's chromium.
   local root dir
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  for dir in "$root/contracts" "$root/tests/browser"; do
+  for dir in "$root/contracts" "$root/tests/browser" "$root/deploy"; do
     if [ ! -d "$dir/node_modules/.bin" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "install-deps: npm packages for ${dir#"$root"/}/"
       (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
