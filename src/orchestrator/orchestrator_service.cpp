@@ -82,7 +82,12 @@ void OrchestratorService::handle(net::HttpRequest request,
     if (call.allow("GET")) call.exchange->stream(call.identity(), feed_->subscribe());
   } else if (path == kTasks) {
     if (call.request.method == "GET") return list_tasks(call);
-    if (call.allow("POST")) create_task(call);
+    if (call.request.method == "POST") return create_task(call);
+    HttpResponse r = error_response(405, "METHOD_NOT_ALLOWED",
+                                    "/v2/tasks takes GET (the tasks) and POST (a new task)",
+                                    call.correlation_id);
+    r.headers.emplace_back("Allow", "GET, POST");
+    call.reply(std::move(r));
   } else if (path.rfind(std::string(kTasks) + "/", 0) == 0) {
     task_route(call, path.substr(kTasks.size() + 1));
   } else if (path == "/v1/completions" || path == "/v1/chat/completions") {

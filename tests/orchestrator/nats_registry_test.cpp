@@ -120,6 +120,16 @@ TEST(NatsRegistry, TwoOrchestratorsShareOnePoolAndForgetItWhenItsHeartbeatsStop)
   pool.signal(SIGTERM);
   EXPECT_EQ(pool.wait_exit(10s), 0);
   EXPECT_TRUE(wait_for_pools(b->url(), empty, 1500ms));
+
+  // No secret in any log line: the NATS token, the pool token, the workers' tokens (which the
+  // registry entries carry) stay out of every process's narration.
+  for (auto* process : {a.get(), b.get(), &pool}) {
+    for (const auto& line : process->raw_lines()) {
+      EXPECT_EQ(line.find(kNatsToken), std::string::npos) << line;
+      EXPECT_EQ(line.find(kPoolToken), std::string::npos) << line;
+      EXPECT_EQ(line.find("\"secret\""), std::string::npos) << line;
+    }
+  }
   std::error_code ignored;
   fs::remove(config, ignored);
 }

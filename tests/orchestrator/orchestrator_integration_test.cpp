@@ -490,6 +490,11 @@ TEST(Orchestrator, EachClientListsItsOwnTasksAndTheOperatorSeesEveryTaskAndTheFe
   ASSERT_EQ(every.size(), 3u);
   EXPECT_EQ(every[1]["job_id"], b1);
   EXPECT_EQ(Stack::get(orchestrator.url() + "/v2/tasks").status, 401u);
+  net::ClientRequest put{.method = "PUT", .url = orchestrator.url() + "/v2/tasks"};
+  put.headers = alice;
+  const auto not_allowed = net::http_call(put);
+  EXPECT_EQ(not_allowed.status, 405u);
+  EXPECT_EQ(not_allowed.headers.at("allow"), "GET, POST");
 
   // The narration feed: the operator's alone; it carries what happens from then on.
   EXPECT_EQ(Stack::get(orchestrator.url() + "/v1/narration", alice).status, 401u);
