@@ -31,11 +31,47 @@ void RegistryWatch::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool RegistryWatch::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+bool RegistryWatch::apply(const std::string& key, const std::string& value) {
+  std::vector<api::FieldError> errors;
+  auto report = parse_pool_report(value, true, errors);
+  if (!report || report->pool_id != key) return false;  // not a pool's entry: ignored
+  if (!known_.contains(key)) {
+    n::info(n::actor::orchestrator, n::action::pool_register)
+        .target(key)
+        .human("Pool {} registered through NATS from {} with {} worker(s)", key, report->url,
+               report->workers.size())
+        .pool_id(key)
+        .emit();
+  }
+  known_[key] = report->url;
+  scheduler_.update_pool(std::move(*report), true);
+  return true;
+}
+
+void RegistryWatch::drop(const std::string& key) {
+  const auto it = known_.find(key);
+  if (it == known_.end()) return;
+  const std::string url = it->second;
+  known_.erase(it);
+  if (!scheduler_.forget_pool(key)) return;
+  n::warn(n::actor::orchestrator, n::action::pool_deregister)
+      .target(key)
+      .human("Pool {} ({}) left the registry: it said goodbye, or no heartbeat for {} ms", key, url,
+             config_.registry_ttl.count())
+      .pool_id(key)
+      .emit();
+}
+
 void RegistryWatch::run() {
   std::unique_ptr<state::NatsBucket> bucket;
-  std::map<std::string, std::string> known;  // pool id → its url
-  std::string problem;                       // the last one narrated
+  std::string problem;  // the last one narrated
   for (;;) {
+    // Once a second: every entry read afresh, which also notices the ones that expired.
     try {
       if (!bucket) {
         bucket = std::make_unique<state::NatsBucket>(config_, pool::kPoolRegistryBucket,
@@ -48,32 +84,12 @@ void RegistryWatch::run() {
                 config_.url, config_.registry_ttl.count())
             .emit();
       }
-      std::map<std::string, std::string> now;
-      for (const auto& [key, value] : bucket->entries()) {
-        std::vector<api::FieldError> errors;
-        auto report = parse_pool_report(value, true, errors);
-        if (!report || report->pool_id != key) continue;  // not a pool's entry: ignored
-        now[key] = report->url;
-        if (!known.contains(key)) {
-          n::info(n::actor::orchestrator, n::action::pool_register)
-              .target(key)
-              .human("Pool {} registered through NATS from {} with {} worker(s)", key, report->url,
-                     report->workers.size())
-              .pool_id(key)
-              .emit();
-        }
-        scheduler_.update_pool(std::move(*report), true);
-      }
-      for (const auto& [id, url] : known) {
-        if (now.contains(id) || !scheduler_.forget_pool(id)) continue;
-        n::warn(n::actor::orchestrator, n::action::pool_deregister)
-            .target(id)
-            .human("Pool {} ({}) left the registry: it said goodbye, or no heartbeat for {} ms", id,
-                   url, config_.registry_ttl.count())
-            .pool_id(id)
-            .emit();
-      }
-      known = std::move(now);
+      std::map<std::string, bool> present;
+      for (const auto& [key, value] : bucket->entries()) present[key] = apply(key, value);
+      std::vector<std::string> gone;
+      for (const auto& [id, url] : known_)
+        if (!present[id]) gone.push_back(id);
+      for (const auto& id : gone) drop(id);
       problem.clear();
     } catch (const std::exception& e) {
       bucket.reset();
@@ -86,9 +102,36 @@ void RegistryWatch::run() {
             .emit();
       }
     }
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, bucket ? 500ms : 1000ms, [this] { return stopping_; })) return;
+    if (follow_changes(bucket.get())) return;
   }
+}
+
+bool RegistryWatch::follow_changes(state::NatsBucket* bucket) {
+  // Between full reads, each write or delete as it comes: a new pool is used within a round trip
+  // and a goodbye heard at once. A quarter second at a time, so that stop() is heard.
+  const auto until = std::chrono::steady_clock::now() + 1000ms;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stopping()) return true;
+    if (bucket == nullptr) {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, 250ms, [this] { return stopping_; })) return true;
+      continue;
+    }
+    try {
+      const auto change = bucket->next_change(250ms);
+      if (!change) continue;
+      if (change->deleted) {
+        drop(change->key);
+      } else {
+        apply(change->key, change->value);
+      }
+    } catch (const std::exception&) {
+      // The full read, at the second, reports it (and connects afresh if it must).
+      std::unique_lock lock(mutex_);
+      return wake_.wait_until(lock, until, [this] { return stopping_; });
+    }
+  }
+  return stopping();
 }
 
 }  // namespace llorch::orchestrator

@@ -24,7 +24,9 @@ struct NatsBucket::Handles {
   natsConnection* connection = nullptr;
   jsCtx* jetstream = nullptr;
   kvStore* store = nullptr;
+  kvWatcher* watcher = nullptr;
   ~Handles() {
+    if (watcher != nullptr) kvWatcher_Destroy(watcher);
     if (store != nullptr) kvStore_Destroy(store);
     if (jetstream != nullptr) jsCtx_Destroy(jetstream);
     if (connection != nullptr) natsConnection_Destroy(connection);
@@ -100,6 +102,32 @@ std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
   }
   kvKeysList_Destroy(&keys);
   return out;
+}
+
+std::optional<NatsBucket::Change> NatsBucket::next_change(std::chrono::milliseconds timeout) {
+  Handles& h = *handles_;
+  if (h.watcher == nullptr) {
+    const natsStatus s = kvStore_WatchAll(&h.watcher, h.store, nullptr);
+    if (s != NATS_OK)
+      throw std::runtime_error(
+          fmt::format("NATS at {}: watching {}: {}", url_, bucket_, reason(s)));
+  }
+  kvEntry* entry = nullptr;
+  const natsStatus s = kvWatcher_Next(&entry, h.watcher, timeout.count());
+  if (s == NATS_TIMEOUT) return std::nullopt;
+  if (s != NATS_OK) {
+    kvWatcher_Destroy(h.watcher);  // watch afresh next time
+    h.watcher = nullptr;
+    throw std::runtime_error(fmt::format("NATS at {}: watching {}: {}", url_, bucket_, reason(s)));
+  }
+  if (entry == nullptr) return std::nullopt;  // the end of the entries there were at the start
+  Change change{kvEntry_Key(entry), "", kvEntry_Operation(entry) != kvOp_Put};
+  if (!change.deleted) {
+    const auto* data = static_cast<const char*>(kvEntry_Value(entry));
+    change.value.assign(data, static_cast<std::size_t>(kvEntry_ValueLen(entry)));
+  }
+  kvEntry_Destroy(entry);
+  return change;
 }
 
 }  // namespace llorch::state

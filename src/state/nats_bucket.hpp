@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,15 @@ class NatsBucket {
   void put(const std::string& key, std::string_view value);
   void remove(const std::string& key);
   std::vector<std::pair<std::string, std::string>> entries();
+  // The next put or delete in the bucket, waiting up to `timeout` (nullopt: none came). The first
+  // calls give the entries there are when watching starts. Expiries send nothing (JetStream
+  // removes old entries silently): only reading entries() again notices them.
+  struct Change {
+    std::string key;
+    std::string value;  // empty for a delete
+    bool deleted = false;
+  };
+  std::optional<Change> next_change(std::chrono::milliseconds timeout);
 
   const std::string& url() const noexcept { return url_; }
 
