@@ -42,13 +42,17 @@ std::optional<net::HttpResponse> unless_json(const net::HttpRequest& request,
 }
 
 std::optional<net::HttpResponse> unless_method(const net::HttpRequest& request,
-                                               std::string_view method,
+                                               std::string_view methods,
                                                const std::string& correlation_id) {
-  if (request.method == method) return std::nullopt;
+  for (std::string_view rest = methods; !rest.empty();) {
+    const auto comma = rest.find(", ");
+    if (rest.substr(0, comma) == request.method) return std::nullopt;
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 2);
+  }
   net::HttpResponse r =
       error_response(405, "METHOD_NOT_ALLOWED",
-                     fmt::format("{} takes {} only", request.path(), method), correlation_id);
-  r.headers.emplace_back("Allow", std::string(method));
+                     fmt::format("{} takes {} only", request.path(), methods), correlation_id);
+  r.headers.emplace_back("Allow", std::string(methods));
   return r;
 }
 

@@ -24,7 +24,8 @@ net::HttpResponse error_response(unsigned status, std::string_view code, std::st
 std::optional<net::HttpResponse> unless_json(const net::HttpRequest& request,
                                              const std::string& correlation_id);
 
-// 405 with Allow when the request's method is not `method`; nullopt when it is.
+// 405 with Allow when the request's method is not `methods` (one, or a list like "GET, POST");
+// nullopt when it is.
 std::optional<net::HttpResponse> unless_method(const net::HttpRequest& request,
                                                std::string_view method,
                                                const std::string& correlation_id);

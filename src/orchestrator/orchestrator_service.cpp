@@ -26,6 +26,13 @@ constexpr std::string_view kTasks = "/v2/tasks";
 constexpr std::string_view kPools = "/v1/pools";
 constexpr std::size_t kListedEndedTasks = 50;  // GET /v2/tasks: the newest ended ones
 
+// The browser pages (no data in them: served to anyone), or nullopt.
+std::optional<std::string_view> page_at(const std::string& path) {
+  if (path == "/" || path == "/index.html") return ui::chat_page();
+  if (path == "/ui/system") return ui::system_page();
+  return std::nullopt;
+}
+
 HttpResponse json_response(unsigned status, const Json& body) {
   return {
       status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
@@ -74,20 +81,13 @@ void OrchestratorService::handle(net::HttpRequest request,
   if (!client) return;
   call.client = *client;
 
-  if (path == "/" || path == "/index.html") {
-    if (call.allow("GET")) page(call, ui::chat_page());
-  } else if (path == "/ui/system") {
-    if (call.allow("GET")) page(call, ui::system_page());
+  if (const auto html = page_at(path)) {
+    if (call.allow("GET")) page(call, *html);
   } else if (path == "/v1/narration") {
     if (call.allow("GET")) call.exchange->stream(call.identity(), feed_->subscribe());
   } else if (path == kTasks) {
     if (call.request.method == "GET") return list_tasks(call);
-    if (call.request.method == "POST") return create_task(call);
-    HttpResponse r = error_response(405, "METHOD_NOT_ALLOWED",
-                                    "/v2/tasks takes GET (the tasks) and POST (a new task)",
-                                    call.correlation_id);
-    r.headers.emplace_back("Allow", "GET, POST");
-    call.reply(std::move(r));
+    if (call.allow("GET, POST")) create_task(call);
   } else if (path.rfind(std::string(kTasks) + "/", 0) == 0) {
     task_route(call, path.substr(kTasks.size() + 1));
   } else if (path == "/v1/completions" || path == "/v1/chat/completions") {
@@ -141,12 +141,12 @@ std::optional<std::string> OrchestratorService::authenticate(Call& call, const s
     return std::nullopt;
   };
   // The pages hold no data: everything they show they fetch with the token the user gives them.
-  if (path == "/health" || path == "/" || path == "/index.html" || path == "/ui/system") return "";
-  const bool operator_token =
-      !config_.metrics_token.empty() && api::same_secret(token, config_.metrics_token);
+  if (path == "/health" || page_at(path)) return "";
+  // same_secret is false for an unset token.
+  const bool operator_token = api::same_secret(token, config_.metrics_token);
   call.operator_view = !keys || operator_token;
   if (path == "/v1/narration") {
-    // Every client's narration: for the operator alone once anything is configured.
+    // Every client's narration: for the operator alone once any API key is configured.
     if (call.operator_view) return "";
     return refuse(config_.metrics_token.empty()
                       ? "the narration feed is for operators: start the orchestrator with "
@@ -156,7 +156,7 @@ std::optional<std::string> OrchestratorService::authenticate(Call& call, const s
   if (path == kTasks && call.request.method == "GET" && operator_token) return "";
   if (path == "/metrics") {
     if (!keys && config_.metrics_token.empty()) return "";
-    if (api::same_secret(token, config_.metrics_token)) return "";
+    if (operator_token) return "";
     if (auto c = client(); c && keys) return c;
     return refuse("wrong or missing bearer token (an API key or the metrics token)");
   }
@@ -432,7 +432,7 @@ void OrchestratorService::pools(Call& call, const std::string& rest) {
   if (rest.empty()) {
     if (call.request.method == "GET")
       return call.reply(json_response(200, {{"pools", scheduler_.pools_json()}}));
-    if (!call.allow("POST")) return;
+    if (!call.allow("GET, POST")) return;
   }
   const auto report_of = [&](bool need_url) -> std::optional<PoolReport> {
     if (auto unsupported = api::unless_json(call.request, call.correlation_id)) {

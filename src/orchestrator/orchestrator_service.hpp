@@ -22,7 +22,7 @@ struct ServiceConfig {
   // read-only token (/metrics, /v1/narration, every client's tasks in GET /v2/tasks).
   std::shared_ptr<ApiKeys> keys = std::make_shared<ApiKeys>();
   std::string pool_token;     // LLORCH_ORCHESTRATOR_TOKEN: what pool managers show
-  std::string metrics_token;  // --metrics-token-env: read-only, /metrics alone
+  std::string metrics_token;  // --metrics-token-env: the operator's read-only token
 };
 
 class OrchestratorService {
