@@ -5,7 +5,6 @@
 #include <map>
 
 #include "narration/narrate.hpp"
-#include "pool/registrar.hpp"
 #include "state/nats_bucket.hpp"
 
 namespace llorch::orchestrator {
@@ -74,8 +73,7 @@ void RegistryWatch::run() {
     // Once a second: every entry read afresh, which also notices the ones that expired.
     try {
       if (!bucket) {
-        bucket = std::make_unique<state::NatsBucket>(config_, pool::kPoolRegistryBucket,
-                                                     config_.registry_ttl);
+        bucket = state::open_pool_registry(config_);
         n::info(n::actor::orchestrator, n::action::pool_register)
             .target(config_.url)
             .human(

@@ -15,10 +15,7 @@ class NatsRegistrar : public Registrar {
     first = false;
     try {
       const bool connecting = !bucket_;
-      if (connecting)
-        bucket_ =
-            std::make_unique<state::NatsBucket>(config_, kPoolRegistryBucket, config_.registry_ttl);
-      bucket_->put(report["pool_id"].get<std::string>(), report.dump());
+      bucket().put(report["pool_id"].get<std::string>(), report.dump());
       first = connecting;
       return true;
     } catch (const std::exception& e) {
@@ -30,10 +27,7 @@ class NatsRegistrar : public Registrar {
 
   bool withdraw(const std::string& pool_id, std::string& problem) override {
     try {
-      if (!bucket_)
-        bucket_ =
-            std::make_unique<state::NatsBucket>(config_, kPoolRegistryBucket, config_.registry_ttl);
-      bucket_->remove(pool_id);
+      bucket().remove(pool_id);
       return true;
     } catch (const std::exception& e) {
       problem = e.what();
@@ -42,6 +36,12 @@ class NatsRegistrar : public Registrar {
   }
 
  private:
+  // Connects on first use, and again after a failure.
+  state::NatsBucket& bucket() {
+    if (!bucket_) bucket_ = state::open_pool_registry(config_);
+    return *bucket_;
+  }
+
   state::StateConfig config_;
   std::unique_ptr<state::NatsBucket> bucket_;
 };

@@ -32,7 +32,4 @@ std::unique_ptr<Registrar> http_registrar(std::string orchestrator_url, std::str
 // pool manager starts while the NATS server is still coming up.
 std::unique_ptr<Registrar> nats_registrar(state::StateConfig config);
 
-// The registry bucket's name, shared with the orchestrator's reader.
-inline constexpr const char* kPoolRegistryBucket = "llorch_pools";
-
 }  // namespace llorch::pool

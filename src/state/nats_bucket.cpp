@@ -17,7 +17,21 @@ std::string reason(natsStatus status) {
   return natsStatus_GetText(status);
 }
 
+std::string value_of(kvEntry* entry) {
+  const auto* data = static_cast<const char*>(kvEntry_Value(entry));
+  return {data, static_cast<std::size_t>(kvEntry_ValueLen(entry))};
+}
+
 }  // namespace
+
+std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config) {
+  return std::make_unique<NatsBucket>(config, "llorch_pools", config.registry_ttl);
+}
+
+std::runtime_error NatsBucket::failure(std::string_view doing, int status) const {
+  return std::runtime_error(fmt::format("NATS at {}: {} {}: {}", url_, doing, bucket_,
+                                        reason(static_cast<natsStatus>(status))));
+}
 
 struct NatsBucket::Handles {
   natsOptions* options = nullptr;
@@ -73,16 +87,12 @@ void NatsBucket::put(const std::string& key, std::string_view value) {
   uint64_t revision = 0;
   const natsStatus s = kvStore_Put(&revision, handles_->store, key.c_str(), value.data(),
                                    static_cast<int>(value.size()));
-  if (s != NATS_OK)
-    throw std::runtime_error(
-        fmt::format("NATS at {}: put {}/{}: {}", url_, bucket_, key, reason(s)));
+  if (s != NATS_OK) throw failure("put " + key + " in", s);
 }
 
 void NatsBucket::remove(const std::string& key) {
   const natsStatus s = kvStore_Delete(handles_->store, key.c_str());
-  if (s != NATS_OK)
-    throw std::runtime_error(
-        fmt::format("NATS at {}: delete {}/{}: {}", url_, bucket_, key, reason(s)));
+  if (s != NATS_OK) throw failure("delete " + key + " from", s);
 }
 
 std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
@@ -90,14 +100,11 @@ std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
   kvKeysList keys{};
   const natsStatus s = kvStore_Keys(&keys, handles_->store, nullptr);
   if (s == NATS_NOT_FOUND) return out;  // no key at all
-  if (s != NATS_OK)
-    throw std::runtime_error(fmt::format("NATS at {}: keys of {}: {}", url_, bucket_, reason(s)));
+  if (s != NATS_OK) throw failure("the keys of", s);
   for (int i = 0; i < keys.Count; ++i) {
     kvEntry* entry = nullptr;
     if (kvStore_Get(&entry, handles_->store, keys.Keys[i]) != NATS_OK) continue;  // gone since
-    const auto* data = static_cast<const char*>(kvEntry_Value(entry));
-    out.emplace_back(keys.Keys[i],
-                     std::string(data, static_cast<std::size_t>(kvEntry_ValueLen(entry))));
+    out.emplace_back(keys.Keys[i], value_of(entry));
     kvEntry_Destroy(entry);
   }
   kvKeysList_Destroy(&keys);
@@ -108,9 +115,7 @@ std::optional<NatsBucket::Change> NatsBucket::next_change(std::chrono::milliseco
   Handles& h = *handles_;
   if (h.watcher == nullptr) {
     const natsStatus s = kvStore_WatchAll(&h.watcher, h.store, nullptr);
-    if (s != NATS_OK)
-      throw std::runtime_error(
-          fmt::format("NATS at {}: watching {}: {}", url_, bucket_, reason(s)));
+    if (s != NATS_OK) throw failure("watching", s);
   }
   kvEntry* entry = nullptr;
   const natsStatus s = kvWatcher_Next(&entry, h.watcher, timeout.count());
@@ -118,14 +123,11 @@ std::optional<NatsBucket::Change> NatsBucket::next_change(std::chrono::milliseco
   if (s != NATS_OK) {
     kvWatcher_Destroy(h.watcher);  // watch afresh next time
     h.watcher = nullptr;
-    throw std::runtime_error(fmt::format("NATS at {}: watching {}: {}", url_, bucket_, reason(s)));
+    throw failure("watching", s);
   }
   if (entry == nullptr) return std::nullopt;  // the end of the entries there were at the start
   Change change{kvEntry_Key(entry), "", kvEntry_Operation(entry) != kvOp_Put};
-  if (!change.deleted) {
-    const auto* data = static_cast<const char*>(kvEntry_Value(entry));
-    change.value.assign(data, static_cast<std::size_t>(kvEntry_ValueLen(entry)));
-  }
+  if (!change.deleted) change.value = value_of(entry);
   kvEntry_Destroy(entry);
   return change;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,10 +43,17 @@ class NatsBucket {
   const std::string& url() const noexcept { return url_; }
 
  private:
+  // "NATS at URL: <doing> <bucket>: <the server's reason>".
+  std::runtime_error failure(std::string_view doing, int status) const;
+
   struct Handles;
   std::unique_ptr<Handles> handles_;
   std::string url_;
   std::string bucket_;
 };
+
+// The pool registry: bucket llorch_pools, each pool's entry living config.registry_ttl past its
+// last write. Pool managers write it, orchestrators read it.
+std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config);
 
 }  // namespace llorch::state
