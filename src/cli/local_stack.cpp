@@ -29,8 +29,8 @@ bool LocalStack::start() {
   oc.scheduler.queue_size = o.queue_size;
   oc.scheduler.queue_timeout = o.queue_timeout;
   oc.service = o.service;
-  oc.relay_pool_narration =
-      false;  // the pool manager narrates in this process: already in the feed
+  // The pool manager narrates in this process: its lines are in the feed already.
+  oc.relay_pool_narration = false;
   // The pool manager in this process is the only one that may register, and only the
   // orchestrator may use its API: two tokens nobody else ever sees.
   const std::string pool_token = narration::secure_random_hex(32);

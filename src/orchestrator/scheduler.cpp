@@ -11,15 +11,13 @@
 namespace llorch::orchestrator {
 
 namespace n = llorch::narration;
-
-namespace {
-// How long the stream of a task whose pool left the registry may stay silent before the task is
-// ended: a streaming worker sends tokens every few milliseconds and prompt progress every second.
-constexpr std::chrono::milliseconds kSilenceWithoutPool{1500};
-}  // namespace
 using Json = nlohmann::ordered_json;
 
 namespace {
+
+// How long the stream of a task whose pool left the registry may stay silent before the task is
+// ended: a streaming worker sends tokens every few milliseconds and prompt progress every second.
+constexpr std::chrono::milliseconds kSilenceWithoutPool{1500};
 
 std::int64_t ms_since(Clock::time_point from) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - from).count();

@@ -88,7 +88,7 @@ class Task : public std::enable_shared_from_this<Task> {
   // instead of waiting for a silent stream, and the task ends WORKER_LOST with `why`.
   void abandon_relay(std::string why);
   std::string abandoned_because() const;
-  Clock::time_point last_frame_at() const;  // admission, until its first frame
+  Clock::time_point last_frame_at() const;  // its last frame's time, or its latest dispatch
   const std::atomic<bool>& relay_abandoned() const noexcept { return relay_abandoned_; }
 
   // GET /v2/tasks/{id}.

@@ -156,3 +156,7 @@ const llorch = (() => {
 
   return { token, setToken, ApiError, call, readEvents, remedy, initTheme, el, sleep };
 })();
+
+// The page's elements by id, and the element builder, for both pages' scripts.
+const $ = (id) => document.getElementById(id);
+const { el } = llorch;
