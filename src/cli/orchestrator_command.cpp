@@ -85,12 +85,23 @@ Command add_orchestrator_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   command->add_option("--port", o->config.port, "Port of the API (0: any free port)")->required();
   command->add_option("--state", o->state,
-                      "Read the pool registry on NATS (nats://HOST:PORT; credentials from "
-                      "LLORCH_NATS_TOKEN or LLORCH_NATS_USER/LLORCH_NATS_PASSWORD)");
+                      "Share tasks, their events and the pool registry with other replicas on "
+                      "NATS JetStream (nats://HOST:PORT; credentials from LLORCH_NATS_TOKEN or "
+                      "LLORCH_NATS_USER/LLORCH_NATS_PASSWORD)");
+  command->add_option("--replica-id", o->config.replica_id,
+                      "This replica's name among those sharing the state (default: "
+                      "HOSTNAME-PID); a replica silent for --registry-ttl-ms is taken over");
+  command
+      ->add_option_function<int>(
+          "--retention",
+          [o](int s) { o->config.retention = std::chrono::seconds(s); },
+          "With --state: seconds a task's record and events are kept for readers")
+      ->check(CLI::Range(60, 30 * 86400))
+      ->default_str("3600");
   command
       ->add_option("--registry-ttl-ms", o->registry_ttl_ms,
-                   "How long a pool's registry entry outlives its last heartbeat (the same "
-                   "on every process sharing the state)")
+                   "How long a pool's (or replica's) registry entry outlives its last "
+                   "heartbeat (the same on every process sharing the state)")
       ->capture_default_str();
   command->add_option("--host", o->config.host, "Address to bind")->capture_default_str();
   command->add_option("--pool", o->config.pool_urls,

@@ -56,6 +56,7 @@ inline constexpr std::string_view pool_register = "pool_register";
 inline constexpr std::string_view prefix_reused = "prefix_reused";
 inline constexpr std::string_view prompt_progress = "prompt_progress";
 inline constexpr std::string_view ready_timeout = "ready_timeout";
+inline constexpr std::string_view replica_lost = "replica_lost";
 inline constexpr std::string_view request_validated = "request_validated";
 inline constexpr std::string_view sequence_preempted = "sequence_preempted";
 inline constexpr std::string_view sequence_resumed = "sequence_resumed";
@@ -68,6 +69,7 @@ inline constexpr std::string_view server_start = "server_start";
 inline constexpr std::string_view startup = "startup";
 inline constexpr std::string_view task_admitted = "task_admitted";
 inline constexpr std::string_view task_cancelled = "task_cancelled";
+inline constexpr std::string_view task_claimed = "task_claimed";
 inline constexpr std::string_view task_dispatched = "task_dispatched";
 inline constexpr std::string_view task_finished = "task_finished";
 inline constexpr std::string_view task_queued = "task_queued";
@@ -132,6 +134,7 @@ inline constexpr std::array kActions{
     action::prefix_reused,
     action::prompt_progress,
     action::ready_timeout,
+    action::replica_lost,
     action::request_validated,
     action::sequence_preempted,
     action::sequence_resumed,
@@ -144,6 +147,7 @@ inline constexpr std::array kActions{
     action::startup,
     action::task_admitted,
     action::task_cancelled,
+    action::task_claimed,
     action::task_dispatched,
     action::task_finished,
     action::task_queued,

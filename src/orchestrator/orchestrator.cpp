@@ -16,6 +16,7 @@
 #include "net/narrated_listen.hpp"
 #include "orchestrator/pool_feeds.hpp"
 #include "orchestrator/registry_watch.hpp"
+#include "orchestrator/shared_tasks.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::orchestrator {
@@ -37,6 +38,11 @@ struct Orchestrator::Impl {
         feeds(service.feed(), config.scheduler.pool_api_token) {}
 
   ~Impl() {
+    if (shared) {
+      // Its writers serve the scheduler's tasks: end those first.
+      scheduler.shutdown(std::chrono::milliseconds(1000));
+      shared->stop();
+    }
     stop_polling();
     if (registry) registry->stop();
     feeds.stop();
@@ -123,6 +129,8 @@ struct Orchestrator::Impl {
   asio::steady_timer expiry;
   PoolFeeds feeds;
   std::unique_ptr<RegistryWatch> registry;  // with --state
+  std::unique_ptr<SharedTasks> shared;      // with --state
+  bool state_failed = false;
   std::string url;
   std::thread poller;
   std::mutex poll_mutex;
@@ -139,6 +147,29 @@ Orchestrator::~Orchestrator() = default;
 
 bool Orchestrator::start() {
   auto& c = impl_->config;
+  // Shared tasks first: a request that comes in as soon as the port is bound goes there.
+  if (c.state) {
+    std::string replica = c.replica_id;
+    if (replica.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      replica = fmt::format("{}-{}", host, ::getpid());
+    }
+    try {
+      impl_->shared = std::make_unique<SharedTasks>(
+          SharedTasksConfig{*c.state, replica, c.scheduler.queue_size, c.retention},
+          impl_->scheduler, impl_->metrics);
+    } catch (const std::exception& e) {
+      n::error(n::actor::orchestrator, n::action::server_start)
+          .target(c.state->url)
+          .human("Cannot share tasks on NATS: {}", e.what())
+          .error_kind("STATE_UNAVAILABLE")
+          .emit();
+      impl_->state_failed = true;
+      return false;
+    }
+    impl_->service.set_shared(impl_->shared.get());
+  }
   const auto url = net::listen_narrated(
       impl_->server, c.host, c.port,
       fmt::format(
@@ -156,6 +187,10 @@ bool Orchestrator::start() {
   if (!c.pool_urls.empty()) impl_->poller = std::thread([this] { impl_->poll_pools(); });
   if (c.state) impl_->registry = std::make_unique<RegistryWatch>(*c.state, impl_->scheduler);
   return true;
+}
+
+bool Orchestrator::state_failed() const {
+  return impl_->state_failed;
 }
 
 std::string Orchestrator::url() const {
@@ -180,6 +215,7 @@ void Orchestrator::shutdown(std::function<void()> done) {
   // must keep delivering those events to the clients meanwhile.
   impl_->stopper = std::thread([this, done = std::move(done)]() mutable {
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
+    if (impl_->shared) impl_->shared->stop();
     impl_->feeds.stop();
     asio::post(impl_->io, [this, done = std::move(done)]() mutable {
       impl_->service.feed()->close_all();
@@ -200,7 +236,8 @@ int run_orchestrator(OrchestratorConfig config) {
       .emit();
   asio::io_context io;
   Orchestrator orchestrator(io, std::move(config));
-  if (!orchestrator.start()) return worker::kExitBindFailed;
+  if (!orchestrator.start())
+    return orchestrator.state_failed() ? kExitStateUnavailable : worker::kExitBindFailed;
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;

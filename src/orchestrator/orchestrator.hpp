@@ -29,6 +29,9 @@ struct OrchestratorConfig {
   // --state nats://…: pools are read from the shared registry there (they register with
   // `llorch pool-manager --state`), besides any that register over HTTP or are named with --pool.
   std::optional<state::StateConfig> state;
+  // With --state: also the tasks, shared with the other replicas (shared_tasks.hpp).
+  std::string replica_id;  // "" → HOSTNAME-PID
+  std::chrono::seconds retention{3600};
 };
 
 class Orchestrator {
@@ -41,6 +44,7 @@ class Orchestrator {
   // Binds (narrated) and starts polling the named pools; false when the port cannot be bound.
   bool start();
   std::string url() const;
+  bool state_failed() const;  // start() failed opening the shared state, not binding
   // Refuses new requests, ends every task (queued ones fail, running ones are cancelled on their
   // workers), lets the streams deliver their last events, then calls `done` on the io thread.
   void shutdown(std::function<void()> done);
@@ -50,7 +54,10 @@ class Orchestrator {
   std::unique_ptr<Impl> impl_;
 };
 
-// Runs until SIGTERM/SIGINT; returns 0, or 4 when the port cannot be bound.
+inline constexpr int kExitStateUnavailable = 7;
+
+// Runs until SIGTERM/SIGINT; returns 0, 4 when the port cannot be bound, or 7 when the shared
+// state (--state) cannot be opened.
 int run_orchestrator(OrchestratorConfig config);
 
 }  // namespace llorch::orchestrator

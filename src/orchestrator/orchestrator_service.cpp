@@ -9,6 +9,7 @@
 #include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
 #include "orchestrator/openai_api.hpp"
+#include "orchestrator/shared_tasks.hpp"
 #include "orchestrator/task_request.hpp"
 #include "orchestrator/task_stream.hpp"
 #include "ui/pages.hpp"
@@ -80,7 +81,25 @@ void OrchestratorService::handle(net::HttpRequest request,
   const auto client = authenticate(call, path);
   if (!client) return;
   call.client = *client;
+  try {
+    route(call, path);
+  } catch (const StateUnavailable& e) {
+    n::error(n::actor::orchestrator, n::action::error)
+        .target(path)
+        .human("Cannot serve {} {}: the shared state is out of reach: {}", call.request.method,
+               path, e.what())
+        .error_kind("STATE_UNAVAILABLE")
+        .emit();
+    HttpResponse r = error_response(
+        503, "STATE_UNAVAILABLE",
+        fmt::format("the shared state is out of reach ({}); retry in a few seconds", e.what()),
+        call.correlation_id);
+    r.headers.emplace_back("Retry-After", "2");
+    call.reply(std::move(r));
+  }
+}
 
+void OrchestratorService::route(Call& call, const std::string& path) {
   if (const auto html = page_at(path)) {
     if (call.allow("GET")) page(call, *html);
   } else if (path == "/v1/narration") {
@@ -177,7 +196,9 @@ std::optional<std::string> OrchestratorService::authenticate(Call& call, const s
   return refuse("wrong or missing API key (Authorization: Bearer …)");
 }
 
-bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, bool openai_errors) {
+std::optional<Scheduler::Admission> OrchestratorService::admit(Call& call,
+                                                               const std::shared_ptr<Task>& task,
+                                                               bool openai_errors) {
   if (!task->spec().model.empty() && scheduler_.has_workers() &&
       !scheduler_.serves(task->spec().model)) {
     std::string known;
@@ -189,10 +210,12 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
                    ? openai_error(404, "invalid_request_error", "model_not_found", message,
                                   call.correlation_id)
                    : error_response(404, "MODEL_NOT_FOUND", message, call.correlation_id));
-    return false;
+    return std::nullopt;
   }
-  const auto a = draining_ ? Scheduler::Admission{} : scheduler_.admit(task);
-  if (a.admitted) return true;
+  const auto a = draining_ ? Scheduler::Admission{}
+                 : shared_ ? shared_->admit(task)
+                           : scheduler_.admit(task);
+  if (a.admitted) return a;
   if (!a.unavailable.empty()) {
     metrics_.count_request("rejected");
     const std::string& message = a.unavailable;
@@ -205,7 +228,7 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
         openai_errors
             ? openai_error(503, "server_error", "model_unavailable", message, call.correlation_id)
             : error_response(503, "MODEL_UNAVAILABLE", message, call.correlation_id));
-    return false;
+    return std::nullopt;
   }
   metrics_.count_request("rejected");
   const std::string message =
@@ -228,7 +251,11 @@ bool OrchestratorService::admit(Call& call, const std::shared_ptr<Task>& task, b
                            call.correlation_id);
   r.headers.emplace_back("Retry-After", "1");
   call.reply(std::move(r));
-  return false;
+  return std::nullopt;
+}
+
+std::shared_ptr<Task> OrchestratorService::readable(const std::shared_ptr<Task>& task) {
+  return shared_ ? shared_->follow(record_of(*task)) : task;
 }
 
 void OrchestratorService::create_task(Call& call) {
@@ -249,10 +276,11 @@ void OrchestratorService::create_task(Call& call) {
   spec.request.job_id = "task-" + n::generate_uuid_v4();
   const std::string id = spec.request.job_id;
   auto task = Task::create(id, call.correlation_id, call.traceparent, std::move(spec), &metrics_);
-  if (!admit(call, task, false)) return;
+  const auto admitted = admit(call, task, false);
+  if (!admitted) return;
   HttpResponse r = json_response(202, {{"job_id", id},
                                        {"events_url", fmt::format("{}/{}/events", kTasks, id)},
-                                       {"queue_position", scheduler_.queue_position(id)},
+                                       {"queue_position", admitted->position},
                                        {"correlation_id", call.correlation_id}});
   r.headers.emplace_back("Location", fmt::format("{}/{}", kTasks, id));
   call.reply(std::move(r));
@@ -282,13 +310,17 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
   const auto slash = rest.find('/');
   const std::string id = rest.substr(0, slash);
   const std::string tail = slash == std::string::npos ? "" : rest.substr(slash);
+  // With shared state the record says whose it is and how it stands, wherever it runs.
   auto task = scheduler_.find(id);
+  std::optional<TaskRecord> record;
+  if (shared_) record = shared_->find(id);
+  const std::string owner = record ? record->owner : task ? task->spec().owner : "";
   // Another client's task does not exist for this one.
-  if (task && task->spec().owner != call.client) task = nullptr;
-  if (!task || (tail != "" && tail != "/events")) {
+  const bool exists = (record || (task && !shared_)) && owner == call.client;
+  if (!exists || (tail != "" && tail != "/events")) {
     return call.reply(error_response(
         404, tail == "" || tail == "/events" ? "JOB_NOT_FOUND" : "NOT_FOUND",
-        task ? fmt::format("no endpoint {}/{}{}", kTasks, id, tail)
+        exists ? fmt::format("no endpoint {}/{}{}", kTasks, id, tail)
              : fmt::format("no task {} (finished tasks are kept for a while, then forgotten)", id),
         call.correlation_id));
   }
@@ -313,11 +345,14 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
     }
     auto headers = call.identity();
     headers.emplace_back("X-Job-Id", id);
+    auto stream = record ? shared_->follow(*record) : task;
     return call.exchange->stream(std::move(headers),
-                                 std::make_shared<TaskStream>(task, from, scheduler_, metrics_));
+                                 std::make_shared<TaskStream>(stream, from, scheduler_, metrics_));
   }
   if (call.request.method == "GET") {
-    return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
+    // A task this replica runs it describes live; one elsewhere (or ended), from its record.
+    return call.reply(json_response(200, task ? task->describe(scheduler_.queue_position(id))
+                                              : describe(*record)));
   }
   if (!call.allow("DELETE")) return;
   switch (scheduler_.cancel(id, "DELETE " + std::string(kTasks) + "/" + id)) {
@@ -325,7 +360,9 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
       return call.reply(json_response(202, {{"job_id", id}, {"cancelled", true}}));
     case Scheduler::CancelResult::already_ended:
       return call.reply(json_response(
-          200, {{"job_id", id}, {"cancelled", false}, {"state", to_string(task->state())}}));
+          200, {{"job_id", id},
+                {"cancelled", false},
+                {"state", task ? Json(to_string(task->state())) : describe(*record)["state"]}}));
     case Scheduler::CancelResult::not_found:
       break;
   }
@@ -363,8 +400,9 @@ void OrchestratorService::openai(Call& call, bool chat) {
   r.spec.owner = call.client;
   r.spec.request.job_id = (chat ? "chatcmpl-" : "cmpl-") + n::generate_uuid_v4();
   const std::string id = r.spec.request.job_id;
-  auto task = Task::create(id, call.correlation_id, call.traceparent, r.spec, &metrics_);
-  if (!admit(call, task, true)) return;
+  auto admitted_task = Task::create(id, call.correlation_id, call.traceparent, r.spec, &metrics_);
+  if (!admit(call, admitted_task, true)) return;
+  const auto task = readable(admitted_task);
   if (r.stream) {
     auto headers = call.identity();
     headers.emplace_back("X-Job-Id", id);

@@ -15,6 +15,8 @@
 
 namespace llorch::orchestrator {
 
+class SharedTasks;
+
 struct ServiceConfig {
   // The user's API keys. When any is set, every endpoint but /health and the two pages needs a
   // bearer token: an API key (tasks, OpenAI endpoints, models, /metrics, GET /v1/pools), the pool
@@ -31,6 +33,8 @@ class OrchestratorService {
 
   void handle(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
   void set_draining() noexcept { draining_ = true; }
+  // With --state: tasks are admitted into, found in and cancelled through the shared state.
+  void set_shared(SharedTasks* shared) noexcept { shared_ = shared; }
   // The narration sink behind GET /v1/narration (the orchestrator installs it in the process's
   // narrator and closes it at shutdown).
   const std::shared_ptr<api::NarrationFeed>& feed() const noexcept { return feed_; }
@@ -48,8 +52,12 @@ class OrchestratorService {
   void model(Call& call, const std::string& id);
   void pools(Call& call, const std::string& rest);
   void health(Call& call);
-  // Admits the task or answers 429/503 (narrated); false when it was refused.
-  bool admit(Call& call, const std::shared_ptr<Task>& task, bool openai_errors);
+  void route(Call& call, const std::string& path);
+  // Admits the task or answers 429/503 (narrated); nullopt when it was refused.
+  std::optional<Scheduler::Admission> admit(Call& call, const std::shared_ptr<Task>& task,
+                                            bool openai_errors);
+  // The task's stream for a reader: the task itself, or with shared state its mirror.
+  std::shared_ptr<Task> readable(const std::shared_ptr<Task>& task);
 
   ServiceConfig config_;
   Scheduler& scheduler_;
@@ -57,6 +65,7 @@ class OrchestratorService {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::shared_ptr<api::NarrationFeed> feed_ = std::make_shared<api::NarrationFeed>();
   bool draining_ = false;
+  SharedTasks* shared_ = nullptr;
 };
 
 }  // namespace llorch::orchestrator

@@ -162,6 +162,16 @@ WorkerEntry* PoolRegistry::pick(const std::string& model, PoolEntry** pool_out) 
   return best;
 }
 
+bool PoolRegistry::has_free_slot(const std::string& model) const {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, pool] : pools_) {
+    for (const auto& w : pool.workers)
+      if (is_ready(w) && matches(w, model) && w.in_use < w.slots && w.shunned_until <= now)
+        return true;
+  }
+  return false;
+}
+
 WorkerEntry* PoolRegistry::find(const std::string& pool_id, const std::string& worker_id) {
   const auto pool = pools_.find(pool_id);
   if (pool == pools_.end()) return nullptr;

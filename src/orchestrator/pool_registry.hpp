@@ -63,6 +63,8 @@ class PoolRegistry {
   // The least loaded ready worker with a free slot serving `model` ("" any), or null.
   WorkerEntry* pick(const std::string& model, PoolEntry** pool);
   WorkerEntry* find(const std::string& pool_id, const std::string& worker_id);
+  // Whether pick() would find a worker now.
+  bool has_free_slot(const std::string& model) const;
   // Whether any worker (in any state but stopped) serves `model`.
   bool serves(const std::string& model) const;
   // When workers for `model` ("" any) exist and every one of them has failed (its pool will not

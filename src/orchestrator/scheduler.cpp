@@ -91,6 +91,46 @@ Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
   return a;
 }
 
+bool Scheduler::take(const std::shared_ptr<Task>& task) {
+  reap_relays();
+  std::lock_guard lock(mutex_);
+  if (stopping_) return false;
+  tasks_[task->id()] = task;
+  queue_.push_back(task);
+  metrics_.set_queue_length(queue_.size());
+  dispatch_locked();
+  return true;
+}
+
+bool Scheduler::has_free_slot() const {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || !queue_.empty()) return false;
+  return registry_.has_free_slot("");
+}
+
+void Scheduler::set_on_capacity(std::function<void()> on_capacity) {
+  std::lock_guard lock(mutex_);
+  on_capacity_ = std::move(on_capacity);
+}
+
+void Scheduler::set_cancel_elsewhere(CancelElsewhere elsewhere) {
+  std::lock_guard lock(mutex_);
+  cancel_elsewhere_ = std::move(elsewhere);
+}
+
+std::optional<Placement> Scheduler::placement_of(const std::string& pool_id,
+                                                 const std::string& worker_id) const {
+  std::lock_guard lock(mutex_);
+  const auto& pools = registry_.pools();
+  const auto pool = pools.find(pool_id);
+  if (pool == pools.end()) return std::nullopt;
+  for (const auto& w : pool->second.workers) {
+    if (w.id == worker_id)
+      return Placement{pool_id, pool->second.url, w.id, w.url, w.secret, config_.pool_api_token};
+  }
+  return std::nullopt;
+}
+
 void Scheduler::dispatch_locked() {
   // Oldest first, but a task no worker can take now never holds up one behind it that a worker
   // can (another model's): each model's tasks keep their order among themselves.
@@ -115,6 +155,7 @@ void Scheduler::dispatch_locked() {
   }
   metrics_.set_queue_length(queue_.size());
   if (moved) narrate_positions_locked();
+  if (on_capacity_ && queue_.empty()) on_capacity_();
 }
 
 void Scheduler::fail_queued_locked(const std::shared_ptr<Task>& task, std::string_view code,
@@ -342,9 +383,13 @@ std::size_t Scheduler::queue_position(const std::string& id) const {
 }
 
 Scheduler::CancelResult Scheduler::cancel(const std::string& id, const std::string& why) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const auto it = tasks_.find(id);
-  if (it == tasks_.end()) return CancelResult::not_found;
+  if (it == tasks_.end()) {
+    const auto elsewhere = cancel_elsewhere_;
+    lock.unlock();
+    return elsewhere ? elsewhere(id, why) : CancelResult::not_found;
+  }
   const auto task = it->second;
   if (task->ended() || task->cancel_requested.exchange(true)) return CancelResult::already_ended;
   n::RequestScope scope(task->context());
@@ -510,6 +555,11 @@ nlohmann::ordered_json Scheduler::problems() const {
 std::string Scheduler::why_unservable(const std::string& model) const {
   std::lock_guard lock(mutex_);
   return registry_.why_unservable(model);
+}
+
+std::string Scheduler::unavailable(const std::string& model) const {
+  const std::string why = why_unservable(model);
+  return why.empty() ? why : unavailable_message(model, why);
 }
 
 bool Scheduler::has_workers() const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
+  enum class CancelResult { cancelled, already_ended, not_found };
+
   struct Admission {
     bool admitted = false;
     std::size_t position = 0;  // 1-based place in the queue (0: dispatched at once)
@@ -50,10 +53,23 @@ class Scheduler {
   // orchestrator is stopping, or no worker can ever serve its model (`unavailable` says why).
   Admission admit(const std::shared_ptr<Task>& task);
 
+  // With shared state: a task this replica claimed from the shared queue joins the local one
+  // (already admitted and narrated there; false when stopping) …
+  bool take(const std::shared_ptr<Task>& task);
+  // … which it does only while a worker has a free slot and nothing waits here.
+  bool has_free_slot() const;
+  // Called (under the scheduler's lock: keep it short) whenever a slot may have come free.
+  void set_on_capacity(std::function<void()> on_capacity);
+  // Cancels that find no task here go there (the replica that holds it); reader_left too.
+  using CancelElsewhere = std::function<CancelResult(const std::string& id, const std::string& why)>;
+  void set_cancel_elsewhere(CancelElsewhere elsewhere);
+  // Where a worker the registry knows is, with its secrets (a replica ending another's task).
+  std::optional<Placement> placement_of(const std::string& pool_id,
+                                        const std::string& worker_id) const;
+
   std::shared_ptr<Task> find(const std::string& id) const;
   std::size_t queue_position(const std::string& id) const;  // 1-based; 0 when not waiting
 
-  enum class CancelResult { cancelled, already_ended, not_found };
   CancelResult cancel(const std::string& id, const std::string& why);
   // A reader of the task's stream went away: cancels it when it asked for that and no reader is
   // left.
@@ -83,6 +99,8 @@ class Scheduler {
   nlohmann::ordered_json problems() const;
   // PoolRegistry::why_unservable under the lock.
   std::string why_unservable(const std::string& model) const;
+  // Why no task for `model` can run, and the fix, or "" while one can.
+  std::string unavailable(const std::string& model) const;
   bool has_workers() const;
 
   struct Load {
@@ -125,6 +143,8 @@ class Scheduler {
   std::size_t running_ = 0;
   bool stopping_ = false;
   std::condition_variable relays_done_;
+  std::function<void()> on_capacity_;
+  CancelElsewhere cancel_elsewhere_;
 };
 
 }  // namespace llorch::orchestrator

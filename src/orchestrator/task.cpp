@@ -99,6 +99,7 @@ void Task::append_locked(std::string type, std::string data,
   }
   if (type == "end" || type == "error") note_terminal_locked(type, data);
   frames_.push_back({std::move(type), std::move(data), now});
+  if (observer_) observer_->frame(*this, frames_.back());
   if (wake.empty()) {
     for (const auto& [key, w] : subscribers_) wake.emplace_back(*w);
   }
@@ -156,6 +157,7 @@ void Task::set_running(Placement placement) {
   placement_ = std::move(placement);
   if (state_ == TaskState::queued) state_ = TaskState::running;
   dispatched_at_ = last_frame_at_ = Clock::now();
+  if (observer_) observer_->placed(*this, placement_);
   // A new placement: what ended the previous relay does not end this one.
   abandoned_because_.clear();
   relay_abandoned_.store(false);

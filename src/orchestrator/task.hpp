@@ -49,6 +49,17 @@ struct Placement {
 
 using Clock = std::chrono::steady_clock;
 
+class Task;
+
+// With shared state (--state nats://…) the task's frames and placements are also written to the
+// substrate: each frame under the task's lock, so in the stream's order.
+class TaskObserver {
+ public:
+  virtual ~TaskObserver() = default;
+  virtual void frame(const Task& task, const TaskFrame& frame) = 0;
+  virtual void placed(const Task& task, const Placement& where) = 0;
+};
+
 class Task : public std::enable_shared_from_this<Task> {
  public:
   static std::shared_ptr<Task> create(std::string id, std::string correlation_id,
@@ -56,6 +67,8 @@ class Task : public std::enable_shared_from_this<Task> {
                                       OrchestratorMetrics* metrics);
 
   const std::string& id() const noexcept { return id_; }
+  // Before its first frame.
+  void set_observer(std::shared_ptr<TaskObserver> observer) { observer_ = std::move(observer); }
   const std::string& correlation_id() const noexcept { return correlation_id_; }
   const std::string& traceparent() const noexcept { return traceparent_; }
   const TaskSpec& spec() const noexcept { return spec_; }
@@ -108,6 +121,7 @@ class Task : public std::enable_shared_from_this<Task> {
   OrchestratorMetrics* metrics_;
   const Clock::time_point admitted_at_ = Clock::now();
   std::shared_ptr<narration::EventChannel> channel_;
+  std::shared_ptr<TaskObserver> observer_;
 
   mutable std::mutex mutex_;
   std::vector<TaskFrame> frames_;

@@ -5,21 +5,24 @@
 
 #include <stdexcept>
 
+#include "state/nats_link.hpp"
+
 namespace llorch::state {
 
 namespace {
 
-// The server's or the client's words for a failed call.
-std::string reason(natsStatus status) {
-  natsStatus last = NATS_OK;
-  const char* text = nats_GetLastError(&last);
-  if (text != nullptr && *text != '\0') return text;
-  return natsStatus_GetText(status);
-}
-
 std::string value_of(kvEntry* entry) {
   const auto* data = static_cast<const char*>(kvEntry_Value(entry));
   return {data, static_cast<std::size_t>(kvEntry_ValueLen(entry))};
+}
+
+// A compare-and-set the server refused because the entry moved on (or exists already): the
+// client passes on the server's "wrong last sequence" without its code.
+bool lost_race(natsStatus status) {
+  if (status != NATS_ERR) return false;
+  natsStatus last = NATS_OK;
+  const char* text = nats_GetLastError(&last);
+  return text != nullptr && std::string_view(text).find("wrong last sequence") != std::string_view::npos;
 }
 
 }  // namespace
@@ -29,59 +32,45 @@ std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config) {
 }
 
 std::runtime_error NatsBucket::failure(std::string_view doing, int status) const {
-  return std::runtime_error(fmt::format("NATS at {}: {} {}: {}", url_, doing, bucket_,
-                                        reason(static_cast<natsStatus>(status))));
+  return link_->failure(fmt::format("{} {}", doing, bucket_), static_cast<natsStatus>(status));
 }
 
 struct NatsBucket::Handles {
-  natsOptions* options = nullptr;
-  natsConnection* connection = nullptr;
-  jsCtx* jetstream = nullptr;
   kvStore* store = nullptr;
   kvWatcher* watcher = nullptr;
   ~Handles() {
     if (watcher != nullptr) kvWatcher_Destroy(watcher);
     if (store != nullptr) kvStore_Destroy(store);
-    if (jetstream != nullptr) jsCtx_Destroy(jetstream);
-    if (connection != nullptr) natsConnection_Destroy(connection);
-    if (options != nullptr) natsOptions_Destroy(options);
   }
 };
 
 NatsBucket::NatsBucket(const StateConfig& config, const std::string& bucket,
                        std::chrono::milliseconds ttl)
-    : handles_(std::make_unique<Handles>()), url_(config.url), bucket_(bucket) {
+    : NatsBucket(std::make_shared<NatsLink>(config), bucket, ttl) {}
+
+NatsBucket::NatsBucket(std::shared_ptr<NatsLink> link, const std::string& bucket,
+                       std::chrono::milliseconds ttl)
+    : handles_(std::make_unique<Handles>()), link_(std::move(link)), bucket_(bucket) {
   Handles& h = *handles_;
-  const auto check = [&](natsStatus status, std::string_view doing, std::string_view fix) {
-    if (status == NATS_OK) return;
-    throw std::runtime_error(
-        fmt::format("NATS at {}: {} failed: {}; {}", url_, doing, reason(status), fix));
-  };
-  check(natsOptions_Create(&h.options), "making the client options", "out of memory?");
-  check(natsOptions_SetURL(h.options, config.url.c_str()), "reading the URL",
-        "give --state nats://HOST:PORT");
-  if (!config.token.empty()) natsOptions_SetToken(h.options, config.token.c_str());
-  if (!config.user.empty())
-    natsOptions_SetUserInfo(h.options, config.user.c_str(), config.password.c_str());
-  natsOptions_SetTimeout(h.options, 2000);
-  natsOptions_SetMaxReconnect(h.options, -1);  // ride out a restart of the server
-  check(natsConnection_Connect(&h.connection, h.options), "connecting",
-        "start nats-server with -js there, and check LLORCH_NATS_TOKEN or LLORCH_NATS_USER / "
-        "LLORCH_NATS_PASSWORD");
-  check(natsConnection_JetStream(&h.jetstream, h.connection, nullptr), "opening JetStream",
-        "start nats-server with -js (JetStream)");
-  if (js_KeyValue(&h.store, h.jetstream, bucket.c_str()) == NATS_OK) return;
+  if (js_KeyValue(&h.store, link_->jetstream(), bucket.c_str()) == NATS_OK) return;
   kvConfig kv;
   kvConfig_Init(&kv);
   kv.Bucket = bucket.c_str();
   kv.History = 1;
   kv.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl).count();
-  check(js_CreateKeyValue(&h.store, h.jetstream, &kv), fmt::format("creating bucket {}", bucket),
-        "every process sharing the state must use the same --registry-ttl-ms; or the server "
-        "has no JetStream (nats-server -js)");
+  const natsStatus s = js_CreateKeyValue(&h.store, link_->jetstream(), &kv);
+  if (s == NATS_OK) return;
+  throw std::runtime_error(fmt::format(
+      "{}; every process sharing the state must use the same --registry-ttl-ms; or the server "
+      "has no JetStream (nats-server -js)",
+      link_->failure("creating bucket " + bucket, s).what()));
 }
 
 NatsBucket::~NatsBucket() = default;
+
+const std::string& NatsBucket::url() const noexcept {
+  return link_->url();
+}
 
 void NatsBucket::put(const std::string& key, std::string_view value) {
   uint64_t revision = 0;
@@ -109,6 +98,35 @@ std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
   }
   kvKeysList_Destroy(&keys);
   return out;
+}
+
+std::optional<NatsBucket::Versioned> NatsBucket::get(const std::string& key) {
+  kvEntry* entry = nullptr;
+  const natsStatus s = kvStore_Get(&entry, handles_->store, key.c_str());
+  if (s == NATS_NOT_FOUND) return std::nullopt;  // absent or deleted
+  if (s != NATS_OK) throw failure("get " + key + " from", s);
+  Versioned v{value_of(entry), kvEntry_Revision(entry)};
+  kvEntry_Destroy(entry);
+  return v;
+}
+
+std::optional<std::uint64_t> NatsBucket::create(const std::string& key, std::string_view value) {
+  uint64_t revision = 0;
+  const natsStatus s = kvStore_Create(&revision, handles_->store, key.c_str(), value.data(),
+                                      static_cast<int>(value.size()));
+  if (s == NATS_OK) return revision;
+  if (lost_race(s)) return std::nullopt;
+  throw failure("create " + key + " in", s);
+}
+
+std::optional<std::uint64_t> NatsBucket::update(const std::string& key, std::string_view value,
+                                                std::uint64_t last) {
+  uint64_t revision = 0;
+  const natsStatus s = kvStore_Update(&revision, handles_->store, key.c_str(), value.data(),
+                                      static_cast<int>(value.size()), last);
+  if (s == NATS_OK) return revision;
+  if (lost_race(s)) return std::nullopt;
+  throw failure("update " + key + " in", s);
 }
 
 std::optional<NatsBucket::Change> NatsBucket::next_change(std::chrono::milliseconds timeout) {

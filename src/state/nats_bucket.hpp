@@ -1,9 +1,10 @@
-// One JetStream key-value bucket on a NATS server: connect (with the configured credentials),
-// open the bucket or create it, put, delete, and read every live entry. Entries older than the
-// bucket's TTL are removed by the server: that is how a silent pool leaves the registry.
+// One JetStream key-value bucket on a NATS server: open it or create it, put, create, compare-and-
+// set, delete, and read every live entry. Entries older than the bucket's TTL are removed by the
+// server: that is how a silent pool (or orchestrator replica) leaves its registry.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,11 +17,16 @@
 
 namespace llorch::state {
 
+class NatsLink;
+
 class NatsBucket {
  public:
-  // Connects and opens `bucket` (created with `ttl` when missing). Throws std::runtime_error
-  // naming the server, the cause (unreachable, refused credentials, no JetStream, a bucket made
-  // with another TTL) and the fix.
+  // Opens `bucket` over `link` (created with `ttl` when missing; 0: entries never expire).
+  // Throws std::runtime_error naming the server, the cause (no JetStream, a bucket made with
+  // another TTL) and the fix.
+  NatsBucket(std::shared_ptr<NatsLink> link, const std::string& bucket,
+             std::chrono::milliseconds ttl);
+  // The same over a connection of its own (throws as NatsLink does when it cannot connect).
   NatsBucket(const StateConfig& config, const std::string& bucket, std::chrono::milliseconds ttl);
   ~NatsBucket();
   NatsBucket(const NatsBucket&) = delete;
@@ -30,6 +36,19 @@ class NatsBucket {
   void put(const std::string& key, std::string_view value);
   void remove(const std::string& key);
   std::vector<std::pair<std::string, std::string>> entries();
+
+  // An entry with its revision, for compare-and-set.
+  struct Versioned {
+    std::string value;
+    std::uint64_t revision = 0;
+  };
+  std::optional<Versioned> get(const std::string& key);
+  // Writes only when the key is absent (create) or still at `revision` (update); returns the new
+  // revision, or nullopt when another writer came first.
+  std::optional<std::uint64_t> create(const std::string& key, std::string_view value);
+  std::optional<std::uint64_t> update(const std::string& key, std::string_view value,
+                                      std::uint64_t revision);
+
   // The next put or delete in the bucket, waiting up to `timeout` (nullopt: none came). The first
   // calls give the entries there are when watching starts. Expiries send nothing (JetStream
   // removes old entries silently): only reading entries() again notices them.
@@ -40,7 +59,7 @@ class NatsBucket {
   };
   std::optional<Change> next_change(std::chrono::milliseconds timeout);
 
-  const std::string& url() const noexcept { return url_; }
+  const std::string& url() const noexcept;
 
  private:
   // "NATS at URL: <doing> <bucket>: <the server's reason>".
@@ -48,7 +67,7 @@ class NatsBucket {
 
   struct Handles;
   std::unique_ptr<Handles> handles_;
-  std::string url_;
+  std::shared_ptr<NatsLink> link_;
   std::string bucket_;
 };
 

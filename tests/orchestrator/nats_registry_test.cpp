@@ -137,15 +137,27 @@ TEST(NatsRegistry, TwoOrchestratorsShareOnePoolAndForgetItWhenItsHeartbeatsStop)
 TEST(NatsRegistry, WrongCredentialsAndAMalformedUrlAreRefusedWithTheReason) {
   NatsServer nats(kNatsToken);
   ASSERT_FALSE(nats.url().empty());
+  // An orchestrator's tasks live there: it cannot serve without it, and says why at once.
   LlorchProcess wrong({"orchestrator", "--port", "0", "--state", nats.url()},
-                      {{"LLORCH_NATS_TOKEN", "not-the-token"}});
+                      {{"LLORCH_NATS_TOKEN", "not-the-token"}}, false);
+  EXPECT_EQ(wrong.wait_exit(10s), 7);
   EXPECT_TRUE(wrong.wait_for_event(
       [](const narration::Event& e) {
         return e.error_kind == "STATE_UNAVAILABLE" &&
-               e.human.find("Cannot read the pool registry") != std::string::npos;
+               e.human.find("Cannot share tasks on NATS") != std::string::npos &&
+               e.human.find("LLORCH_NATS_TOKEN") != std::string::npos;
+      },
+      1s));
+  // A pool manager keeps running and retrying: its workers serve whoever can reach them.
+  LlorchProcess pool({"pool-manager", "--port", "0", "--state", nats.url()},
+                     {{"LLORCH_NATS_TOKEN", "not-the-token"}});
+  EXPECT_TRUE(pool.wait_for_event(
+      [](const narration::Event& e) {
+        return e.error_kind == "ORCHESTRATOR_UNREACHABLE" &&
+               e.human.find("Authorization") != std::string::npos;
       },
       5s));
-  EXPECT_TRUE(wrong.running()) << "it keeps serving and retrying";
+  EXPECT_TRUE(pool.running());
 
   LlorchProcess malformed({"orchestrator", "--port", "0", "--state", "http://127.0.0.1:4222"}, {},
                           false);

@@ -1,0 +1,34 @@
+// Every task's events on the shared substrate: the JetStream stream LLORCH_EVENTS, one subject a
+// task (llorch.events.<id>), kept `retention` long. The replica that holds a task appends its
+// events in order; any replica follows them from the first one on (an ordered consumer), so a
+// reader can resume through any replica.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "state/nats_link.hpp"
+
+namespace llorch::state {
+
+class EventLog {
+ public:
+  // Creates the stream or adopts it. Throws std::runtime_error with the server's reason.
+  EventLog(std::shared_ptr<NatsLink> link, std::chrono::seconds retention);
+
+  // Stored once it returns (throws when the server did not store it).
+  void append(const std::string& task_id, std::string_view type, std::string_view data);
+
+  // Every event of the task, then each new one as it is appended, to `on_event` on the client's
+  // delivery thread, until the subscription is destroyed.
+  using OnEvent = std::function<void(std::string type, std::string data)>;
+  std::unique_ptr<NatsSubscription> follow(const std::string& task_id, OnEvent on_event);
+
+ private:
+  std::shared_ptr<NatsLink> link_;
+};
+
+}  // namespace llorch::state
