@@ -350,9 +350,12 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
                                  std::make_shared<TaskStream>(stream, from, scheduler_, metrics_));
   }
   if (call.request.method == "GET") {
-    // A task this replica runs it describes live; one elsewhere (or ended), from its record.
-    return call.reply(json_response(200, task ? task->describe(scheduler_.queue_position(id))
-                                              : describe(*record)));
+    if (!record) return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
+    // Shared: the record says where it is and how it stands; a task this replica runs adds its
+    // live token count.
+    Json described = describe(*record);
+    if (task && !record->ended()) described["tokens_out"] = task->describe(0)["tokens_out"];
+    return call.reply(json_response(200, described));
   }
   if (!call.allow("DELETE")) return;
   switch (scheduler_.cancel(id, "DELETE " + std::string(kTasks) + "/" + id)) {

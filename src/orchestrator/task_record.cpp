@@ -123,6 +123,7 @@ Json describe(const TaskRecord& r) {
       {"queue_position", nullptr},
       {"worker_id", or_null(r.worker_id)},
       {"pool_id", or_null(r.pool_id)},
+      {"replica", or_null(r.replica)},
       {"tokens_out", r.tokens_out},
       {"events", nullptr},
       {"stop_reason", or_null(r.stop_reason)},

@@ -105,30 +105,6 @@ struct Stack {
   LlorchProcess pool;
 };
 
-struct Events {
-  std::vector<api::SseEvent> events;
-  std::vector<json> data;
-};
-
-// Reads a task's events; `stop` returning true closes the connection after that event.
-Events read_events(const std::string& url, net::Headers headers = {},
-                   const std::function<bool(const api::SseEvent&, const json&)>& stop = {}) {
-  Events out;
-  api::SseParser parser;
-  net::ClientRequest r{.method = "GET", .url = url};
-  r.headers = std::move(headers);
-  net::http_call(r, [&](const net::ClientResponse&, std::string_view chunk) {
-    for (auto& e : parser.feed(chunk)) {
-      out.data.push_back(json::parse(e.data));
-      out.events.push_back(e);
-      record_received("event", out.data.back());
-      if (stop && stop(out.events.back(), out.data.back())) return false;
-    }
-    return true;
-  });
-  return out;
-}
-
 std::string events_url(const Stack& s, const net::ClientResponse& created) {
   return s.orchestrator.url() + json::parse(created.body)["events_url"].get<std::string>();
 }

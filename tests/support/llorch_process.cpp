@@ -175,4 +175,22 @@ StreamResult execute(const std::string& worker_url, const std::string& body, net
   return result;
 }
 
+Events read_events(const std::string& url, net::Headers headers,
+                   const std::function<bool(const api::SseEvent&, const nlohmann::json&)>& stop) {
+  Events out;
+  api::SseParser parser;
+  net::ClientRequest r{.method = "GET", .url = url};
+  r.headers = std::move(headers);
+  net::http_call(r, [&](const net::ClientResponse&, std::string_view chunk) {
+    for (auto& e : parser.feed(chunk)) {
+      out.data.push_back(nlohmann::json::parse(e.data));
+      out.events.push_back(e);
+      record_received("event", out.data.back());
+      if (stop && stop(out.events.back(), out.data.back())) return false;
+    }
+    return true;
+  });
+  return out;
+}
+
 }  // namespace llorch::testing

@@ -83,6 +83,17 @@ struct StreamResult {
 StreamResult execute(const std::string& worker_url, const std::string& body,
                      net::Headers headers = {}, std::size_t stop_after = 0);
 
+struct Events {
+  std::vector<api::SseEvent> events;
+  std::vector<nlohmann::json> data;
+};
+
+// GETs a task's event stream (an orchestrator's /v2/tasks/{id}/events) and reads it to its end;
+// `stop` returning true closes the connection after that event.
+Events read_events(const std::string& url, net::Headers headers = {},
+                   const std::function<bool(const api::SseEvent&, const nlohmann::json&)>& stop =
+                       {});
+
 // Appends what the tests received (every event's data and every error body) to a JSON-lines file
 // that the contract test validates against contracts/openapi.yaml.
 void record_received(const std::string& kind, const nlohmann::json& value);

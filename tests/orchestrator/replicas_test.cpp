@@ -1,0 +1,284 @@
+// Orchestrator replicas sharing their tasks on a real `nats-server -js` (127.0.0.1, a temporary
+// store): a task queued through replica A outlives A's `kill -9` and is dispatched by B, and a
+// reader who was following it through A resumes through B with Last-Event-ID and gets every event
+// exactly once; a replica killed while it relays a task is taken over and the task ends with
+// ORCHESTRATOR_LOST naming it; cancels work from any replica; the shared queue is bounded (429).
+// Real pool manager and workers on stories260K.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "llorch_process.hpp"
+#include "nats_server.hpp"
+
+namespace llorch::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+const std::string kNatsToken = "nats-token-for-the-replica-tests-0123";
+const Env kEnv{{"LLORCH_NATS_TOKEN", kNatsToken}};
+
+// The replicas and pool managers of one test, all on one NATS server, entries living 2 s.
+struct Cluster {
+  Cluster() : config(write_config()) {}
+  ~Cluster() {
+    std::error_code ignored;
+    fs::remove(config, ignored);
+  }
+
+  std::vector<std::string> state() const {
+    return {"--state", nats.url(), "--registry-ttl-ms", "2000"};
+  }
+  std::unique_ptr<LlorchProcess> replica(const std::string& id, int queue_size = 64) const {
+    std::vector<std::string> argv{"orchestrator", "--port",       "0", "--replica-id",
+                                  id,             "--queue-size", std::to_string(queue_size)};
+    for (const auto& s : state()) argv.push_back(s);
+    return std::make_unique<LlorchProcess>(argv, kEnv);
+  }
+  std::unique_ptr<LlorchProcess> pool() const {
+    std::vector<std::string> argv{"pool-manager", "--port", "0", "--pool-id", "p-shared",
+                                  "--config",     config.string()};
+    for (const auto& s : state()) argv.push_back(s);
+    return std::make_unique<LlorchProcess>(argv, kEnv);
+  }
+
+  static fs::path write_config() {
+    const fs::path file =
+        fs::temp_directory_path() /
+        ("llorch-replicas-" + std::to_string(::getpid()) + "-" +
+         std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
+    std::ofstream(file) << "heartbeat_interval_ms = 200\n[[workers]]\nmodel = \"" << model_path()
+                        << "\"\nslots = 1\nctx = 8192\n";
+    return file;
+  }
+
+  NatsServer nats{kNatsToken};
+  fs::path config;
+};
+
+net::ClientResponse call(const std::string& method, const std::string& url,
+                         const json& body = nullptr) {
+  net::ClientRequest r{.method = method, .url = url, .body = body.is_null() ? "" : body.dump()};
+  return net::http_call(r);
+}
+
+json task_at(const std::string& replica, const std::string& id) {
+  return json::parse(call("GET", replica + "/v2/tasks/" + id).body, nullptr, false);
+}
+
+// Waits until the task, read through `replica`, satisfies `accept`.
+bool wait_for_task(const std::string& replica, const std::string& id,
+                   const std::function<bool(const json&)>& accept, std::chrono::milliseconds within) {
+  const auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    if (const json t = task_at(replica, id); t.is_object() && accept(t)) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+bool ready_worker_at(const std::string& replica, std::chrono::milliseconds within) {
+  const auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    const json pools = json::parse(call("GET", replica + "/v1/pools").body, nullptr, false);
+    for (const auto& p : pools.value("pools", json::array()))
+      for (const auto& w : p["workers"])
+        if (w["state"] == "ready") return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+// Ids 0, 1, 2, … in order, each once, and one terminal event, the last.
+void expect_whole_stream(const Events& stream) {
+  std::size_t terminals = 0;
+  for (std::size_t i = 0; i < stream.events.size(); ++i) {
+    EXPECT_EQ(stream.events[i].id, std::to_string(i));
+    const auto& type = stream.events[i].event;
+    if (type == "end" || type == "error") ++terminals;
+  }
+  EXPECT_EQ(terminals, 1u);
+  ASSERT_FALSE(stream.events.empty());
+  EXPECT_TRUE(stream.events.back().event == "end" || stream.events.back().event == "error");
+}
+
+bool narrated(const Events& stream, const std::string& action, const std::string& words) {
+  for (const auto& d : stream.data)
+    if (d.value("action", "") == action && d.value("human", "").find(words) != std::string::npos)
+      return true;
+  return false;
+}
+
+TEST(Replicas, ATaskQueuedThroughAKilledReplicaIsDispatchedByAnotherAndResumedThroughIt) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty()) << "nats-server did not start (is it installed?)";
+  auto a = cluster.replica("replica-a");
+  auto b = cluster.replica("replica-b");
+
+  // No worker anywhere yet: the task waits in the shared queue.
+  const auto created = call("POST", a->url() + "/v2/tasks",
+                            {{"prompt", "Once upon a time"},
+                             {"max_tokens", 24},
+                             {"temperature", 0},
+                             {"on_disconnect", "continue"}});
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const json answer = json::parse(created.body);
+  EXPECT_EQ(answer["queue_position"], 1);
+  const std::string id = answer["job_id"];
+  const std::string path = answer["events_url"];
+
+  // A reader follows it through A until it is queued, then A dies without a word.
+  const Events before = read_events(a->url() + path, {}, [](const api::SseEvent&, const json& d) {
+    return d.value("action", "") == "task_queued";
+  });
+  ASSERT_FALSE(before.events.empty());
+  a->signal(SIGKILL);
+  a->wait_exit(5s);
+
+  // A worker appears; B, the replica left, takes the task from the shared queue.
+  auto pool = cluster.pool();
+  ASSERT_TRUE(ready_worker_at(b->url(), 30s));
+  const Events after =
+      read_events(b->url() + path, {{"Last-Event-ID", before.events.back().id}});
+  ASSERT_FALSE(after.events.empty());
+  EXPECT_EQ(after.events.front().id, std::to_string(before.events.size()))
+      << "it resumes right after the last event the reader had";
+  EXPECT_EQ(after.events.back().event, "end");
+  EXPECT_TRUE(narrated(after, "task_claimed", "Replica replica-b took task " + id));
+
+  // Together exactly the whole stream, as a fresh reader of B sees it: nothing lost, nothing twice.
+  const Events whole = read_events(b->url() + path);
+  expect_whole_stream(whole);
+  ASSERT_EQ(before.events.size() + after.events.size(), whole.events.size());
+  for (std::size_t i = 0; i < whole.events.size(); ++i) {
+    const auto& mine = i < before.events.size() ? before.events[i]
+                                                : after.events[i - before.events.size()];
+    EXPECT_EQ(mine.id, whole.events[i].id);
+    EXPECT_EQ(mine.data, whole.events[i].data);
+  }
+  const json t = task_at(b->url(), id);
+  EXPECT_EQ(t["state"], "completed");
+  EXPECT_EQ(t["replica"], "replica-b");
+  EXPECT_EQ(t["tokens_out"], 24);
+}
+
+TEST(Replicas, AReplicaKilledWhileRelayingIsTakenOverAndItsTaskEndsNamingIt) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty());
+  auto a = cluster.replica("replica-a");
+  auto b = cluster.replica("replica-b");
+  auto pool = cluster.pool();
+  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
+  ASSERT_TRUE(ready_worker_at(b->url(), 5s));
+
+  const auto created = call("POST", a->url() + "/v2/tasks",
+                            {{"prompt", "Once"},
+                             {"max_tokens", 8000},
+                             {"ignore_eos", true},
+                             {"on_disconnect", "continue"}});
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const std::string id = json::parse(created.body)["job_id"];
+  const std::string path = json::parse(created.body)["events_url"];
+  std::string holder;
+  ASSERT_TRUE(wait_for_task(b->url(), id, [&](const json& t) {
+    if (t["state"] != "running" || t["worker_id"].is_null()) return false;
+    holder = t["replica"];
+    return true;
+  }, 10s));
+  auto& dead = holder == "replica-a" ? a : b;
+  auto& survivor = holder == "replica-a" ? b : a;
+  const std::string survivor_id = holder == "replica-a" ? "replica-b" : "replica-a";
+  dead->signal(SIGKILL);
+  dead->wait_exit(5s);
+
+  // Within the entry's life (2 s) and a heartbeat, the survivor ends it, saying who died.
+  const Events stream = read_events(survivor->url() + path);
+  expect_whole_stream(stream);
+  ASSERT_EQ(stream.events.back().event, "error");
+  EXPECT_EQ(stream.data.back()["code"], "ORCHESTRATOR_LOST");
+  EXPECT_NE(stream.data.back()["message"].get<std::string>().find(holder), std::string::npos);
+  EXPECT_TRUE(survivor->wait_for_event(
+      [&](const narration::Event& e) { return e.action == "replica_lost" && e.target == id; }, 1s));
+  const json t = task_at(survivor->url(), id);
+  EXPECT_EQ(t["state"], "failed");
+  EXPECT_EQ(t["error"]["code"], "ORCHESTRATOR_LOST");
+  EXPECT_EQ(t["replica"], survivor_id);
+
+  // The worker is free again and new work runs through the survivor.
+  const auto next = call("POST", survivor->url() + "/v2/tasks",
+                         {{"prompt", "Once"}, {"max_tokens", 8}});
+  ASSERT_EQ(next.status, 202u) << next.body;
+  const Events done = read_events(survivor->url() + json::parse(next.body)["events_url"].get<std::string>());
+  ASSERT_FALSE(done.events.empty());
+  EXPECT_EQ(done.events.back().event, "end");
+}
+
+TEST(Replicas, TheSharedQueueIsBoundedAndAnyReplicaCancelsATaskWhereverItIs) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty());
+  auto a = cluster.replica("replica-a", 2);
+  auto b = cluster.replica("replica-b", 2);
+  const json quick{{"prompt", "Once"}, {"max_tokens", 8}, {"on_disconnect", "continue"}};
+
+  // Two places in the queue, shared: the third task is refused whichever replica it reaches.
+  const auto first = call("POST", a->url() + "/v2/tasks", quick);
+  const auto second = call("POST", b->url() + "/v2/tasks", quick);
+  ASSERT_EQ(first.status, 202u) << first.body;
+  ASSERT_EQ(second.status, 202u) << second.body;
+  EXPECT_EQ(json::parse(second.body)["queue_position"], 2);
+  const auto third = call("POST", a->url() + "/v2/tasks", quick);
+  EXPECT_EQ(third.status, 429u) << third.body;
+  EXPECT_EQ(third.headers.count("retry-after"), 1u);
+  const json refusal = json::parse(third.body);
+  record_received("error", refusal);
+  EXPECT_EQ(refusal["error"]["code"], "QUEUE_FULL");
+  EXPECT_NE(refusal["error"]["message"].get<std::string>().find("2 of 2 waiting"),
+            std::string::npos);
+
+  // Cancelled through B while it waits in the queue it was put in through A.
+  const std::string first_id = json::parse(first.body)["job_id"];
+  const auto cancelled = call("DELETE", b->url() + "/v2/tasks/" + first_id);
+  EXPECT_EQ(cancelled.status, 202u) << cancelled.body;
+  const Events ended = read_events(a->url() + "/v2/tasks/" + first_id + "/events");
+  expect_whole_stream(ended);
+  EXPECT_EQ(ended.events.back().event, "end");
+  EXPECT_EQ(ended.data.back()["stop_reason"], "CANCELLED");
+  EXPECT_EQ(call("DELETE", a->url() + "/v2/tasks/" + first_id).status, 200u) << "already ended";
+  EXPECT_EQ(call("GET", a->url() + "/v2/tasks/task-unknown").status, 404u);
+
+  // The other one runs once a worker comes; a long one is then cancelled through the replica
+  // that does not hold it.
+  auto pool = cluster.pool();
+  const std::string second_id = json::parse(second.body)["job_id"];
+  const Events second_stream = read_events(b->url() + "/v2/tasks/" + second_id + "/events");
+  EXPECT_EQ(second_stream.events.back().event, "end");
+  const auto long_one = call("POST", a->url() + "/v2/tasks",
+                             {{"prompt", "Once"},
+                              {"max_tokens", 8000},
+                              {"ignore_eos", true},
+                              {"on_disconnect", "continue"}});
+  ASSERT_EQ(long_one.status, 202u);
+  const std::string long_id = json::parse(long_one.body)["job_id"];
+  std::string holder;
+  ASSERT_TRUE(wait_for_task(a->url(), long_id, [&](const json& t) {
+    if (t["state"] != "running" || t["worker_id"].is_null()) return false;
+    holder = t["replica"];
+    return true;
+  }, 10s));
+  const auto& other = holder == "replica-a" ? b : a;
+  EXPECT_EQ(call("DELETE", other->url() + "/v2/tasks/" + long_id).status, 202u);
+  const Events long_stream = read_events(other->url() + "/v2/tasks/" + long_id + "/events");
+  expect_whole_stream(long_stream);
+  EXPECT_EQ(long_stream.data.back()["stop_reason"], "CANCELLED");
+}
+
+}  // namespace
+}  // namespace llorch::testing
