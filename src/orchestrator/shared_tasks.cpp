@@ -178,11 +178,16 @@ void SharedTasks::stop() {
   }
 }
 
-bool SharedTasks::wait_unless_stopping(std::chrono::milliseconds d) {
+bool SharedTasks::wait_for_capacity(std::chrono::milliseconds d) {
   std::unique_lock lock(mutex_);
   wake_.wait_for(lock, d, [this] { return stopping_ || capacity_changed_; });
   capacity_changed_ = false;
   return stopping_;
+}
+
+bool SharedTasks::wait_unless_stopping(std::chrono::milliseconds d) {
+  std::unique_lock lock(mutex_);
+  return wake_.wait_for(lock, d, [this] { return stopping_; });
 }
 
 Scheduler::Admission SharedTasks::admit(const std::shared_ptr<Task>& task) {
@@ -336,9 +341,9 @@ Scheduler::CancelResult SharedTasks::cancel(const std::string& id, const std::st
 
 void SharedTasks::dispatch_loop() {
   std::string problem;  // the last one narrated
-  while (!wait_unless_stopping(0ms)) {
+  while (!wait_for_capacity(0ms)) {
     if (!scheduler_.has_free_slot()) {
-      if (wait_unless_stopping(250ms)) return;
+      if (wait_for_capacity(250ms)) return;
       continue;
     }
     try {

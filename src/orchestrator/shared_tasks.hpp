@@ -95,6 +95,8 @@ class SharedTasks {
   // of a task this replica does not run (a cancel in the queue, a takeover).
   std::shared_ptr<Task> narrator_for(const TaskRecord& record);
   void sweep_mirrors();
+  // The dispatcher's wait: until a slot may have come free (consumes the news), or stopping.
+  bool wait_for_capacity(std::chrono::milliseconds d);
   bool wait_unless_stopping(std::chrono::milliseconds d);
 
   SharedTasksConfig config_;
