@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# What the NATS registry costs: the same stack — `llorch orchestrator` and one `llorch
-# pool-manager` with a stories260K worker, on 127.0.0.1 — with the pool registering over HTTP
-# (--orchestrator) and through NATS (--state, a real nats-server -js). Prints, for each: how long
-# from starting the pool manager until the orchestrator lists its ready worker, and
-# serving_bench's time to first token and inter-token time (1 client, REQUESTS requests).
+# What the NATS path costs: the same stack — `llorch orchestrator` and one `llorch pool-manager`
+# with a stories260K worker, on 127.0.0.1 — with everything in the orchestrator (the pool
+# registering over HTTP with --orchestrator) and with everything on a real nats-server -js
+# (--state on both: the pool registry, the task queue, the task records and every event, which
+# the client reads back through the event log). Prints, for each: how long from starting the pool
+# manager until the orchestrator lists its ready worker, and serving_bench's time to first token,
+# inter-token time and per-request token rate (1 client, REQUESTS requests).
 #   bench/nats_registry.sh [REQUESTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,10 +58,10 @@ nats_pid=$!
 until grep -q "Listening for client connections" "$tmp/nats.log"; do sleep 0.05; done
 nats="nats://$(grep -o 'client connections on [0-9.:]*' "$tmp/nats.log" | awk '{print $4}')"
 
-echo "| registry | pool start → worker listed (ms) | clients | requests | aggregate tok/s | TTFT median / p99 ms | inter-token median / p99 ms | per-request tok/s median |"
+echo "| state | pool start → worker listed (ms) | clients | requests | aggregate tok/s | TTFT median / p99 ms | inter-token median / p99 ms | per-request tok/s median |"
 echo "|---|---|---|---|---|---|---|---|"
 for round in 1 2; do
-  run "HTTP (round $round)" "" "--orchestrator URL"
+  run "embedded (round $round)" "" "--orchestrator URL"
   run "NATS (round $round)" "--state $nats" "--state $nats"
 done
 kill "$nats_pid"

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "| clients | requests | aggregate tok/s | TTFT median / p99 ms | inter-token median / p99 "
       "ms | per-request tok/s median |\n|---|---|---|---|---|---|\n");
-  fmt::print("| {} | {}{} | {:.1f} | {:.0f} / {:.0f} | {:.1f} / {:.1f} | {:.1f} |\n", o.clients,
+  fmt::print("| {} | {}{} | {:.1f} | {:.1f} / {:.1f} | {:.2f} / {:.2f} | {:.1f} |\n", o.clients,
              timings.size(), failed > 0 ? fmt::format(" ({} failed)", failed) : "",
              static_cast<double>(tokens) / wall_s, median(ttft), percentile(ttft, 0.99),
              median(gaps), percentile(gaps, 0.99), median(per_request));
