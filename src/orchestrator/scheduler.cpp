@@ -195,6 +195,8 @@ void Scheduler::expire_queued() {
     metrics_.set_queue_length(queue_.size());
     narrate_positions_locked();
   }
+  // A worker skipped for a moment (busy, unreachable) may be free again with no news to say so.
+  dispatch_locked();
 }
 
 void Scheduler::start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry& pool,
@@ -258,14 +260,20 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
       break;
     case RelayOutcome::refused:
     case RelayOutcome::unreachable: {
-      const int attempt = ++task->attempts;
-      retry = attempt < config_.max_attempts && !task->cancel_requested.load();
+      // A worker whose slots are all busy is alive and serving others (another orchestrator, or
+      // another replica, counts its own tasks against the same slots): the task waits for a slot
+      // as it would in the queue, and only --queue-timeout bounds that. Anything else is an
+      // attempt that failed.
+      const bool busy = result.problem == "SLOTS_BUSY";
+      const int attempt = busy ? task->attempts : ++task->attempts;
+      retry = (busy || attempt < config_.max_attempts) && !task->cancel_requested.load();
       n::warn(n::actor::orchestrator, n::action::task_dispatched)
           .target(task->id())
           .human("{} could not take the task ({}); {}", where.worker_id, result.problem,
-                 retry ? fmt::format("placing it again (attempt {} of {})", attempt + 1,
-                                     config_.max_attempts)
-                       : std::string("giving up"))
+                 busy    ? std::string("waiting for a free slot")
+                 : retry ? fmt::format("placing it again (attempt {} of {})", attempt + 1,
+                                       config_.max_attempts)
+                         : std::string("giving up"))
           .worker_id(where.worker_id)
           .attempt(attempt)
           .error_kind(result.outcome == RelayOutcome::refused ? "WORKER_REFUSED"
@@ -306,8 +314,11 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
   std::lock_guard lock(mutex_);
   release_slot_locked(where);
   if (result.outcome == RelayOutcome::refused || result.outcome == RelayOutcome::unreachable) {
+    // A busy worker is asked again soon; one that failed otherwise, after a second.
+    const auto pause = result.problem == "SLOTS_BUSY" ? std::chrono::milliseconds(200)
+                                                      : std::chrono::milliseconds(1000);
     if (WorkerEntry* w = registry_.find(where.pool_id, where.worker_id))
-      w->shunned_until = Clock::now() + std::chrono::seconds(1);
+      w->shunned_until = Clock::now() + pause;
   }
   if (retry && !stopping_) {
     task->set_queued();

@@ -84,7 +84,8 @@ class Scheduler {
   // cause) running tasks whose pool left the registry and whose stream has gone silent. Called
   // every second.
   void expire_pools();
-  // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error).
+  // Ends queued tasks that have waited longer than the queue timeout (narrated, with an error),
+  // and dispatches what can run now.
   void expire_queued();
   nlohmann::ordered_json pools_json() const;
   std::vector<std::string> pool_urls() const;  // every known pool manager's

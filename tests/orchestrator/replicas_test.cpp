@@ -280,5 +280,32 @@ TEST(Replicas, TheSharedQueueIsBoundedAndAnyReplicaCancelsATaskWhereverItIs) {
   EXPECT_EQ(long_stream.data.back()["stop_reason"], "CANCELLED");
 }
 
+TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty());
+  auto a = cluster.replica("replica-a");
+  auto b = cluster.replica("replica-b");
+  auto pool = cluster.pool();
+  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
+  ASSERT_TRUE(ready_worker_at(b->url(), 5s));
+
+  // Each replica counts only its own tasks against the worker's one slot: they collide, the
+  // worker says SLOTS_BUSY, and the task waits for the slot instead of failing.
+  std::vector<std::string> paths;
+  for (int i = 0; i < 8; ++i) {
+    const auto& replica = i % 2 == 0 ? a : b;
+    const auto created = call("POST", replica->url() + "/v2/tasks",
+                              {{"prompt", "Once"}, {"max_tokens", 1500}, {"ignore_eos", true},
+                               {"on_disconnect", "continue"}});
+    ASSERT_EQ(created.status, 202u) << created.body;
+    paths.push_back(replica->url() + json::parse(created.body)["events_url"].get<std::string>());
+  }
+  for (const auto& path : paths) {
+    const Events stream = read_events(path);
+    expect_whole_stream(stream);
+    EXPECT_EQ(stream.events.back().event, "end") << stream.data.back().dump();
+  }
+}
+
 }  // namespace
 }  // namespace llorch::testing
