@@ -157,7 +157,8 @@ bool Orchestrator::start() {
     }
     try {
       impl_->shared = std::make_unique<SharedTasks>(
-          SharedTasksConfig{*c.state, replica, c.scheduler.queue_size, c.retention},
+          SharedTasksConfig{*c.state, replica, c.scheduler.queue_size, c.retention,
+                            c.scheduler.queue_timeout},
           impl_->scheduler, impl_->metrics);
     } catch (const std::exception& e) {
       n::error(n::actor::orchestrator, n::action::server_start)

@@ -289,7 +289,10 @@ void OrchestratorService::create_task(Call& call) {
 void OrchestratorService::list_tasks(Call& call) {
   // The operator sees every client's tasks; an API key its own.
   call.reply(json_response(
-      200, {{"tasks", scheduler_.tasks_json(call.client, call.operator_view, kListedEndedTasks)}}));
+      200, {{"tasks", shared_ ? shared_->tasks_json(call.client, call.operator_view,
+                                                     kListedEndedTasks)
+                              : scheduler_.tasks_json(call.client, call.operator_view,
+                                                      kListedEndedTasks)}}));
 }
 
 void OrchestratorService::page(Call& call, std::string_view html) {
@@ -353,7 +356,7 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
     if (!record) return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
     // Shared: the record says where it is and how it stands; a task this replica runs adds its
     // live token count.
-    Json described = describe(*record);
+    Json described = shared_->describe_task(*record);
     if (task && !record->ended()) described["tokens_out"] = task->describe(0)["tokens_out"];
     return call.reply(json_response(200, described));
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "api/stream_events.hpp"
@@ -117,6 +118,7 @@ SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
     : config_(std::move(config)), scheduler_(scheduler), metrics_(metrics) {
   link_ = std::make_shared<state::NatsLink>(config_.state);
   records_ = std::make_unique<state::NatsBucket>(link_, kRecords, config_.retention);
+  index_watch_ = std::make_unique<state::NatsBucket>(link_, kRecords, config_.retention);
   replicas_ = std::make_unique<state::NatsBucket>(link_, kReplicas, config_.state.registry_ttl);
   queue_ = std::make_unique<state::TaskQueue>(link_, config_.queue_size);
   events_ = std::make_unique<state::EventLog>(link_, config_.retention);
@@ -145,6 +147,7 @@ SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
              config_.retention.count(), config_.state.registry_ttl.count())
       .cute("Joining the choir as {} 🎶", config_.replica_id)
       .emit();
+  indexer_ = std::thread([this] { index_loop(); });
   dispatcher_ = std::thread([this] { dispatch_loop(); });
   upkeep_ = std::thread([this] { upkeep_loop(); });
 }
@@ -162,6 +165,7 @@ void SharedTasks::stop() {
   wake_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
   if (upkeep_.joinable()) upkeep_.join();
+  if (indexer_.joinable()) indexer_.join();
   scheduler_.set_on_capacity(nullptr);
   scheduler_.set_cancel_elsewhere(nullptr);
   record_writer_.join();
@@ -410,39 +414,159 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
 }
 
 void SharedTasks::upkeep_loop() {
-  std::set<std::string> alive_before;
-  bool first = true;
   // Heartbeats well inside the entry's life: a third of it, at most a second.
   const auto every = std::min<std::chrono::milliseconds>(config_.state.registry_ttl / 3, 1000ms);
+  std::string problem;  // the last one narrated
   do {
     try {
       replicas_->put(config_.replica_id, Json{{"replica", config_.replica_id}}.dump());
       std::set<std::string> alive;
       for (const auto& [key, value] : replicas_->entries()) alive.insert(key);
-      bool someone_left = first;
-      for (const auto& r : alive_before) someone_left |= !alive.contains(r);
-      if (someone_left) adopt_orphans(alive);
-      alive_before = std::move(alive);
-      first = false;
+      adopt_orphans(alive);
+      expire_queued();
+      problem.clear();
     } catch (const std::exception& e) {
-      n::error(n::actor::orchestrator, n::action::replica_lost)
-          .target(config_.state.url)
-          .human("Cannot keep replica {} alive on NATS: {}; retrying", config_.replica_id,
-                 e.what())
-          .error_kind("STATE_UNAVAILABLE")
-          .emit();
+      if (problem != e.what()) {
+        problem = e.what();
+        n::error(n::actor::orchestrator, n::action::replica_lost)
+            .target(config_.state.url)
+            .human("Cannot keep replica {} alive on NATS: {}; retrying", config_.replica_id,
+                   problem)
+            .error_kind("STATE_UNAVAILABLE")
+            .emit();
+      }
     }
     sweep_mirrors();
   } while (!wait_unless_stopping(every));
 }
 
 void SharedTasks::adopt_orphans(const std::set<std::string>& alive) {
-  for (const auto& [id, value] : records_->entries()) {
-    const auto record = parse_record(value);
-    if (!record || (record->state != "claimed" && record->state != "running")) continue;
-    if (alive.contains(record->replica)) continue;
-    take_over(id, alive);
+  std::vector<std::string> orphans;
+  {
+    std::lock_guard lock(index_mutex_);
+    for (const auto& [id, record] : index_) {
+      if ((record.state == "claimed" || record.state == "running") &&
+          !alive.contains(record.replica))
+        orphans.push_back(id);
+    }
   }
+  // Each read again and changed by compare-and-set: the index may lag, and another replica
+  // may be taking over the same task.
+  for (const auto& id : orphans) take_over(id, alive);
+}
+
+void SharedTasks::index_loop() {
+  std::string problem;  // the last one narrated
+  while (!wait_unless_stopping(0ms)) {
+    try {
+      const auto change = index_watch_->next_change(250ms);
+      problem.clear();
+      if (!change) continue;
+      std::lock_guard lock(index_mutex_);
+      if (change->deleted) {
+        index_.erase(change->key);
+      } else if (auto record = parse_record(change->value)) {
+        index_[change->key] = std::move(*record);
+      }
+    } catch (const std::exception& e) {
+      if (problem != e.what()) {
+        problem = e.what();
+        n::error(n::actor::orchestrator, n::action::error)
+            .target(config_.state.url)
+            .human("Cannot follow the task records: {}; retrying every second", problem)
+            .error_kind("STATE_UNAVAILABLE")
+            .emit();
+      }
+      if (wait_unless_stopping(1000ms)) return;
+    }
+  }
+}
+
+std::vector<const TaskRecord*> SharedTasks::queued_locked() const {
+  std::vector<const TaskRecord*> queued;
+  for (const auto& [id, record] : index_)
+    if (record.state == "queued") queued.push_back(&record);
+  std::sort(queued.begin(), queued.end(),
+            [](const auto* a, const auto* b) { return a->created_ms < b->created_ms; });
+  return queued;
+}
+
+void SharedTasks::expire_queued() {
+  const auto retention_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.retention).count();
+  std::vector<std::string> late;
+  {
+    std::lock_guard lock(index_mutex_);
+    for (auto it = index_.begin(); it != index_.end();) {
+      const auto age = ms_since_unix(it->second.created_ms);
+      if (age > retention_ms) {
+        it = index_.erase(it);  // expired from the bucket too
+        continue;
+      }
+      if (it->second.state == "queued" && age > config_.queue_timeout.count())
+        late.push_back(it->first);
+      ++it;
+    }
+  }
+  for (const auto& id : late) {
+    const auto record = modify(id, [&](TaskRecord& r) {
+      if (r.state != "queued" || ms_since_unix(r.created_ms) <= config_.queue_timeout.count())
+        return false;
+      r.state = "failed";
+      r.error_code = "QUEUE_TIMEOUT";
+      r.error_message = fmt::format(
+          "waited {} s in the shared queue and no replica took it (--queue-timeout); no replica "
+          "had a free worker for it",
+          config_.queue_timeout.count() / 1000);
+      r.replica = config_.replica_id;
+      return true;
+    });
+    if (!record) continue;
+    const auto task = narrator_for(*record);
+    n::RequestScope scope(task->context());
+    n::error(n::actor::orchestrator, n::action::task_rejected)
+        .target(id)
+        .human("Task {} ends without running: {}", id, record->error_message)
+        .cute("Couldn't find anyone to do this one 😞 {}", record->error_message)
+        .error_kind("QUEUE_TIMEOUT")
+        .emit();
+    task->push("error", error_frame(*record, "QUEUE_TIMEOUT", record->error_message));
+  }
+}
+
+nlohmann::ordered_json SharedTasks::describe_task(const TaskRecord& record) const {
+  Json j = describe(record);
+  if (record.state != "queued") return j;
+  std::lock_guard lock(index_mutex_);
+  const auto queued = queued_locked();
+  for (std::size_t i = 0; i < queued.size(); ++i)
+    if (queued[i]->id == record.id) j["queue_position"] = i + 1;
+  return j;
+}
+
+nlohmann::ordered_json SharedTasks::tasks_json(const std::string& owner, bool everyone,
+                                               std::size_t ended_limit) const {
+  std::lock_guard lock(index_mutex_);
+  const auto visible = [&](const TaskRecord& r) { return everyone || r.owner == owner; };
+  Json out = Json::array();
+  const auto queued = queued_locked();
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    if (!visible(*queued[i])) continue;
+    Json j = describe(*queued[i]);
+    j["queue_position"] = i + 1;
+    out.push_back(std::move(j));
+  }
+  std::vector<const TaskRecord*> others;
+  for (const auto& [id, record] : index_)
+    if (record.state != "queued" && visible(record)) others.push_back(&record);
+  std::sort(others.begin(), others.end(),
+            [](const auto* a, const auto* b) { return a->created_ms > b->created_ms; });
+  std::size_t ended = 0;
+  for (const auto* r : others) {
+    if (r->ended() && ended++ >= ended_limit) continue;
+    out.push_back(describe(*r));
+  }
+  return out;
 }
 
 void SharedTasks::take_over(const std::string& id, const std::set<std::string>& alive) {

@@ -52,6 +52,7 @@ struct SharedTasksConfig {
   std::string replica_id;     // unique among the replicas
   std::size_t queue_size = 64;
   std::chrono::seconds retention{3600};  // records and events of a task are kept this long
+  std::chrono::milliseconds queue_timeout{300000};  // longer in the shared queue ends it
 };
 
 class SharedTasks {
@@ -80,6 +81,13 @@ class SharedTasks {
   // holds it. Throws StateUnavailable.
   Scheduler::CancelResult cancel(const std::string& id, const std::string& why);
 
+  // GET /v2/tasks from every replica's records (this replica's copy of the bucket, kept by a
+  // watcher): the shared queue in order, then running and recently ended tasks, newest first.
+  nlohmann::ordered_json tasks_json(const std::string& owner, bool everyone,
+                                    std::size_t ended_limit) const;
+  // GET /v2/tasks/{id}: the record described, with its place in the shared queue.
+  nlohmann::ordered_json describe_task(const TaskRecord& record) const;
+
  private:
   class Writer;
   void dispatch_loop();
@@ -95,6 +103,12 @@ class SharedTasks {
   // of a task this replica does not run (a cancel in the queue, a takeover).
   std::shared_ptr<Task> narrator_for(const TaskRecord& record);
   void sweep_mirrors();
+  void index_loop();
+  // Ends tasks that waited in the shared queue past the queue timeout (also one whose admitting
+  // replica died before its id reached the queue), and forgets records past the retention.
+  void expire_queued();
+  // Records waiting in the shared queue, oldest first (under index_mutex_).
+  std::vector<const TaskRecord*> queued_locked() const;
   // The dispatcher's wait: until a slot may have come free (consumes the news), or stopping.
   bool wait_for_capacity(std::chrono::milliseconds d);
   bool wait_unless_stopping(std::chrono::milliseconds d);
@@ -117,6 +131,12 @@ class SharedTasks {
   };
   std::mutex mirrors_mutex_;
   std::map<std::string, Mirror> mirrors_;
+
+  // Every record, as the watcher last saw it (expiries send nothing: pruned by age).
+  mutable std::mutex index_mutex_;
+  std::map<std::string, TaskRecord> index_;
+  std::unique_ptr<state::NatsBucket> index_watch_;
+  std::thread indexer_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

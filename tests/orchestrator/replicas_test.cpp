@@ -37,9 +37,12 @@ struct Cluster {
   std::vector<std::string> state() const {
     return {"--state", nats.url(), "--registry-ttl-ms", "2000"};
   }
-  std::unique_ptr<LlorchProcess> replica(const std::string& id, int queue_size = 64) const {
-    std::vector<std::string> argv{"orchestrator", "--port",       "0", "--replica-id",
-                                  id,             "--queue-size", std::to_string(queue_size)};
+  std::unique_ptr<LlorchProcess> replica(const std::string& id, int queue_size = 64,
+                                         int queue_timeout_s = 300) const {
+    std::vector<std::string> argv{"orchestrator",    "--port",       "0",
+                                  "--replica-id",    id,             "--queue-size",
+                                  std::to_string(queue_size), "--queue-timeout",
+                                  std::to_string(queue_timeout_s)};
     for (const auto& s : state()) argv.push_back(s);
     return std::make_unique<LlorchProcess>(argv, kEnv);
   }
@@ -243,6 +246,20 @@ TEST(Replicas, TheSharedQueueIsBoundedAndAnyReplicaCancelsATaskWhereverItIs) {
   EXPECT_NE(refusal["error"]["message"].get<std::string>().find("2 of 2 waiting"),
             std::string::npos);
 
+  // Either replica lists the shared queue in order, whoever admitted each task (its copy of the
+  // records follows the bucket: a moment behind).
+  json listed;
+  for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline;
+       std::this_thread::sleep_for(20ms)) {
+    listed = json::parse(call("GET", b->url() + "/v2/tasks").body);
+    if (listed["tasks"].size() == 2) break;
+  }
+  ASSERT_EQ(listed["tasks"].size(), 2u) << listed.dump();
+  EXPECT_EQ(listed["tasks"][0]["job_id"], json::parse(first.body)["job_id"]);
+  EXPECT_EQ(listed["tasks"][0]["queue_position"], 1);
+  EXPECT_EQ(listed["tasks"][1]["queue_position"], 2);
+  EXPECT_EQ(listed["tasks"][1]["state"], "queued");
+
   // Cancelled through B while it waits in the queue it was put in through A.
   const std::string first_id = json::parse(first.body)["job_id"];
   const auto cancelled = call("DELETE", b->url() + "/v2/tasks/" + first_id);
@@ -278,6 +295,21 @@ TEST(Replicas, TheSharedQueueIsBoundedAndAnyReplicaCancelsATaskWhereverItIs) {
   const Events long_stream = read_events(other->url() + "/v2/tasks/" + long_id + "/events");
   expect_whole_stream(long_stream);
   EXPECT_EQ(long_stream.data.back()["stop_reason"], "CANCELLED");
+}
+
+TEST(Replicas, ATaskNoReplicaCanRunEndsAtTheQueueTimeout) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty());
+  auto a = cluster.replica("replica-a", 64, 1);
+  auto b = cluster.replica("replica-b", 64, 1);
+  const auto created = call("POST", a->url() + "/v2/tasks", {{"prompt", "Once"}});
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const Events stream =
+      read_events(b->url() + json::parse(created.body)["events_url"].get<std::string>());
+  expect_whole_stream(stream);
+  EXPECT_EQ(stream.data.back()["code"], "QUEUE_TIMEOUT");
+  EXPECT_NE(stream.data.back()["message"].get<std::string>().find("shared queue"),
+            std::string::npos);
 }
 
 TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
