@@ -24,12 +24,8 @@ printf 'heartbeat_interval_ms = 1000\n[[workers]]\nmodel = "%s"\n' "$model" >"$t
 export LLORCH_POOL_TOKEN=bench-pool-token-0123456789 LLORCH_NATS_TOKEN=bench-nats-token-0123456789
 export LLORCH_ORCHESTRATOR_TOKEN=bench-orchestrator-token-0123 LLORCH_LOG_FORMAT=json
 
-bound() {  # bound LOG: the address of the first server_bind in LOG
-  for _ in $(seq 100); do
-    grep -o '"address":"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4 && return
-    sleep 0.1
-  done
-}
+# shellcheck source=bench/nats_stack.sh
+. bench/nats_stack.sh
 ready_ms() {  # ready_ms URL START_NS: ms from START_NS until URL lists a ready worker
   until curl -s "$1/v1/pools" | grep -q '"state":"ready"'; do sleep 0.01; done
   echo $((($(date +%s%N) - $2) / 1000000))
@@ -53,10 +49,7 @@ run() {  # run NAME ORCHESTRATOR_ARGS POOL_ARGS
   stop_all
 }
 
-nats-server -js -a 127.0.0.1 -p -1 -sd "$tmp/nats" --auth "$LLORCH_NATS_TOKEN" 2>"$tmp/nats.log" &
-nats_pid=$!
-until grep -q "Listening for client connections" "$tmp/nats.log"; do sleep 0.05; done
-nats="nats://$(grep -o 'client connections on [0-9.:]*' "$tmp/nats.log" | awk '{print $4}')"
+start_nats "$tmp"
 
 echo "| state | pool start → worker listed (ms) | clients | requests | aggregate tok/s | TTFT median / p99 ms | inter-token median / p99 ms | per-request tok/s median |"
 echo "|---|---|---|---|---|---|---|---|"

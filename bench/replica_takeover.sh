@@ -17,18 +17,12 @@ trap 'for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/d
 printf 'heartbeat_interval_ms = 200\n[[workers]]\nmodel = "%s"\nctx = 8192\n' "$model" >"$tmp/pool.toml"
 export LLORCH_NATS_TOKEN=bench-nats-token-0123456789 LLORCH_LOG_FORMAT=json
 
-bound() {  # bound LOG: the address of the first server_bind in LOG
-  for _ in $(seq 100); do
-    grep -o '"address":"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4 && return
-    sleep 0.1
-  done
-}
+# shellcheck source=bench/nats_stack.sh
+. bench/nats_stack.sh
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-nats-server -js -a 127.0.0.1 -p -1 -sd "$tmp/nats" --auth "$LLORCH_NATS_TOKEN" 2>"$tmp/nats.log" &
-pid[nats]=$!
-until grep -q "Listening for client connections" "$tmp/nats.log"; do sleep 0.05; done
-nats="nats://$(grep -o 'client connections on [0-9.:]*' "$tmp/nats.log" | awk '{print $4}')"
+start_nats "$tmp"
+pid[nats]=$nats_pid
 state=(--state "$nats" --registry-ttl-ms "$ttl")
 declare -A url
 start_replica() {  # start_replica NAME

@@ -93,8 +93,7 @@ Command add_orchestrator_command(CLI::App& app) {
                       "HOSTNAME-PID); a replica silent for --registry-ttl-ms is taken over");
   command
       ->add_option_function<int>(
-          "--retention",
-          [o](int s) { o->config.retention = std::chrono::seconds(s); },
+          "--retention", [o](int s) { o->config.retention = std::chrono::seconds(s); },
           "With --state: seconds a task's record and events are kept for readers")
       ->check(CLI::Range(60, 30 * 86400))
       ->default_str("3600");

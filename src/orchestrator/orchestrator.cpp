@@ -156,10 +156,10 @@ bool Orchestrator::start() {
       replica = fmt::format("{}-{}", host, ::getpid());
     }
     try {
-      impl_->shared = std::make_unique<SharedTasks>(
-          SharedTasksConfig{*c.state, replica, c.scheduler.queue_size, c.retention,
-                            c.scheduler.queue_timeout},
-          impl_->scheduler, impl_->metrics);
+      impl_->shared =
+          std::make_unique<SharedTasks>(SharedTasksConfig{*c.state, replica, c.scheduler.queue_size,
+                                                          c.retention, c.scheduler.queue_timeout},
+                                        impl_->scheduler, impl_->metrics);
     } catch (const std::exception& e) {
       n::error(n::actor::orchestrator, n::action::server_start)
           .target(c.state->url)

@@ -289,10 +289,10 @@ void OrchestratorService::create_task(Call& call) {
 void OrchestratorService::list_tasks(Call& call) {
   // The operator sees every client's tasks; an API key its own.
   call.reply(json_response(
-      200, {{"tasks", shared_ ? shared_->tasks_json(call.client, call.operator_view,
-                                                     kListedEndedTasks)
-                              : scheduler_.tasks_json(call.client, call.operator_view,
-                                                      kListedEndedTasks)}}));
+      200,
+      {{"tasks",
+        shared_ ? shared_->tasks_json(call.client, call.operator_view, kListedEndedTasks)
+                : scheduler_.tasks_json(call.client, call.operator_view, kListedEndedTasks)}}));
 }
 
 void OrchestratorService::page(Call& call, std::string_view html) {
@@ -323,8 +323,9 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
   if (!exists || (tail != "" && tail != "/events")) {
     return call.reply(error_response(
         404, tail == "" || tail == "/events" ? "JOB_NOT_FOUND" : "NOT_FOUND",
-        exists ? fmt::format("no endpoint {}/{}{}", kTasks, id, tail)
-             : fmt::format("no task {} (finished tasks are kept for a while, then forgotten)", id),
+        exists
+            ? fmt::format("no endpoint {}/{}{}", kTasks, id, tail)
+            : fmt::format("no task {} (finished tasks are kept for a while, then forgotten)", id),
         call.correlation_id));
   }
   if (tail == "/events") {
@@ -353,7 +354,8 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
                                  std::make_shared<TaskStream>(stream, from, scheduler_, metrics_));
   }
   if (call.request.method == "GET") {
-    if (!record) return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
+    if (!record)
+      return call.reply(json_response(200, task->describe(scheduler_.queue_position(id))));
     // Shared: the record says where it is and how it stands; a task this replica runs adds its
     // live token count.
     Json described = shared_->describe_task(*record);

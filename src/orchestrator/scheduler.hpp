@@ -61,7 +61,8 @@ class Scheduler {
   // Called (under the scheduler's lock: keep it short) whenever a slot may have come free.
   void set_on_capacity(std::function<void()> on_capacity);
   // Cancels that find no task here go there (the replica that holds it); reader_left too.
-  using CancelElsewhere = std::function<CancelResult(const std::string& id, const std::string& why)>;
+  using CancelElsewhere =
+      std::function<CancelResult(const std::string& id, const std::string& why)>;
   void set_cancel_elsewhere(CancelElsewhere elsewhere);
   // Where a worker the registry knows is, with its secrets (a replica ending another's task).
   std::optional<Placement> placement_of(const std::string& pool_id,

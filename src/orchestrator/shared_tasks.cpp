@@ -36,10 +36,8 @@ std::int64_t ms_since_unix(std::int64_t unix_ms) {
 }
 
 std::string error_frame(const TaskRecord& r, std::string_view code, std::string_view message) {
-  return Json{{"type", "error"},
-              {"code", code},
-              {"message", message},
-              {"correlation_id", r.correlation_id}}
+  return Json{
+      {"type", "error"}, {"code", code}, {"message", message}, {"correlation_id", r.correlation_id}}
       .dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -72,9 +70,10 @@ class SharedTasks::Writer : public TaskObserver {
         n::RequestScope outside({"", "", nullptr});
         n::error(n::actor::orchestrator, n::action::error)
             .target(task.id())
-            .human("Cannot store the events of task {} on NATS: {}; readers of other replicas "
-                   "miss them",
-                   task.id(), e.what())
+            .human(
+                "Cannot store the events of task {} on NATS: {}; readers of other replicas "
+                "miss them",
+                task.id(), e.what())
             .error_kind("STATE_UNAVAILABLE")
             .emit();
       }
@@ -141,10 +140,11 @@ SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
       [this](const std::string& id, const std::string& why) { return cancel(id, why); });
   n::info(n::actor::orchestrator, n::action::server_start)
       .target(config_.state.url)
-      .human("Replica {} shares its tasks on NATS at {}: queue of {}, events and records kept {} "
-             "s; a replica silent for {} ms is taken over",
-             config_.replica_id, config_.state.url, config_.queue_size,
-             config_.retention.count(), config_.state.registry_ttl.count())
+      .human(
+          "Replica {} shares its tasks on NATS at {}: queue of {}, events and records kept {} "
+          "s; a replica silent for {} ms is taken over",
+          config_.replica_id, config_.state.url, config_.queue_size, config_.retention.count(),
+          config_.state.registry_ttl.count())
       .cute("Joining the choir as {} 🎶", config_.replica_id)
       .emit();
   indexer_ = std::thread([this] { index_loop(); });
@@ -209,16 +209,16 @@ Scheduler::Admission SharedTasks::admit(const std::shared_ptr<Task>& task) {
       const auto& r = task->spec().request;
       n::info(n::actor::orchestrator, n::action::task_admitted)
           .target(task->id())
-          .human("Task {} admitted by replica {} ({} max tokens{})", task->id(),
-                 config_.replica_id, r.max_tokens,
-                 task->spec().model.empty() ? "" : ", model " + task->spec().model)
+          .human("Task {} admitted by replica {} ({} max tokens{})", task->id(), config_.replica_id,
+                 r.max_tokens, task->spec().model.empty() ? "" : ", model " + task->spec().model)
           .cute("Your request is in! 🎟️")
           .emit();
       n::info(n::actor::orchestrator, n::action::task_queued)
           .target(task->id())
-          .human("Queued in the shared queue at position {} ({} of {} places taken); the first "
-                 "replica with a free worker takes it",
-                 a.waiting + 1, a.waiting + 1, config_.queue_size)
+          .human(
+              "Queued in the shared queue at position {} ({} of {} places taken); the first "
+              "replica with a free worker takes it",
+              a.waiting + 1, a.waiting + 1, config_.queue_size)
           .cute("Waiting in line: spot {} ⏳", a.waiting + 1)
           .queue_position(static_cast<std::int64_t>(a.waiting + 1))
           .emit();
@@ -396,8 +396,8 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
     n::RequestScope scope(task->context());
     n::info(n::actor::orchestrator, n::action::task_claimed)
         .target(id)
-        .human("Replica {} took task {} from the shared queue after {} ms", config_.replica_id,
-               id, ms_since_unix(record->created_ms))
+        .human("Replica {} took task {} from the shared queue after {} ms", config_.replica_id, id,
+               ms_since_unix(record->created_ms))
         .cute("{} has it from here 🤝", config_.replica_id)
         .emit();
   }
@@ -592,9 +592,10 @@ void SharedTasks::take_over(const std::string& id, const std::set<std::string>& 
   if (was == "claimed") {
     n::warn(n::actor::orchestrator, n::action::replica_lost)
         .target(id)
-        .human("Replica {} stopped (no heartbeat for {} ms) before task {} reached a worker; "
-               "replica {} put it back in the shared queue",
-               dead, config_.state.registry_ttl.count(), id, config_.replica_id)
+        .human(
+            "Replica {} stopped (no heartbeat for {} ms) before task {} reached a worker; "
+            "replica {} put it back in the shared queue",
+            dead, config_.state.registry_ttl.count(), id, config_.replica_id)
         .cute("{} dropped it; back in line it goes 🔁", dead)
         .error_kind("ORCHESTRATOR_LOST")
         .emit();

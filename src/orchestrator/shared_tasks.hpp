@@ -13,8 +13,8 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
-#include <functional>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,8 +48,8 @@ class StateUnavailable : public std::runtime_error {
 };
 
 struct SharedTasksConfig {
-  state::StateConfig state;   // its registry_ttl is also how long a silent replica lives
-  std::string replica_id;     // unique among the replicas
+  state::StateConfig state;  // its registry_ttl is also how long a silent replica lives
+  std::string replica_id;    // unique among the replicas
   std::size_t queue_size = 64;
   std::chrono::seconds retention{3600};  // records and events of a task are kept this long
   std::chrono::milliseconds queue_timeout{300000};  // longer in the shared queue ends it

@@ -91,7 +91,8 @@ TaskSpec spec_of(const TaskRecord& r) {
                                std::numeric_limits<std::size_t>::max()};
   auto parsed = api::parse_execute_request(r.request, any);
   if (std::holds_alternative<std::vector<api::FieldError>>(parsed))
-    throw std::invalid_argument("task " + r.id + ": its record holds a request that does not parse");
+    throw std::invalid_argument("task " + r.id +
+                                ": its record holds a request that does not parse");
   TaskSpec spec;
   spec.owner = r.owner;
   spec.request = std::get<api::ExecuteRequest>(std::move(parsed));
@@ -127,9 +128,8 @@ Json describe(const TaskRecord& r) {
       {"tokens_out", r.tokens_out},
       {"events", nullptr},
       {"stop_reason", or_null(r.stop_reason)},
-      {"error", r.error_code.empty()
-                    ? Json(nullptr)
-                    : Json{{"code", r.error_code}, {"message", r.error_message}}},
+      {"error", r.error_code.empty() ? Json(nullptr)
+                                     : Json{{"code", r.error_code}, {"message", r.error_message}}},
       {"age_ms", unix_ms() - r.created_ms}};
 }
 

@@ -22,15 +22,9 @@ EventLog::EventLog(std::shared_ptr<NatsLink> link, std::chrono::seconds retentio
   config.Name = kStream;
   config.Subjects = subjects;
   config.SubjectsLen = 1;
-  config.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(retention).count();
+  config.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(2 * retention).count();
   config.Storage = js_FileStorage;
-  jsErrCode code{};
-  jsStreamInfo* info = nullptr;
-  natsStatus s = js_AddStream(&info, link_->jetstream(), &config, nullptr, &code);
-  if (s != NATS_OK && code == JSStreamNameExistErr)
-    s = js_UpdateStream(&info, link_->jetstream(), &config, nullptr, &code);
-  if (info != nullptr) jsStreamInfo_Destroy(info);
-  if (s != NATS_OK) throw link_->failure(fmt::format("making the event stream {}", kStream), s);
+  link_->ensure_stream(config, "the event stream");
 }
 
 void EventLog::append(const std::string& task_id, std::string_view type, std::string_view data) {
@@ -45,8 +39,8 @@ void EventLog::append(const std::string& task_id, std::string_view type, std::st
 }
 
 std::unique_ptr<NatsSubscription> EventLog::follow(const std::string& task_id, OnEvent on_event) {
-  auto subscription = std::make_unique<NatsSubscription>(
-      link_, [on_event = std::move(on_event)](natsMsg* message) {
+  auto subscription =
+      std::make_unique<NatsSubscription>(link_, [on_event = std::move(on_event)](natsMsg* message) {
         const std::string_view text = payload(message);
         const auto newline = text.find('\n');
         if (newline == std::string_view::npos) return;  // not one of ours
@@ -60,8 +54,8 @@ std::unique_ptr<NatsSubscription> EventLog::follow(const std::string& task_id, O
   natsSubscription* sub = nullptr;
   jsErrCode code{};
   const natsStatus s =
-      js_Subscribe(&sub, link_->jetstream(), subject_of(task_id).c_str(), &NatsSubscription::deliver,
-                   subscription->closure(), nullptr, &options, &code);
+      js_Subscribe(&sub, link_->jetstream(), subject_of(task_id).c_str(),
+                   &NatsSubscription::deliver, subscription->closure(), nullptr, &options, &code);
   if (s != NATS_OK) throw link_->failure("following the events of task " + task_id, s);
   subscription->attach(sub);
   return subscription;

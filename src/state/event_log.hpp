@@ -1,7 +1,8 @@
 // Every task's events on the shared substrate: the JetStream stream LLORCH_EVENTS, one subject a
-// task (llorch.events.<id>), kept `retention` long. The replica that holds a task appends its
-// events in order; any replica follows them from the first one on (an ordered consumer), so a
-// reader can resume through any replica.
+// task (llorch.events.<id>), each event kept twice `retention` (so that a task's first events
+// outlive its record, which lives `retention` past its last change). The replica that holds a
+// task appends its events in order; any replica follows them from the first one on (an ordered
+// consumer), so a reader can resume through any replica.
 #pragma once
 
 #include <chrono>

@@ -22,7 +22,8 @@ bool lost_race(natsStatus status) {
   if (status != NATS_ERR) return false;
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
-  return text != nullptr && std::string_view(text).find("wrong last sequence") != std::string_view::npos;
+  return text != nullptr &&
+         std::string_view(text).find("wrong last sequence") != std::string_view::npos;
 }
 
 }  // namespace

@@ -55,6 +55,17 @@ std::runtime_error NatsLink::failure(std::string_view doing, natsStatus status) 
   return std::runtime_error(fmt::format("NATS at {}: {}: {}", url_, doing, reason(status)));
 }
 
+void NatsLink::ensure_stream(jsStreamConfig config, std::string_view what) {
+  auto& c = config;  // the client takes it by pointer (a copy here: the caller's stays const)
+  jsErrCode code{};
+  jsStreamInfo* info = nullptr;
+  natsStatus s = js_AddStream(&info, jetstream_, &c, nullptr, &code);
+  if (s != NATS_OK && code == JSStreamNameExistErr)
+    s = js_UpdateStream(&info, jetstream_, &c, nullptr, &code);
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  if (s != NATS_OK) throw failure(fmt::format("making {} {}", what, config.Name), s);
+}
+
 void NatsLink::publish(const std::string& subject, std::string_view data) {
   const natsStatus s = natsConnection_Publish(connection_, subject.c_str(), data.data(),
                                               static_cast<int>(data.size()));
@@ -103,9 +114,9 @@ std::unique_ptr<NatsSubscription> NatsSubscription::core(std::shared_ptr<const N
                                                          Handler handler) {
   auto subscription = std::make_unique<NatsSubscription>(link, std::move(handler));
   natsSubscription* sub = nullptr;
-  const natsStatus s = natsConnection_Subscribe(&sub, link->connection(), subject.c_str(),
-                                                &NatsSubscription::deliver,
-                                                subscription->closure());
+  const natsStatus s =
+      natsConnection_Subscribe(&sub, link->connection(), subject.c_str(),
+                               &NatsSubscription::deliver, subscription->closure());
   if (s != NATS_OK) throw link->failure("subscribing to " + subject, s);
   subscription->attach(sub);
   return subscription;

@@ -32,6 +32,10 @@ class NatsLink {
   // "NATS at URL: <doing>: <the server's or client's reason>".
   std::runtime_error failure(std::string_view doing, natsStatus status) const;
 
+  // Creates the JetStream stream `config` describes, or makes the existing one match it (the
+  // latest process to start decides its limits). Throws with the server's reason.
+  void ensure_stream(jsStreamConfig config, std::string_view what);
+
   // A core NATS message: no storage, no acknowledgement (throws when the client cannot send).
   void publish(const std::string& subject, std::string_view data);
 

@@ -34,21 +34,16 @@ TaskQueue::TaskQueue(std::shared_ptr<NatsLink> link, std::size_t capacity)
   config.MaxMsgs = static_cast<int64_t>(capacity);
   config.Discard = js_DiscardNew;  // a full queue refuses; it never drops a waiting task
   config.Storage = js_FileStorage;
-  jsErrCode code{};
-  jsStreamInfo* info = nullptr;
-  natsStatus s = js_AddStream(&info, link_->jetstream(), &config, nullptr, &code);
-  if (s != NATS_OK && code == JSStreamNameExistErr)
-    s = js_UpdateStream(&info, link_->jetstream(), &config, nullptr, &code);
-  if (info != nullptr) jsStreamInfo_Destroy(info);
-  if (s != NATS_OK) throw link_->failure(fmt::format("making the task queue {}", kStream), s);
+  link_->ensure_stream(config, "the task queue");
 
   jsSubOptions options;
   jsSubOptions_Init(&options);
   options.Stream = kStream;
   options.Config.AckPolicy = js_AckExplicit;
   options.Config.AckWait = std::chrono::duration_cast<std::chrono::nanoseconds>(kAckWait).count();
-  s = js_PullSubscribe(&handles_->consumer, link_->jetstream(), kSubject, kConsumer, nullptr,
-                       &options, &code);
+  jsErrCode code{};
+  const natsStatus s = js_PullSubscribe(&handles_->consumer, link_->jetstream(), kSubject,
+                                        kConsumer, nullptr, &options, &code);
   if (s != NATS_OK) throw link_->failure(fmt::format("consuming the task queue {}", kStream), s);
 }
 

@@ -39,25 +39,29 @@ struct Cluster {
   }
   std::unique_ptr<LlorchProcess> replica(const std::string& id, int queue_size = 64,
                                          int queue_timeout_s = 300) const {
-    std::vector<std::string> argv{"orchestrator",    "--port",       "0",
-                                  "--replica-id",    id,             "--queue-size",
-                                  std::to_string(queue_size), "--queue-timeout",
+    std::vector<std::string> argv{"orchestrator",
+                                  "--port",
+                                  "0",
+                                  "--replica-id",
+                                  id,
+                                  "--queue-size",
+                                  std::to_string(queue_size),
+                                  "--queue-timeout",
                                   std::to_string(queue_timeout_s)};
     for (const auto& s : state()) argv.push_back(s);
     return std::make_unique<LlorchProcess>(argv, kEnv);
   }
   std::unique_ptr<LlorchProcess> pool() const {
-    std::vector<std::string> argv{"pool-manager", "--port", "0", "--pool-id", "p-shared",
+    std::vector<std::string> argv{"pool-manager", "--port",       "0", "--pool-id", "p-shared",
                                   "--config",     config.string()};
     for (const auto& s : state()) argv.push_back(s);
     return std::make_unique<LlorchProcess>(argv, kEnv);
   }
 
   static fs::path write_config() {
-    const fs::path file =
-        fs::temp_directory_path() /
-        ("llorch-replicas-" + std::to_string(::getpid()) + "-" +
-         std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
+    const fs::path file = fs::temp_directory_path() /
+                          ("llorch-replicas-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
     std::ofstream(file) << "heartbeat_interval_ms = 200\n[[workers]]\nmodel = \"" << model_path()
                         << "\"\nslots = 1\nctx = 8192\n";
     return file;
@@ -65,6 +69,22 @@ struct Cluster {
 
   NatsServer nats{kNatsToken};
   fs::path config;
+};
+
+bool ready_worker_at(const std::string& replica, std::chrono::milliseconds within);
+
+// Two replicas and a pool manager, the worker ready on both.
+struct Serving {
+  Serving()
+      : a(cluster.replica("replica-a")), b(cluster.replica("replica-b")), pool(cluster.pool()) {
+    ready = !cluster.nats.url().empty() && ready_worker_at(a->url(), 30s) &&
+            ready_worker_at(b->url(), 5s);
+  }
+  Cluster cluster;
+  std::unique_ptr<LlorchProcess> a;
+  std::unique_ptr<LlorchProcess> b;
+  std::unique_ptr<LlorchProcess> pool;
+  bool ready = false;
 };
 
 net::ClientResponse call(const std::string& method, const std::string& url,
@@ -77,15 +97,26 @@ json task_at(const std::string& replica, const std::string& id) {
   return json::parse(call("GET", replica + "/v2/tasks/" + id).body, nullptr, false);
 }
 
-// Waits until the task, read through `replica`, satisfies `accept`.
-bool wait_for_task(const std::string& replica, const std::string& id,
-                   const std::function<bool(const json&)>& accept, std::chrono::milliseconds within) {
-  const auto deadline = Clock::now() + within;
-  while (Clock::now() < deadline) {
-    if (const json t = task_at(replica, id); t.is_object() && accept(t)) return true;
-    std::this_thread::sleep_for(50ms);
+// The replica that runs the task once a worker has it (read through `replica`), or "" after 10 s.
+std::string holder_of(const std::string& replica, const std::string& id) {
+  for (const auto deadline = Clock::now() + 10s; Clock::now() < deadline;
+       std::this_thread::sleep_for(20ms)) {
+    const json t = task_at(replica, id);
+    if (t.is_object() && t["state"] == "running" && !t["worker_id"].is_null()) return t["replica"];
   }
-  return false;
+  return "";
+}
+
+// A task that is still streaming when the test acts on it (8000 tokens need ctx 8192); its
+// created answer.
+json start_long_task(const std::string& replica) {
+  const auto created = call("POST", replica + "/v2/tasks",
+                            {{"prompt", "Once"},
+                             {"max_tokens", 8000},
+                             {"ignore_eos", true},
+                             {"on_disconnect", "continue"}});
+  EXPECT_EQ(created.status, 202u) << created.body;
+  return json::parse(created.body, nullptr, false);
 }
 
 bool ready_worker_at(const std::string& replica, std::chrono::milliseconds within) {
@@ -149,8 +180,7 @@ TEST(Replicas, ATaskQueuedThroughAKilledReplicaIsDispatchedByAnotherAndResumedTh
   // A worker appears; B, the replica left, takes the task from the shared queue.
   auto pool = cluster.pool();
   ASSERT_TRUE(ready_worker_at(b->url(), 30s));
-  const Events after =
-      read_events(b->url() + path, {{"Last-Event-ID", before.events.back().id}});
+  const Events after = read_events(b->url() + path, {{"Last-Event-ID", before.events.back().id}});
   ASSERT_FALSE(after.events.empty());
   EXPECT_EQ(after.events.front().id, std::to_string(before.events.size()))
       << "it resumes right after the last event the reader had";
@@ -162,8 +192,8 @@ TEST(Replicas, ATaskQueuedThroughAKilledReplicaIsDispatchedByAnotherAndResumedTh
   expect_whole_stream(whole);
   ASSERT_EQ(before.events.size() + after.events.size(), whole.events.size());
   for (std::size_t i = 0; i < whole.events.size(); ++i) {
-    const auto& mine = i < before.events.size() ? before.events[i]
-                                                : after.events[i - before.events.size()];
+    const auto& mine =
+        i < before.events.size() ? before.events[i] : after.events[i - before.events.size()];
     EXPECT_EQ(mine.id, whole.events[i].id);
     EXPECT_EQ(mine.data, whole.events[i].data);
   }
@@ -174,28 +204,16 @@ TEST(Replicas, ATaskQueuedThroughAKilledReplicaIsDispatchedByAnotherAndResumedTh
 }
 
 TEST(Replicas, AReplicaKilledWhileRelayingIsTakenOverAndItsTaskEndsNamingIt) {
-  Cluster cluster;
-  ASSERT_FALSE(cluster.nats.url().empty());
-  auto a = cluster.replica("replica-a");
-  auto b = cluster.replica("replica-b");
-  auto pool = cluster.pool();
-  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
-  ASSERT_TRUE(ready_worker_at(b->url(), 5s));
+  Serving serving;
+  ASSERT_TRUE(serving.ready);
+  auto& a = serving.a;
+  auto& b = serving.b;
 
-  const auto created = call("POST", a->url() + "/v2/tasks",
-                            {{"prompt", "Once"},
-                             {"max_tokens", 8000},
-                             {"ignore_eos", true},
-                             {"on_disconnect", "continue"}});
-  ASSERT_EQ(created.status, 202u) << created.body;
-  const std::string id = json::parse(created.body)["job_id"];
-  const std::string path = json::parse(created.body)["events_url"];
-  std::string holder;
-  ASSERT_TRUE(wait_for_task(b->url(), id, [&](const json& t) {
-    if (t["state"] != "running" || t["worker_id"].is_null()) return false;
-    holder = t["replica"];
-    return true;
-  }, 10s));
+  const json created = start_long_task(a->url());
+  const std::string id = created["job_id"];
+  const std::string path = created["events_url"];
+  const std::string holder = holder_of(b->url(), id);
+  ASSERT_FALSE(holder.empty()) << "no replica ran it";
   auto& dead = holder == "replica-a" ? a : b;
   auto& survivor = holder == "replica-a" ? b : a;
   const std::string survivor_id = holder == "replica-a" ? "replica-b" : "replica-a";
@@ -216,10 +234,11 @@ TEST(Replicas, AReplicaKilledWhileRelayingIsTakenOverAndItsTaskEndsNamingIt) {
   EXPECT_EQ(t["replica"], survivor_id);
 
   // The worker is free again and new work runs through the survivor.
-  const auto next = call("POST", survivor->url() + "/v2/tasks",
-                         {{"prompt", "Once"}, {"max_tokens", 8}});
+  const auto next =
+      call("POST", survivor->url() + "/v2/tasks", {{"prompt", "Once"}, {"max_tokens", 8}});
   ASSERT_EQ(next.status, 202u) << next.body;
-  const Events done = read_events(survivor->url() + json::parse(next.body)["events_url"].get<std::string>());
+  const Events done =
+      read_events(survivor->url() + json::parse(next.body)["events_url"].get<std::string>());
   ASSERT_FALSE(done.events.empty());
   EXPECT_EQ(done.events.back().event, "end");
 }
@@ -277,19 +296,9 @@ TEST(Replicas, TheSharedQueueIsBoundedAndAnyReplicaCancelsATaskWhereverItIs) {
   const std::string second_id = json::parse(second.body)["job_id"];
   const Events second_stream = read_events(b->url() + "/v2/tasks/" + second_id + "/events");
   EXPECT_EQ(second_stream.events.back().event, "end");
-  const auto long_one = call("POST", a->url() + "/v2/tasks",
-                             {{"prompt", "Once"},
-                              {"max_tokens", 8000},
-                              {"ignore_eos", true},
-                              {"on_disconnect", "continue"}});
-  ASSERT_EQ(long_one.status, 202u);
-  const std::string long_id = json::parse(long_one.body)["job_id"];
-  std::string holder;
-  ASSERT_TRUE(wait_for_task(a->url(), long_id, [&](const json& t) {
-    if (t["state"] != "running" || t["worker_id"].is_null()) return false;
-    holder = t["replica"];
-    return true;
-  }, 10s));
+  const std::string long_id = start_long_task(a->url())["job_id"];
+  const std::string holder = holder_of(a->url(), long_id);
+  ASSERT_FALSE(holder.empty()) << "no replica ran it";
   const auto& other = holder == "replica-a" ? b : a;
   EXPECT_EQ(call("DELETE", other->url() + "/v2/tasks/" + long_id).status, 202u);
   const Events long_stream = read_events(other->url() + "/v2/tasks/" + long_id + "/events");
@@ -313,13 +322,10 @@ TEST(Replicas, ATaskNoReplicaCanRunEndsAtTheQueueTimeout) {
 }
 
 TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
-  Cluster cluster;
-  ASSERT_FALSE(cluster.nats.url().empty());
-  auto a = cluster.replica("replica-a");
-  auto b = cluster.replica("replica-b");
-  auto pool = cluster.pool();
-  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
-  ASSERT_TRUE(ready_worker_at(b->url(), 5s));
+  Serving serving;
+  ASSERT_TRUE(serving.ready);
+  auto& a = serving.a;
+  auto& b = serving.b;
 
   // Each replica counts only its own tasks against the worker's one slot: they collide, the
   // worker says SLOTS_BUSY, and the task waits for the slot instead of failing.
@@ -327,7 +333,9 @@ TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
   for (int i = 0; i < 8; ++i) {
     const auto& replica = i % 2 == 0 ? a : b;
     const auto created = call("POST", replica->url() + "/v2/tasks",
-                              {{"prompt", "Once"}, {"max_tokens", 1500}, {"ignore_eos", true},
+                              {{"prompt", "Once"},
+                               {"max_tokens", 1500},
+                               {"ignore_eos", true},
                                {"on_disconnect", "continue"}});
     ASSERT_EQ(created.status, 202u) << created.body;
     paths.push_back(replica->url() + json::parse(created.body)["events_url"].get<std::string>());

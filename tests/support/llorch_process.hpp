@@ -90,9 +90,9 @@ struct Events {
 
 // GETs a task's event stream (an orchestrator's /v2/tasks/{id}/events) and reads it to its end;
 // `stop` returning true closes the connection after that event.
-Events read_events(const std::string& url, net::Headers headers = {},
-                   const std::function<bool(const api::SseEvent&, const nlohmann::json&)>& stop =
-                       {});
+Events read_events(
+    const std::string& url, net::Headers headers = {},
+    const std::function<bool(const api::SseEvent&, const nlohmann::json&)>& stop = {});
 
 // Appends what the tests received (every event's data and every error body) to a JSON-lines file
 // that the contract test validates against contracts/openapi.yaml.
