@@ -97,7 +97,8 @@ class SharedTasks::Writer : public TaskObserver {
     boost::asio::post(shared_.record_writer_, [&shared = shared_, id = task.id(), where] {
       shared.modify(id, [&](TaskRecord& r) {
         if (r.replica != shared.replica_id() || r.ended()) return false;
-        r.state = "running";
+        // Waiting for a worker again ("claimed"), a takeover puts it back in the shared queue.
+        r.state = where.worker_id.empty() ? "claimed" : "running";
         r.pool_id = where.pool_id;
         r.worker_id = where.worker_id;
         return true;

@@ -168,6 +168,7 @@ void Task::set_running(Placement placement) {
 void Task::set_queued() {
   std::lock_guard lock(mutex_);
   if (state_ == TaskState::running) state_ = TaskState::queued;
+  if (observer_) observer_->placed(*this, Placement{});
 }
 
 Placement Task::placement() const {

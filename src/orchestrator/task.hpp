@@ -57,6 +57,7 @@ class TaskObserver {
  public:
   virtual ~TaskObserver() = default;
   virtual void frame(const Task& task, const TaskFrame& frame) = 0;
+  // On a worker (or, with an empty placement, back in the local queue: its worker refused it).
   virtual void placed(const Task& task, const Placement& where) = 0;
 };
 

@@ -114,8 +114,8 @@ void note_terminal(TaskRecord& r, const std::string& type, const std::string& da
 }
 
 Json describe(const TaskRecord& r) {
-  // A task still in the shared queue is "queued"; once a replica claimed it, "running".
-  const std::string state = r.state == "claimed" ? "running" : r.state;
+  // Claimed by a replica but on no worker yet (or refused by a busy one): it still waits.
+  const std::string state = r.state == "claimed" ? "queued" : r.state;
   return Json{
       {"job_id", r.id},
       {"state", state},
