@@ -215,6 +215,8 @@ void Orchestrator::shutdown(std::function<void()> done) {
   // Ending the tasks blocks (it waits for the workers' last events): off the io thread, which
   // must keep delivering those events to the clients meanwhile.
   impl_->stopper = std::thread([this, done = std::move(done)]() mutable {
+    // Tasks that wait here for a worker go back to the other replicas rather than end.
+    if (impl_->shared) impl_->shared->hand_back_queued();
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
     if (impl_->shared) impl_->shared->stop();
     impl_->feeds.stop();

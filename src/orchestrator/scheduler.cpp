@@ -102,6 +102,15 @@ bool Scheduler::take(const std::shared_ptr<Task>& task) {
   return true;
 }
 
+std::vector<std::shared_ptr<Task>> Scheduler::release_queued() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Task>> released(queue_.begin(), queue_.end());
+  queue_.clear();
+  for (const auto& task : released) tasks_.erase(task->id());
+  metrics_.set_queue_length(0);
+  return released;
+}
+
 bool Scheduler::has_free_slot() const {
   std::lock_guard lock(mutex_);
   if (stopping_ || !queue_.empty()) return false;

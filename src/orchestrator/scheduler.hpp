@@ -56,6 +56,9 @@ class Scheduler {
   // With shared state: a task this replica claimed from the shared queue joins the local one
   // (already admitted and narrated there; false when stopping) …
   bool take(const std::shared_ptr<Task>& task);
+  // A replica that stops hands the tasks waiting here back to the shared queue: out of the
+  // scheduler, not ended.
+  std::vector<std::shared_ptr<Task>> release_queued();
   // … which it does only while a worker has a free slot and nothing waits here.
   bool has_free_slot() const;
   // Called (under the scheduler's lock: keep it short) whenever a slot may have come free.

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "api/stream_events.hpp"
+#include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
 #include "orchestrator/relay.hpp"
 #include "state/event_log.hpp"
@@ -185,9 +186,53 @@ void SharedTasks::stop() {
 
 bool SharedTasks::wait_for_capacity(std::chrono::milliseconds d) {
   std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, d, [this] { return stopping_ || capacity_changed_; });
+  wake_.wait_for(lock, d, [this] { return stopping_ || !taking_ || capacity_changed_; });
   capacity_changed_ = false;
-  return stopping_;
+  return stopping_ || !taking_;
+}
+
+void SharedTasks::requeue(const std::string& id) {
+  // A fresh de-duplication key: the server would drop a second push under the task's own id.
+  queue_->push(id, id + "@" + n::generate_uuid_v4());
+}
+
+void SharedTasks::hand_back_queued() {
+  {
+    std::lock_guard lock(mutex_);
+    taking_ = false;
+  }
+  wake_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (const auto& task : scheduler_.release_queued()) {
+    const auto record = modify(task->id(), [&](TaskRecord& r) {
+      if (r.replica != config_.replica_id || r.state != "claimed") return false;
+      r.state = "queued";
+      r.replica.clear();
+      return true;
+    });
+    if (!record) continue;
+    {
+      n::RequestScope scope(task->context());
+      n::info(n::actor::orchestrator, n::action::task_queued)
+          .target(task->id())
+          .human(
+              "Replica {} is stopping before task {} reached a worker; back in the shared "
+              "queue for another replica",
+              config_.replica_id, task->id())
+          .cute("Passing this one on 🔁")
+          .emit();
+    }
+    try {
+      requeue(task->id());
+    } catch (const std::exception& e) {
+      // Its record says queued: the queue timeout ends it, narrated, if nobody takes it.
+      n::error(n::actor::orchestrator, n::action::task_queued)
+          .target(task->id())
+          .human("Cannot put task {} back in the shared queue: {}", task->id(), e.what())
+          .error_kind("STATE_UNAVAILABLE")
+          .emit();
+    }
+  }
 }
 
 bool SharedTasks::wait_unless_stopping(std::chrono::milliseconds d) {
@@ -411,7 +456,7 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
     r.replica.clear();
     return true;
   });
-  queue_->push(id, id + "@" + std::to_string(ms_since_unix(0)));
+  requeue(id);
 }
 
 void SharedTasks::upkeep_loop() {
@@ -600,7 +645,7 @@ void SharedTasks::take_over(const std::string& id, const std::set<std::string>& 
         .cute("{} dropped it; back in line it goes 🔁", dead)
         .error_kind("ORCHESTRATOR_LOST")
         .emit();
-    queue_->push(id, id + "@" + std::to_string(ms_since_unix(0)));
+    requeue(id);
     return;
   }
   // It was streaming through the dead replica: nobody relays the worker's stream any more.

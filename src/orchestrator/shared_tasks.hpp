@@ -63,7 +63,10 @@ class SharedTasks {
   ~SharedTasks();  // stop()
   SharedTasks(const SharedTasks&) = delete;
   SharedTasks& operator=(const SharedTasks&) = delete;
-  // Stops taking tasks and withdraws this replica (its running tasks end through the scheduler's
+  // Stops taking tasks from the shared queue and puts back the ones this replica took that wait
+  // for a worker here (narrated): another replica runs them. First thing at shutdown.
+  void hand_back_queued();
+  // Stops everything and withdraws this replica (its running tasks end through the scheduler's
   // shutdown first: call this after it).
   void stop();
 
@@ -103,13 +106,16 @@ class SharedTasks {
   // of a task this replica does not run (a cancel in the queue, a takeover).
   std::shared_ptr<Task> narrator_for(const TaskRecord& record);
   void sweep_mirrors();
+  // Back in the shared queue (its record already says queued). Throws on failure.
+  void requeue(const std::string& id);
   void index_loop();
   // Ends tasks that waited in the shared queue past the queue timeout (also one whose admitting
   // replica died before its id reached the queue), and forgets records past the retention.
   void expire_queued();
   // Records waiting in the shared queue, oldest first (under index_mutex_).
   std::vector<const TaskRecord*> queued_locked() const;
-  // The dispatcher's wait: until a slot may have come free (consumes the news), or stopping.
+  // The dispatcher's wait: until a slot may have come free (consumes the news); true when it
+  // must stop taking tasks.
   bool wait_for_capacity(std::chrono::milliseconds d);
   bool wait_unless_stopping(std::chrono::milliseconds d);
 
@@ -141,6 +147,7 @@ class SharedTasks {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool taking_ = true;  // the dispatcher takes tasks from the shared queue
   bool capacity_changed_ = false;
   std::thread dispatcher_;
   std::thread upkeep_;

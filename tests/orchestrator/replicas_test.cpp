@@ -321,6 +321,41 @@ TEST(Replicas, ATaskNoReplicaCanRunEndsAtTheQueueTimeout) {
             std::string::npos);
 }
 
+TEST(Replicas, AStoppingReplicaHandsItsWaitingTasksBackAndAnotherRunsThem) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.nats.url().empty());
+  auto a = cluster.replica("replica-a");
+  auto pool = cluster.pool();
+  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
+  // A keeps the single slot busy; B, started after, believes it free, takes the next task and
+  // is refused (SLOTS_BUSY): the task waits on B.
+  const std::string busy = start_long_task(a->url())["job_id"];
+  ASSERT_EQ(holder_of(a->url(), busy), "replica-a");
+  auto b = cluster.replica("replica-b");
+  ASSERT_TRUE(ready_worker_at(b->url(), 5s));
+  const auto created = call("POST", a->url() + "/v2/tasks",
+                            {{"prompt", "Once"}, {"max_tokens", 8}, {"on_disconnect", "continue"}});
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const std::string id = json::parse(created.body)["job_id"];
+  ASSERT_TRUE(b->wait_for_event(
+      [&](const narration::Event& e) {
+        return e.job_id == id && e.human.find("SLOTS_BUSY") != std::string::npos;
+      },
+      10s));
+
+  // SIGTERM: B puts it back rather than end it, and leaves.
+  b->signal(SIGTERM);
+  EXPECT_EQ(b->wait_exit(10s), 0);
+  EXPECT_EQ(call("DELETE", a->url() + "/v2/tasks/" + busy).status, 202u);
+  const Events stream =
+      read_events(a->url() + json::parse(created.body)["events_url"].get<std::string>());
+  expect_whole_stream(stream);
+  EXPECT_EQ(stream.events.back().event, "end");
+  EXPECT_EQ(stream.data.back()["stop_reason"], "MAX_TOKENS");
+  EXPECT_TRUE(narrated(stream, "task_queued", "Replica replica-b is stopping"));
+  EXPECT_TRUE(narrated(stream, "task_claimed", "Replica replica-a took task " + id));
+}
+
 TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
   Serving serving;
   ASSERT_TRUE(serving.ready);
