@@ -201,6 +201,14 @@ TEST(Replicas, ATaskQueuedThroughAKilledReplicaIsDispatchedByAnotherAndResumedTh
   EXPECT_EQ(t["state"], "completed");
   EXPECT_EQ(t["replica"], "replica-b");
   EXPECT_EQ(t["tokens_out"], 24);
+
+  // The NATS token stays out of every log line, and so do the workers' (in the registry).
+  for (auto* process : {b.get(), pool.get()}) {
+    for (const auto& line : process->raw_lines()) {
+      EXPECT_EQ(line.find(kNatsToken), std::string::npos) << line;
+      EXPECT_EQ(line.find("\"secret\""), std::string::npos) << line;
+    }
+  }
 }
 
 TEST(Replicas, AReplicaKilledWhileRelayingIsTakenOverAndItsTaskEndsNamingIt) {
