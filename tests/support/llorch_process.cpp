@@ -1,8 +1,12 @@
 #include "llorch_process.hpp"
 
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace llorch::testing {
@@ -36,8 +40,16 @@ LlorchProcess::LlorchProcess(std::vector<std::string> argv,
   auto environment = boost::this_process::environment();
   environment["LLORCH_LOG_FORMAT"] = "json";
   for (const auto& [k, v] : env) environment[k] = v;
-  child_ = bp::child(LLORCH_BINARY, bp::args(argv), bp::std_out > out_, bp::std_err > bp::null,
-                     environment);
+  // Its stderr (and its children's: workers inherit it) goes to a file that the destructor
+  // reads for sanitizer reports, which would otherwise pass unseen.
+  static std::atomic<int> serial{0};
+  stderr_path_ =
+      std::filesystem::temp_directory_path() /
+      ("llorch-test-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".stderr");
+  command_ = argv.empty() ? "llorch" : "llorch " + argv.front();
+  child_ = bp::child(LLORCH_BINARY, bp::args(argv), bp::std_out > out_,
+                     bp::std_err > stderr_path_.string(), environment);
+  pid_ = child_.id();
   reader_ = std::thread([this] {
     for (std::string line; std::getline(out_, line);) {
       std::lock_guard lock(mutex_);
@@ -68,6 +80,24 @@ LlorchProcess::~LlorchProcess() {
     child_.wait(ignored);
   }
   if (reader_.joinable()) reader_.join();
+  expect_no_sanitizer_report();
+}
+
+void LlorchProcess::expect_no_sanitizer_report() {
+  std::ifstream in(stderr_path_);
+  std::string report;
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    // AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer ("file:line: runtime error:").
+    if (line.find("Sanitizer") != std::string::npos ||
+        line.find("runtime error:") != std::string::npos)
+      found = true;
+    if (found && report.size() < 4000) report += line + "\n";
+  }
+  in.close();
+  std::error_code ignored;
+  std::filesystem::remove(stderr_path_, ignored);
+  if (found) ADD_FAILURE() << command_ << " (pid " << pid_ << ") reported:\n" << report;
 }
 
 bool LlorchProcess::running() {

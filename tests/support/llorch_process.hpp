@@ -4,6 +4,7 @@
 
 #include <boost/process.hpp>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,9 @@ class LlorchProcess {
   explicit LlorchProcess(std::vector<std::string> argv,
                          std::vector<std::pair<std::string, std::string>> env = {},
                          bool wait_for_bind = true);
-  ~LlorchProcess();  // SIGTERM, then SIGKILL after 5 s
+  // SIGTERM, then SIGKILL after 5 s; then a test failure if its stderr holds a sanitizer report
+  // (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer), its own or its workers'.
+  ~LlorchProcess();
   LlorchProcess(const LlorchProcess&) = delete;
   LlorchProcess& operator=(const LlorchProcess&) = delete;
 
@@ -52,6 +55,11 @@ class LlorchProcess {
       std::chrono::milliseconds timeout);
 
  private:
+  void expect_no_sanitizer_report();
+
+  std::filesystem::path stderr_path_;
+  std::string command_;  // "llorch <subcommand>", for the failure message
+  int pid_ = 0;
   boost::process::ipstream out_;
   boost::process::child child_;
   std::thread reader_;
