@@ -366,6 +366,38 @@ TEST(Replicas, AStoppingReplicaHandsItsWaitingTasksBackAndAnotherRunsThem) {
   EXPECT_TRUE(narrated(stream, "task_claimed", "Replica replica-a took task " + id));
 }
 
+TEST(Replicas, TheyRideOutANatsRestartSayingSoMeanwhile) {
+  Serving serving;
+  ASSERT_TRUE(serving.ready);
+  auto& a = serving.a;
+  auto& b = serving.b;
+  const json quick{{"prompt", "Once"}, {"max_tokens", 8}};
+
+  // While NATS is down, admission says so (503 with Retry-After) rather than hang or lose it.
+  serving.cluster.nats.stop();
+  const auto refused = call("POST", a->url() + "/v2/tasks", quick);
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_EQ(refused.headers.count("retry-after"), 1u);
+  const json refusal = json::parse(refused.body, nullptr, false);
+  record_received("error", refusal);
+  EXPECT_EQ(refusal["error"]["code"], "STATE_UNAVAILABLE");
+
+  // Back on the same port and store: the replicas reconnect and tasks run again, the queue,
+  // records and registry as they were.
+  ASSERT_TRUE(serving.cluster.nats.restart());
+  net::ClientResponse created;
+  for (const auto deadline = Clock::now() + 15s; Clock::now() < deadline;
+       std::this_thread::sleep_for(200ms)) {
+    created = call("POST", a->url() + "/v2/tasks", quick);
+    if (created.status == 202) break;
+  }
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const Events stream =
+      read_events(b->url() + json::parse(created.body)["events_url"].get<std::string>());
+  expect_whole_stream(stream);
+  EXPECT_EQ(stream.events.back().event, "end");
+}
+
 TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
   Serving serving;
   ASSERT_TRUE(serving.ready);

@@ -14,23 +14,30 @@ namespace bp = boost::process;
 NatsServer::NatsServer(std::string token)
     : store_(std::filesystem::temp_directory_path() /
              ("llorch-nats-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))) {
-  std::vector<std::string> args{"-js", "-a", "127.0.0.1", "-p", "-1", "-sd", store_.string()};
-  if (!token.empty()) args.insert(args.end(), {"--auth", token});
+              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))),
+      token_(std::move(token)) {
+  start("-1");
+}
+
+void NatsServer::start(const std::string& port) {
+  std::vector<std::string> args{"-js", "-a", "127.0.0.1", "-p", port, "-sd", store_.string()};
+  if (!token_.empty()) args.insert(args.end(), {"--auth", token_});
   if (std::string(LLORCH_NATS_SERVER).empty()) return;  // not installed: url() stays empty
+  err_ = std::make_unique<bp::ipstream>();
   child_ =
-      bp::child(LLORCH_NATS_SERVER, bp::args(args), bp::std_out > bp::null, bp::std_err > err_);
+      bp::child(LLORCH_NATS_SERVER, bp::args(args), bp::std_out > bp::null, bp::std_err > *err_);
   std::mutex mutex;
   std::condition_variable found;
   bool done = false;
+  std::string url;
   reader_ = std::thread([&, this] {
     const std::string listening = "Listening for client connections on ";
     bool told = false;
-    for (std::string line; std::getline(err_, line);) {
+    for (std::string line; std::getline(*err_, line);) {
       const auto at = line.find(listening);
       if (!told && at != std::string::npos) {
         std::lock_guard lock(mutex);
-        url_ = "nats://" + line.substr(at + listening.size());
+        url = "nats://" + line.substr(at + listening.size());
         done = told = true;
         found.notify_all();
       }
@@ -43,6 +50,7 @@ NatsServer::NatsServer(std::string token)
   });
   std::unique_lock lock(mutex);
   found.wait_for(lock, std::chrono::seconds(10), [&] { return done; });
+  url_ = url;
   if (url_.empty()) {  // never listened: the reader must not outlive this frame's mutex
     lock.unlock();
     if (child_.running()) child_.terminate();
@@ -50,13 +58,26 @@ NatsServer::NatsServer(std::string token)
   }
 }
 
-NatsServer::~NatsServer() {
+void NatsServer::stop() {
   if (child_.valid() && child_.running()) {
     ::kill(child_.id(), SIGTERM);
     std::error_code ignored;
     child_.wait(ignored);
   }
   if (reader_.joinable()) reader_.join();
+}
+
+bool NatsServer::restart() {
+  const std::string was = url_;
+  stop();
+  const auto colon = was.rfind(':');
+  if (colon == std::string::npos) return false;
+  start(was.substr(colon + 1));  // the same port and store: clients reconnect to it
+  return url_ == was;
+}
+
+NatsServer::~NatsServer() {
+  stop();
   std::error_code ignored;
   std::filesystem::remove_all(store_, ignored);
 }

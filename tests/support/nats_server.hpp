@@ -3,7 +3,9 @@
 #pragma once
 
 #include <boost/process.hpp>
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -19,9 +21,17 @@ class NatsServer {
 
   std::string url() const { return url_; }  // nats://127.0.0.1:PORT
 
+  // SIGTERM (clients see the server gone) …
+  void stop();
+  // … and back on the same port and store (clients reconnect); false if it did not listen there.
+  bool restart();
+
  private:
+  void start(const std::string& port);  // "-1": any free port
+
   std::filesystem::path store_;
-  boost::process::ipstream err_;
+  std::string token_;
+  std::unique_ptr<boost::process::ipstream> err_;
   boost::process::child child_;
   std::thread reader_;
   std::string url_;
