@@ -56,8 +56,9 @@ auto on_state(F&& f) -> decltype(f()) {
 
 }  // namespace
 
-// Writes a task's frames to the event log as they are appended (under the task's lock: in
-// order), and, for a task this replica runs, its placement and its end to its record.
+// Sends a task's frames to the event log as they are appended (under the task's lock: in order,
+// without waiting for the server), and, for a task this replica runs, its placement and its end
+// to its record (once the stream is stored).
 class SharedTasks::Writer : public TaskObserver {
  public:
   Writer(SharedTasks& shared, bool runs_here) : shared_(shared), runs_here_(runs_here) {}
@@ -72,7 +73,7 @@ class SharedTasks::Writer : public TaskObserver {
         n::error(n::actor::orchestrator, n::action::error)
             .target(task.id())
             .human(
-                "Cannot store the events of task {} on NATS: {}; readers of other replicas "
+                "Cannot send the events of task {} to NATS: {}; readers of other replicas "
                 "miss them",
                 task.id(), e.what())
             .error_kind("STATE_UNAVAILABLE")
@@ -84,6 +85,19 @@ class SharedTasks::Writer : public TaskObserver {
     if (f.type != "end" && f.type != "error") return;
     boost::asio::post(shared_.record_writer_, [&shared = shared_, id = task.id(), type = f.type,
                                                data = f.data, tokens = tokens_.load()] {
+      // The stream is stored to its end before the record says it ended.
+      try {
+        shared.events_->flush(std::chrono::milliseconds(5000));
+      } catch (const std::exception& e) {
+        n::error(n::actor::orchestrator, n::action::error)
+            .target(id)
+            .human(
+                "Some events did not reach NATS by the end of task {}: {}; readers of other "
+                "replicas miss them",
+                id, e.what())
+            .error_kind("STATE_UNAVAILABLE")
+            .emit();
+      }
       shared.modify(id, [&](TaskRecord& r) {
         if (r.replica != shared.replica_id()) return false;  // taken over meanwhile
         note_terminal(r, type, data);
@@ -269,7 +283,13 @@ Scheduler::Admission SharedTasks::admit(const std::shared_ptr<Task>& task) {
           .queue_position(static_cast<std::int64_t>(a.waiting + 1))
           .emit();
     }
-    // Its events are stored (append waits for that): whoever claims it writes after them.
+    // Its events stored before anyone can take it: whoever does writes after them.
+    try {
+      events_->flush(std::chrono::milliseconds(2000));
+    } catch (const std::exception&) {
+      records_->remove(task->id());
+      throw;
+    }
     if (!queue_->push(task->id(), task->id())) {
       records_->remove(task->id());
       a.waiting = config_.queue_size;

@@ -25,6 +25,49 @@ EventLog::EventLog(std::shared_ptr<NatsLink> link, std::chrono::seconds retentio
   config.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(2 * retention).count();
   config.Storage = js_FileStorage;
   link_->ensure_stream(config, "the event stream");
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.PublishAsync.MaxPending = 4096;
+  options.PublishAsync.StallWait = 2000;  // a server that slow: append() waits, then throws
+  options.PublishAsync.ErrHandler = &EventLog::failed;
+  options.PublishAsync.ErrHandlerClosure = this;
+  const natsStatus s = natsConnection_JetStream(&publisher_, link_->connection(), &options);
+  if (s != NATS_OK) throw link_->failure("opening JetStream for the event stream", s);
+}
+
+EventLog::~EventLog() {
+  if (publisher_ == nullptr) return;
+  try {
+    flush(std::chrono::milliseconds(2000));
+  } catch (const std::exception&) {
+    // Stopping: what could not be stored is lost either way.
+  }
+  jsCtx_Destroy(publisher_);
+}
+
+void EventLog::failed(jsCtx*, jsPubAckErr* error, void* closure) {
+  auto& log = *static_cast<EventLog*>(closure);
+  const char* subject = error->Msg != nullptr ? natsMsg_GetSubject(error->Msg) : "?";
+  std::lock_guard lock(log.mutex_);
+  if (log.last_failure_.empty())
+    log.last_failure_ =
+        fmt::format("storing an event on {}: {}", subject,
+                    error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err));
+}
+
+void EventLog::flush(std::chrono::milliseconds patience) {
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = patience.count();
+  const natsStatus s = js_PublishAsyncComplete(publisher_, &options);
+  std::string failure;
+  {
+    std::lock_guard lock(mutex_);
+    failure.swap(last_failure_);
+  }
+  if (!failure.empty())
+    throw std::runtime_error(fmt::format("NATS at {}: {}", link_->url(), failure));
+  if (s != NATS_OK) throw link_->failure("waiting for events to be stored", s);
 }
 
 void EventLog::append(const std::string& task_id, std::string_view type, std::string_view data) {
@@ -32,10 +75,9 @@ void EventLog::append(const std::string& task_id, std::string_view type, std::st
   std::string message;
   message.reserve(type.size() + 1 + data.size());
   message.append(type).append(1, '\n').append(data);
-  jsErrCode code{};
-  const natsStatus s = js_Publish(nullptr, link_->jetstream(), subject_of(task_id).c_str(),
-                                  message.data(), static_cast<int>(message.size()), nullptr, &code);
-  if (s != NATS_OK) throw link_->failure("storing an event of task " + task_id, s);
+  const natsStatus s = js_PublishAsync(publisher_, subject_of(task_id).c_str(), message.data(),
+                                       static_cast<int>(message.size()), nullptr);
+  if (s != NATS_OK) throw link_->failure("sending an event of task " + task_id, s);
 }
 
 std::unique_ptr<NatsSubscription> EventLog::follow(const std::string& task_id, OnEvent on_event) {
