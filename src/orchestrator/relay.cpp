@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/json_input.hpp"
+#include "api/stream_events.hpp"
 #include "narration/correlation.hpp"
 #include "net/http_client.hpp"
 #include "orchestrator/worker_events.hpp"
@@ -97,13 +98,11 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
     if (refusal.code == "SLOTS_BUSY" || refusal.code == "DRAINING" || error_body.empty())
       return {RelayOutcome::refused, refusal.code.empty() ? "no answer" : refusal.code};
     if (task.cancel_requested.load()) return {RelayOutcome::abandoned, ""};
-    task.push("error",
-              Json{{"type", "error"},
-                   {"code", refusal.code == "UNAUTHORIZED" ? "WORKER_REFUSED" : "INVALID_REQUEST"},
-                   {"message", fmt::format("worker {} refused the request: {}", where.worker_id,
-                                           refusal.message)},
-                   {"correlation_id", task.correlation_id()}}
-                  .dump(-1, ' ', false, Json::error_handler_t::replace));
+    task.push("error", api::error_event(
+                           refusal.code == "UNAUTHORIZED" ? "WORKER_REFUSED" : "INVALID_REQUEST",
+                           fmt::format("worker {} refused the request: {}", where.worker_id,
+                                       refusal.message),
+                           task.correlation_id()));
     return {RelayOutcome::rejected, refusal.message};
   }
   if (task.cancel_requested.load()) return {RelayOutcome::abandoned, "hung up after cancel"};

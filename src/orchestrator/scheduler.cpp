@@ -24,11 +24,7 @@ std::int64_t ms_since(Clock::time_point from) {
 }
 
 std::string orchestrator_error(const Task& task, std::string_view code, std::string_view message) {
-  return Json{{"type", "error"},
-              {"code", code},
-              {"message", message},
-              {"correlation_id", task.correlation_id()}}
-      .dump(-1, ' ', false, Json::error_handler_t::replace);
+  return api::error_event(code, message, task.correlation_id());
 }
 
 // Why a task for `model` cannot run (every worker for it failed: `why`), and the fix.

@@ -36,12 +36,6 @@ std::int64_t ms_since_unix(std::int64_t unix_ms) {
          unix_ms;
 }
 
-std::string error_frame(const TaskRecord& r, std::string_view code, std::string_view message) {
-  return Json{
-      {"type", "error"}, {"code", code}, {"message", message}, {"correlation_id", r.correlation_id}}
-      .dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
 // Runs `f`, turning the substrate's failures into StateUnavailable.
 template <typename F>
 auto on_state(F&& f) -> decltype(f()) {
@@ -596,7 +590,8 @@ void SharedTasks::expire_queued() {
         .cute("Couldn't find anyone to do this one 😞 {}", record->error_message)
         .error_kind("QUEUE_TIMEOUT")
         .emit();
-    task->push("error", error_frame(*record, "QUEUE_TIMEOUT", record->error_message));
+    task->push("error",
+               api::error_event("QUEUE_TIMEOUT", record->error_message, record->correlation_id));
   }
 }
 
@@ -686,7 +681,7 @@ void SharedTasks::take_over(const std::string& id, const std::set<std::string>& 
       .pool_id(record->pool_id)
       .error_kind("ORCHESTRATOR_LOST")
       .emit();
-  task->push("error", error_frame(*record, "ORCHESTRATOR_LOST", message));
+  task->push("error", api::error_event("ORCHESTRATOR_LOST", message, record->correlation_id));
   modify(id, [&](TaskRecord& r) {
     if (r.replica != config_.replica_id) return false;
     r.error_message = message;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/json_input.hpp"
+#include "api/stream_events.hpp"
 
 namespace llorch::orchestrator {
 
@@ -62,9 +63,7 @@ std::string normalized_worker_error(const std::string& data, const std::string& 
   std::string message = api::string_or(body, "message");
   if (message.empty()) message = "the worker reported an error without saying which";
   if (message.size() > 1024) message.resize(1024);
-  return Json{
-      {"type", "error"}, {"code", code}, {"message", message}, {"correlation_id", correlation_id}}
-      .dump(-1, ' ', false, Json::error_handler_t::replace);
+  return api::error_event(code, message, correlation_id);
 }
 
 WorkerRefusal read_refusal(const std::string& body) {
@@ -100,13 +99,10 @@ bool WorkerStreamReader::feed(std::string_view chunk) {
 }
 
 void WorkerStreamReader::end_broken(const std::string& worker_id) {
-  task_.push(
-      "error",
-      Json{{"type", "error"},
-           {"code", "WORKER_PROTOCOL_ERROR"},
-           {"message", fmt::format("worker {} sent {}; the stream ends here", worker_id, broken_)},
-           {"correlation_id", task_.correlation_id()}}
-          .dump(-1, ' ', false, Json::error_handler_t::replace));
+  task_.push("error", api::error_event("WORKER_PROTOCOL_ERROR",
+                                       fmt::format("worker {} sent {}; the stream ends here",
+                                                   worker_id, broken_),
+                                       task_.correlation_id()));
 }
 
 }  // namespace llorch::orchestrator
