@@ -105,17 +105,26 @@ void Task::append_locked(std::string type, std::string data,
   }
 }
 
+TerminalOutcome read_terminal(const std::string& type, const std::string& data) {
+  const auto body = api::parse_untrusted(data);
+  TerminalOutcome out;
+  if (type == "end") {
+    out.stop_reason = api::string_or(body, "stop_reason");
+    out.state = out.stop_reason == "CANCELLED" ? TaskState::cancelled : TaskState::completed;
+  } else {
+    out.error_code = api::string_or(body, "code", "WORKER_ERROR");
+    out.error_message = api::string_or(body, "message", "the worker reported an error");
+  }
+  return out;
+}
+
 void Task::note_terminal_locked(const std::string& type, const std::string& data) {
   ended_ = true;
-  const auto body = api::parse_untrusted(data);
-  if (type == "end") {
-    stop_reason_ = api::string_or(body, "stop_reason");
-    state_ = stop_reason_ == "CANCELLED" ? TaskState::cancelled : TaskState::completed;
-  } else {
-    error_code_ = api::string_or(body, "code", "WORKER_ERROR");
-    error_message_ = api::string_or(body, "message", "the worker reported an error");
-    state_ = TaskState::failed;
-  }
+  TerminalOutcome outcome = read_terminal(type, data);
+  state_ = outcome.state;
+  stop_reason_ = std::move(outcome.stop_reason);
+  error_code_ = std::move(outcome.error_code);
+  error_message_ = std::move(outcome.error_message);
   if (metrics_ != nullptr) metrics_->count_request(std::string(to_string(state_)));
 }
 

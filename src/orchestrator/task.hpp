@@ -24,6 +24,16 @@ class OrchestratorMetrics;
 enum class TaskState { queued, running, completed, cancelled, failed };
 std::string_view to_string(TaskState state);
 
+// How a stream's terminal frame (`type` end or error, `data` its JSON) ends the task: one reading
+// for the task itself and for its record in the shared state.
+struct TerminalOutcome {
+  TaskState state = TaskState::failed;
+  std::string stop_reason;  // end
+  std::string error_code;   // error
+  std::string error_message;
+};
+TerminalOutcome read_terminal(const std::string& type, const std::string& data);
+
 struct TaskSpec {
   std::string owner;            // the API key's client that created it ("" without keys)
   api::ExecuteRequest request;  // its job_id is the task's id

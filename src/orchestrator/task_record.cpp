@@ -4,7 +4,6 @@
 #include <limits>
 #include <stdexcept>
 
-#include "api/json_input.hpp"
 #include "orchestrator/relay.hpp"
 
 namespace llorch::orchestrator {
@@ -102,15 +101,11 @@ TaskSpec spec_of(const TaskRecord& r) {
 }
 
 void note_terminal(TaskRecord& r, const std::string& type, const std::string& data) {
-  const auto body = api::parse_untrusted(data);
-  if (type == "end") {
-    r.stop_reason = api::string_or(body, "stop_reason");
-    r.state = r.stop_reason == "CANCELLED" ? "cancelled" : "completed";
-  } else {
-    r.error_code = api::string_or(body, "code", "WORKER_ERROR");
-    r.error_message = api::string_or(body, "message", "the worker reported an error");
-    r.state = "failed";
-  }
+  TerminalOutcome outcome = read_terminal(type, data);
+  r.state = to_string(outcome.state);
+  r.stop_reason = std::move(outcome.stop_reason);
+  r.error_code = std::move(outcome.error_code);
+  r.error_message = std::move(outcome.error_message);
 }
 
 Json describe(const TaskRecord& r) {
