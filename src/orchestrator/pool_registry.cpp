@@ -22,6 +22,12 @@ bool matches(const WorkerEntry& w, const std::string& model) {
   return model.empty() || model == w.model || model == model_id(w.model);
 }
 
+// Whether `w` can take a task for `model` now: ready, a slot free, not skipped for a moment.
+bool can_take(const WorkerEntry& w, const std::string& model,
+              std::chrono::steady_clock::time_point now) {
+  return is_ready(w) && matches(w, model) && w.in_use < w.slots && w.shunned_until <= now;
+}
+
 }  // namespace
 
 std::string model_id(const std::string& model_path) {
@@ -150,8 +156,7 @@ WorkerEntry* PoolRegistry::pick(const std::string& model, PoolEntry** pool_out) 
   const auto now = std::chrono::steady_clock::now();
   for (auto& [id, pool] : pools_) {
     for (auto& w : pool.workers) {
-      if (!is_ready(w) || !matches(w, model) || w.in_use >= w.slots || w.shunned_until > now)
-        continue;
+      if (!can_take(w, model, now)) continue;
       // Least loaded first (by share of slots in use), so that work spreads across workers.
       if (best == nullptr || w.in_use * best->slots < best->in_use * w.slots) {
         best = &w;
@@ -166,8 +171,7 @@ bool PoolRegistry::has_free_slot(const std::string& model) const {
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [id, pool] : pools_) {
     for (const auto& w : pool.workers)
-      if (is_ready(w) && matches(w, model) && w.in_use < w.slots && w.shunned_until <= now)
-        return true;
+      if (can_take(w, model, now)) return true;
   }
   return false;
 }
