@@ -129,11 +129,13 @@ std::optional<Placement> Scheduler::placement_of(const std::string& pool_id,
   const auto& pools = registry_.pools();
   const auto pool = pools.find(pool_id);
   if (pool == pools.end()) return std::nullopt;
-  for (const auto& w : pool->second.workers) {
-    if (w.id == worker_id)
-      return Placement{pool_id, pool->second.url, w.id, w.url, w.secret, config_.pool_api_token};
-  }
+  for (const auto& w : pool->second.workers)
+    if (w.id == worker_id) return placement_locked(pool->second, w);
   return std::nullopt;
+}
+
+Placement Scheduler::placement_locked(const PoolEntry& pool, const WorkerEntry& worker) const {
+  return {pool.id, pool.url, worker.id, worker.url, worker.secret, config_.pool_api_token};
 }
 
 void Scheduler::dispatch_locked() {
@@ -208,7 +210,7 @@ void Scheduler::start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry&
                                    WorkerEntry& worker) {
   ++worker.in_use;
   ++running_;
-  Placement where{pool.id, pool.url, worker.id, worker.url, worker.secret, config_.pool_api_token};
+  const Placement where = placement_locked(pool, worker);
   task->set_running(where);
   {
     n::RequestScope scope(task->context());

@@ -122,6 +122,8 @@ class Scheduler {
 
  private:
   void dispatch_locked();
+  // Where a task placed on `worker` of `pool` runs, with the secrets to reach it.
+  Placement placement_locked(const PoolEntry& pool, const WorkerEntry& worker) const;
   void start_relay_locked(const std::shared_ptr<Task>& task, PoolEntry& pool, WorkerEntry& worker);
   void run_relay(std::shared_ptr<Task> task, Placement where);
   void after_relay(const std::shared_ptr<Task>& task, const Placement& where,
