@@ -95,7 +95,8 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
   if (!streaming) {
     // Not a stream: the worker answered with an error body before taking the job.
     const WorkerRefusal refusal = read_refusal(error_body);
-    if (refusal.code == "SLOTS_BUSY" || refusal.code == "DRAINING" || error_body.empty())
+    if (refusal.code == "SLOTS_BUSY") return {RelayOutcome::busy, refusal.code};
+    if (refusal.code == "DRAINING" || error_body.empty())
       return {RelayOutcome::refused, refusal.code.empty() ? "no answer" : refusal.code};
     if (task.cancel_requested.load()) return {RelayOutcome::abandoned, ""};
     task.push("error", api::error_event(

@@ -10,7 +10,8 @@ namespace llorch::orchestrator {
 
 enum class RelayOutcome {
   finished,     // the worker's terminal event was relayed
-  refused,      // the worker answered 503 (busy, draining) before streaming: place it elsewhere
+  busy,         // the worker answered 503 SLOTS_BUSY: alive and serving others; wait for a slot
+  refused,      // the worker answered 503 (draining) before streaming: place it elsewhere
   unreachable,  // no connection: place it elsewhere
   rejected,     // the worker judged the request invalid (4xx): an error event was relayed
   lost,         // the stream broke before its terminal event

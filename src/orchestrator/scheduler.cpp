@@ -265,13 +265,14 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
     case RelayOutcome::abandoned:
       if (!task->ended()) end_unstarted(*task);
       break;
+    case RelayOutcome::busy:
     case RelayOutcome::refused:
     case RelayOutcome::unreachable: {
       // A worker whose slots are all busy is alive and serving others (another orchestrator, or
       // another replica, counts its own tasks against the same slots): the task waits for a slot
       // as it would in the queue, and only --queue-timeout bounds that. Anything else is an
       // attempt that failed.
-      const bool busy = result.problem == "SLOTS_BUSY";
+      const bool busy = result.outcome == RelayOutcome::busy;
       const int attempt = busy ? task->attempts : ++task->attempts;
       retry = (busy || attempt < config_.max_attempts) && !task->cancel_requested.load();
       n::warn(n::actor::orchestrator, n::action::task_dispatched)
@@ -283,8 +284,8 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
                          : std::string("giving up"))
           .worker_id(where.worker_id)
           .attempt(attempt)
-          .error_kind(result.outcome == RelayOutcome::refused ? "WORKER_REFUSED"
-                                                              : "WORKER_UNREACHABLE")
+          .error_kind(result.outcome == RelayOutcome::unreachable ? "WORKER_UNREACHABLE"
+                                                                  : "WORKER_REFUSED")
           .emit();
       if (!retry && task->cancel_requested.load()) {
         end_unstarted(*task);
@@ -320,10 +321,11 @@ void Scheduler::after_relay(const std::shared_ptr<Task>& task, const Placement& 
 
   std::lock_guard lock(mutex_);
   release_slot_locked(where);
-  if (result.outcome == RelayOutcome::refused || result.outcome == RelayOutcome::unreachable) {
+  if (result.outcome == RelayOutcome::busy || result.outcome == RelayOutcome::refused ||
+      result.outcome == RelayOutcome::unreachable) {
     // A busy worker is asked again soon; one that failed otherwise, after a second.
-    const auto pause = result.problem == "SLOTS_BUSY" ? std::chrono::milliseconds(200)
-                                                      : std::chrono::milliseconds(1000);
+    const auto pause = result.outcome == RelayOutcome::busy ? std::chrono::milliseconds(200)
+                                                            : std::chrono::milliseconds(1000);
     if (WorkerEntry* w = registry_.find(where.pool_id, where.worker_id))
       w->shunned_until = Clock::now() + pause;
   }
