@@ -29,13 +29,6 @@ std::string cancel_subject(const std::string& replica) {
   return "llorch.cancel." + replica;
 }
 
-std::int64_t ms_since_unix(std::int64_t unix_ms) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() -
-         unix_ms;
-}
-
 // Runs `f`, turning the substrate's failures into StateUnavailable.
 template <typename F>
 auto on_state(F&& f) -> decltype(f()) {
@@ -457,7 +450,7 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
     n::info(n::actor::orchestrator, n::action::task_claimed)
         .target(id)
         .human("Replica {} took task {} from the shared queue after {} ms", config_.replica_id, id,
-               ms_since_unix(record->created_ms))
+               record->age_ms())
         .cute("{} has it from here 🤝", config_.replica_id)
         .emit();
   }
@@ -558,7 +551,7 @@ void SharedTasks::expire_queued() {
   {
     std::lock_guard lock(index_mutex_);
     for (auto it = index_.begin(); it != index_.end();) {
-      const auto age = ms_since_unix(it->second.created_ms);
+      const auto age = it->second.age_ms();
       if (age > retention_ms) {
         it = index_.erase(it);  // expired from the bucket too
         continue;
@@ -570,7 +563,7 @@ void SharedTasks::expire_queued() {
   }
   for (const auto& id : late) {
     const auto record = modify(id, [&](TaskRecord& r) {
-      if (r.state != "queued" || ms_since_unix(r.created_ms) <= config_.queue_timeout.count())
+      if (r.state != "queued" || r.age_ms() <= config_.queue_timeout.count())
         return false;
       r.state = "failed";
       r.error_code = "QUEUE_TIMEOUT";

@@ -24,6 +24,10 @@ Json or_null(const std::string& s) {
 
 }  // namespace
 
+std::int64_t TaskRecord::age_ms() const {
+  return unix_ms() - created_ms;
+}
+
 TaskRecord record_of(const Task& task) {
   TaskRecord r;
   r.id = task.id();
@@ -125,7 +129,7 @@ Json describe(const TaskRecord& r) {
       {"stop_reason", or_null(r.stop_reason)},
       {"error", r.error_code.empty() ? Json(nullptr)
                                      : Json{{"code", r.error_code}, {"message", r.error_message}}},
-      {"age_ms", unix_ms() - r.created_ms}};
+      {"age_ms", r.age_ms()}};
 }
 
 }  // namespace llorch::orchestrator

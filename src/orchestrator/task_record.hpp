@@ -34,6 +34,8 @@ struct TaskRecord {
   std::string error_message;
 
   bool ended() const { return state == "completed" || state == "cancelled" || state == "failed"; }
+  // Milliseconds since it was admitted, by this host's clock.
+  std::int64_t age_ms() const;
 };
 
 // A new task's record (queued).
