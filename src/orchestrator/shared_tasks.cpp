@@ -197,6 +197,17 @@ void SharedTasks::requeue(const std::string& id) {
   queue_->push(id, id + "@" + n::generate_uuid_v4());
 }
 
+bool SharedTasks::unclaim(const std::string& id) {
+  return modify(id,
+                [&](TaskRecord& r) {
+                  if (r.replica != config_.replica_id || r.state != "claimed") return false;
+                  r.state = "queued";
+                  r.replica.clear();
+                  return true;
+                })
+      .has_value();
+}
+
 void SharedTasks::hand_back_queued() {
   {
     std::lock_guard lock(mutex_);
@@ -205,13 +216,7 @@ void SharedTasks::hand_back_queued() {
   wake_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
   for (const auto& task : scheduler_.release_queued()) {
-    const auto record = modify(task->id(), [&](TaskRecord& r) {
-      if (r.replica != config_.replica_id || r.state != "claimed") return false;
-      r.state = "queued";
-      r.replica.clear();
-      return true;
-    });
-    if (!record) continue;
+    if (!unclaim(task->id())) continue;
     {
       n::RequestScope scope(task->context());
       n::info(n::actor::orchestrator, n::action::task_queued)
@@ -457,13 +462,7 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
   if (scheduler_.take(task)) return;
   // Stopping: back to the queue for another replica.
   acknowledge = true;
-  modify(id, [&](TaskRecord& r) {
-    if (r.replica != config_.replica_id || r.state != "claimed") return false;
-    r.state = "queued";
-    r.replica.clear();
-    return true;
-  });
-  requeue(id);
+  if (unclaim(id)) requeue(id);
 }
 
 void SharedTasks::upkeep_loop() {
@@ -563,8 +562,7 @@ void SharedTasks::expire_queued() {
   }
   for (const auto& id : late) {
     const auto record = modify(id, [&](TaskRecord& r) {
-      if (r.state != "queued" || r.age_ms() <= config_.queue_timeout.count())
-        return false;
+      if (r.state != "queued" || r.age_ms() <= config_.queue_timeout.count()) return false;
       r.state = "failed";
       r.error_code = "QUEUE_TIMEOUT";
       r.error_message = fmt::format(

@@ -108,6 +108,9 @@ class SharedTasks {
   void sweep_mirrors();
   // Back in the shared queue (its record already says queued). Throws on failure.
   void requeue(const std::string& id);
+  // A task this replica claimed but never placed: its record says queued again (false: not
+  // ours, or not waiting); requeue() then puts it back in the shared queue.
+  bool unclaim(const std::string& id);
   void index_loop();
   // Ends tasks that waited in the shared queue past the queue timeout (also one whose admitting
   // replica died before its id reached the queue), and forgets records past the retention.
