@@ -359,7 +359,7 @@ void OrchestratorService::task_route(Call& call, const std::string& rest) {
     // Shared: the record says where it is and how it stands; a task this replica runs adds its
     // live token count.
     Json described = shared_->describe_task(*record);
-    if (task && !record->ended()) described["tokens_out"] = task->describe(0)["tokens_out"];
+    if (task && !record->ended()) described["tokens_out"] = task->tokens_out();
     return call.reply(json_response(200, described));
   }
   if (!call.allow("DELETE")) return;

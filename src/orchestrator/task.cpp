@@ -161,6 +161,11 @@ TaskState Task::state() const {
   return state_;
 }
 
+std::size_t Task::tokens_out() const {
+  std::lock_guard lock(mutex_);
+  return tokens_;
+}
+
 void Task::set_running(Placement placement) {
   std::lock_guard lock(mutex_);
   placement_ = std::move(placement);

@@ -102,6 +102,7 @@ class Task : public std::enable_shared_from_this<Task> {
   std::size_t subscribers() const;
 
   TaskState state() const;
+  std::size_t tokens_out() const;
   void set_running(Placement placement);
   void set_queued();  // back in the queue after a worker refused it
   Placement placement() const;
