@@ -120,7 +120,6 @@ SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
     : config_(std::move(config)), scheduler_(scheduler), metrics_(metrics) {
   link_ = std::make_shared<state::NatsLink>(config_.state);
   records_ = std::make_unique<state::NatsBucket>(link_, kRecords, config_.retention);
-  index_watch_ = std::make_unique<state::NatsBucket>(link_, kRecords, config_.retention);
   replicas_ = std::make_unique<state::NatsBucket>(link_, kReplicas, config_.state.registry_ttl);
   queue_ = std::make_unique<state::TaskQueue>(link_, config_.queue_size);
   events_ = std::make_unique<state::EventLog>(link_, config_.retention);
@@ -511,7 +510,7 @@ void SharedTasks::index_loop() {
   std::string problem;  // the last one narrated
   while (!wait_unless_stopping(0ms)) {
     try {
-      const auto change = index_watch_->next_change(250ms);
+      const auto change = records_->next_change(250ms);
       problem.clear();
       if (!change) continue;
       std::lock_guard lock(index_mutex_);

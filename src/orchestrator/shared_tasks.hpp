@@ -144,7 +144,6 @@ class SharedTasks {
   // Every record, as the watcher last saw it (expiries send nothing: pruned by age).
   mutable std::mutex index_mutex_;
   std::map<std::string, TaskRecord> index_;
-  std::unique_ptr<state::NatsBucket> index_watch_;
   std::thread indexer_;
 
   std::mutex mutex_;

@@ -51,7 +51,8 @@ class NatsBucket {
 
   // The next put or delete in the bucket, waiting up to `timeout` (nullopt: none came). The first
   // calls give the entries there are when watching starts. Expiries send nothing (JetStream
-  // removes old entries silently): only reading entries() again notices them.
+  // removes old entries silently): only reading entries() again notices them. One thread
+  // watches; the other calls may come from any thread meanwhile.
   struct Change {
     std::string key;
     std::string value;  // empty for a delete
