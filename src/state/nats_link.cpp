@@ -56,12 +56,12 @@ std::runtime_error NatsLink::failure(std::string_view doing, natsStatus status) 
 }
 
 void NatsLink::ensure_stream(jsStreamConfig config, std::string_view what) {
-  auto& c = config;  // the client takes it by pointer (a copy here: the caller's stays const)
+  // By value: the client takes a pointer to non-const.
   jsErrCode code{};
   jsStreamInfo* info = nullptr;
-  natsStatus s = js_AddStream(&info, jetstream_, &c, nullptr, &code);
+  natsStatus s = js_AddStream(&info, jetstream_, &config, nullptr, &code);
   if (s != NATS_OK && code == JSStreamNameExistErr)
-    s = js_UpdateStream(&info, jetstream_, &c, nullptr, &code);
+    s = js_UpdateStream(&info, jetstream_, &config, nullptr, &code);
   if (info != nullptr) jsStreamInfo_Destroy(info);
   if (s != NATS_OK) throw failure(fmt::format("making {} {}", what, config.Name), s);
 }
