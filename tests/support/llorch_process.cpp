@@ -49,7 +49,6 @@ LlorchProcess::LlorchProcess(std::vector<std::string> argv,
   command_ = argv.empty() ? "llorch" : "llorch " + argv.front();
   child_ = bp::child(LLORCH_BINARY, bp::args(argv), bp::std_out > out_,
                      bp::std_err > stderr_path_.string(), environment);
-  pid_ = child_.id();
   reader_ = std::thread([this] {
     for (std::string line; std::getline(out_, line);) {
       std::lock_guard lock(mutex_);
@@ -97,7 +96,7 @@ void LlorchProcess::expect_no_sanitizer_report() {
   in.close();
   std::error_code ignored;
   std::filesystem::remove(stderr_path_, ignored);
-  if (found) ADD_FAILURE() << command_ << " (pid " << pid_ << ") reported:\n" << report;
+  if (found) ADD_FAILURE() << command_ << " (pid " << pid() << ") reported:\n" << report;
 }
 
 bool LlorchProcess::running() {

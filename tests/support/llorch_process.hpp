@@ -59,7 +59,6 @@ class LlorchProcess {
 
   std::filesystem::path stderr_path_;
   std::string command_;  // "llorch <subcommand>", for the failure message
-  int pid_ = 0;
   boost::process::ipstream out_;
   boost::process::child child_;
   std::thread reader_;
