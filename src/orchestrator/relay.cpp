@@ -72,6 +72,7 @@ RelayResult relay_to_worker(Task& task, const Placement& where) {
         error_body.append(chunk.substr(0, kMaxErrorBody - error_body.size()));
         return error_body.size() < kMaxErrorBody;
       }
+      if (!streaming) task.accepted = true;
       streaming = true;
       if (!reader.feed(chunk)) return false;
       if (task.cancel_requested.load()) {

@@ -90,7 +90,7 @@ Scheduler::Admission Scheduler::admit(const std::shared_ptr<Task>& task) {
 bool Scheduler::take(const std::shared_ptr<Task>& task) {
   reap_relays();
   std::lock_guard lock(mutex_);
-  if (stopping_) return false;
+  if (stopping_ || releasing_) return false;
   tasks_[task->id()] = task;
   queue_.push_back(task);
   metrics_.set_queue_length(queue_.size());
@@ -98,8 +98,17 @@ bool Scheduler::take(const std::shared_ptr<Task>& task) {
   return true;
 }
 
-std::vector<std::shared_ptr<Task>> Scheduler::release_queued() {
-  std::lock_guard lock(mutex_);
+std::vector<std::shared_ptr<Task>> Scheduler::release_unstarted(
+    std::chrono::milliseconds patience) {
+  std::unique_lock lock(mutex_);
+  releasing_ = true;
+  // A refused attempt puts its task back in the queue (after_relay) before its relay leaves.
+  relays_done_.wait_for(lock, patience, [&] {
+    return std::ranges::all_of(relays_, [&](const auto& relay) {
+      const auto task = tasks_.find(relay.first);
+      return task == tasks_.end() || task->second->accepted.load();
+    });
+  });
   std::vector<std::shared_ptr<Task>> released(queue_.begin(), queue_.end());
   queue_.clear();
   for (const auto& task : released) tasks_.erase(task->id());
@@ -109,7 +118,7 @@ std::vector<std::shared_ptr<Task>> Scheduler::release_queued() {
 
 bool Scheduler::has_free_slot() const {
   std::lock_guard lock(mutex_);
-  if (stopping_ || !queue_.empty()) return false;
+  if (stopping_ || releasing_ || !queue_.empty()) return false;
   return registry_.has_free_slot("");
 }
 
@@ -142,7 +151,7 @@ void Scheduler::dispatch_locked() {
   // Oldest first, but a task no worker can take now never holds up one behind it that a worker
   // can (another model's): each model's tasks keep their order among themselves.
   bool moved = false;
-  for (auto it = queue_.begin(); !stopping_ && it != queue_.end();) {
+  for (auto it = queue_.begin(); !stopping_ && !releasing_ && it != queue_.end();) {
     const auto task = *it;
     PoolEntry* pool = nullptr;
     if (WorkerEntry* worker = registry_.pick(task->spec().model, &pool)) {

@@ -56,9 +56,10 @@ class Scheduler {
   // With shared state: a task this replica claimed from the shared queue joins the local one
   // (already admitted and narrated there; false when stopping) …
   bool take(const std::shared_ptr<Task>& task);
-  // A replica that stops hands the tasks waiting here back to the shared queue: out of the
-  // scheduler, not ended.
-  std::vector<std::shared_ptr<Task>> release_queued();
+  // A replica that stops hands back to the shared queue every task no worker has taken yet: out
+  // of the scheduler, not ended. Nothing more is placed; attempts in flight are awaited (up to
+  // `patience`) so a task a worker refuses meanwhile comes back too rather than be cancelled.
+  std::vector<std::shared_ptr<Task>> release_unstarted(std::chrono::milliseconds patience);
   // … which it does only while a worker has a free slot and nothing waits here.
   bool has_free_slot() const;
   // Called (under the scheduler's lock: keep it short) whenever a slot may have come free.
@@ -149,6 +150,7 @@ class Scheduler {
   std::vector<std::thread> ended_relays_;  // joined by the next caller that is not a relay
   std::size_t running_ = 0;
   bool stopping_ = false;
+  bool releasing_ = false;  // release_unstarted: place nothing more, keep what comes back
   std::condition_variable relays_done_;
   std::function<void()> on_capacity_;
   CancelElsewhere cancel_elsewhere_;

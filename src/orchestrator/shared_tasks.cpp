@@ -214,7 +214,7 @@ void SharedTasks::hand_back_queued() {
   }
   wake_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
-  for (const auto& task : scheduler_.release_queued()) {
+  for (const auto& task : scheduler_.release_unstarted(std::chrono::milliseconds(3000))) {
     if (!unclaim(task->id())) continue;
     {
       n::RequestScope scope(task->context());

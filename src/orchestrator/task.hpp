@@ -109,6 +109,8 @@ class Task : public std::enable_shared_from_this<Task> {
   // Counted attempts to place it (a worker that refused or could not be reached).
   int attempts = 0;
   std::atomic<bool> cancel_requested{false};
+  // The worker took it: its stream began (until then a refusal can still put it back).
+  std::atomic<bool> accepted{false};
   // Its pool went away (left the registry, stopped heartbeating): the relay hangs up at once
   // instead of waiting for a silent stream, and the task ends WORKER_LOST with `why`.
   void abandon_relay(std::string why);
