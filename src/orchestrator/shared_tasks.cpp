@@ -24,6 +24,9 @@ namespace {
 
 constexpr const char* kRecords = "llorch_tasks";
 constexpr const char* kReplicas = "llorch_replicas";
+// A running task's token count reaches its record this often, so any replica describes its
+// progress (GET /v2/tasks) while it runs: one write a second, not one a token.
+constexpr auto kProgressEvery = 1s;
 
 std::string cancel_subject(const std::string& replica) {
   return "llorch.cancel." + replica;
@@ -68,7 +71,14 @@ class SharedTasks::Writer : public TaskObserver {
       }
     }
     if (!runs_here_) return;
-    if (f.type == "token") ++tokens_;
+    if (f.type == "token") {
+      ++tokens_;
+      if (f.at - last_progress_ >= kProgressEvery) {
+        last_progress_ = f.at;
+        write_progress(task.id());
+      }
+      return;
+    }
     if (f.type != "end" && f.type != "error") return;
     boost::asio::post(shared_.record_writer_, [&shared = shared_, id = task.id(), type = f.type,
                                                data = f.data, tokens = tokens_.load()] {
@@ -109,8 +119,25 @@ class SharedTasks::Writer : public TaskObserver {
   }
 
  private:
+  void write_progress(const std::string& id) {
+    boost::asio::post(shared_.record_writer_, [&shared = shared_, id, tokens = tokens_.load()] {
+      // Progress only, so a failure goes unsaid: the next write, or the task's end (which
+      // says so), brings the record up to date.
+      shared.modify(
+          id,
+          [&](TaskRecord& r) {
+            if (r.replica != shared.replica_id() || r.ended() || r.tokens_out >= tokens)
+              return false;
+            r.tokens_out = tokens;
+            return true;
+          },
+          Quietly::yes);
+    });
+  }
+
   SharedTasks& shared_;
   const bool runs_here_;
+  Clock::time_point last_progress_ = Clock::now();  // under the task's lock, as frame() is
   std::atomic<std::size_t> tokens_{0};
   std::atomic<bool> warned_{false};
 };
@@ -343,7 +370,8 @@ std::shared_ptr<Task> SharedTasks::narrator_for(const TaskRecord& record) {
 }
 
 std::optional<TaskRecord> SharedTasks::modify(const std::string& id,
-                                              const std::function<bool(TaskRecord&)>& change) {
+                                              const std::function<bool(TaskRecord&)>& change,
+                                              Quietly quietly) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     try {
       const auto entry = records_->get(id);
@@ -352,6 +380,7 @@ std::optional<TaskRecord> SharedTasks::modify(const std::string& id,
       if (!record || !change(*record)) return std::nullopt;
       if (records_->update(id, to_json(*record), entry->revision)) return record;
     } catch (const std::exception& e) {
+      if (quietly == Quietly::yes) return std::nullopt;
       n::error(n::actor::orchestrator, n::action::error)
           .target(id)
           .human("Cannot update the record of task {}: {}", id, e.what())

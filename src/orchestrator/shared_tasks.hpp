@@ -99,9 +99,12 @@ class SharedTasks {
   void adopt_orphans(const std::set<std::string>& alive);
   void take_over(const std::string& id, const std::set<std::string>& alive);
   // Read-modify-write of a record by compare-and-set, retried on a race; `change` returns false
-  // to leave it as it is. Returns the record as written, or nullopt.
+  // to leave it as it is. Returns the record as written, or nullopt. A failure of the substrate
+  // is narrated unless `quietly` (a write that the next one supersedes).
+  enum class Quietly { no, yes };
   std::optional<TaskRecord> modify(const std::string& id,
-                                   const std::function<bool(TaskRecord&)>& change);
+                                   const std::function<bool(TaskRecord&)>& change,
+                                   Quietly quietly = Quietly::no);
   // A task built from its record whose frames go to the event log: to narrate into the stream
   // of a task this replica does not run (a cancel in the queue, a takeover).
   std::shared_ptr<Task> narrator_for(const TaskRecord& record);

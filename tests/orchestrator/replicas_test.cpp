@@ -227,6 +227,14 @@ TEST(Replicas, AReplicaKilledWhileRelayingIsTakenOverAndItsTaskEndsNamingIt) {
   auto& dead = holder == "replica-a" ? a : b;
   auto& survivor = holder == "replica-a" ? b : a;
   const std::string survivor_id = holder == "replica-a" ? "replica-b" : "replica-a";
+  // The other replica describes its progress while it runs (the record, written once a second).
+  std::size_t seen = 0;
+  for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline && seen == 0;
+       std::this_thread::sleep_for(50ms)) {
+    const json t = task_at(survivor->url(), id);
+    if (t.is_object() && t["state"] == "running") seen = t["tokens_out"].get<std::size_t>();
+  }
+  EXPECT_GT(seen, 0u) << "no progress seen through " << survivor_id;
   dead->signal(SIGKILL);
   dead->wait_exit(5s);
 
