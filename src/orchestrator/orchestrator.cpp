@@ -186,7 +186,10 @@ bool Orchestrator::start() {
       .emit();
   impl_->expire_every_second();
   if (!c.pool_urls.empty()) impl_->poller = std::thread([this] { impl_->poll_pools(); });
-  if (c.state) impl_->registry = std::make_unique<RegistryWatch>(*c.state, impl_->scheduler);
+  if (c.state) {
+    impl_->registry = std::make_unique<RegistryWatch>(
+        *c.state, impl_->scheduler, impl_->shared ? impl_->shared->link() : nullptr);
+  }
   return true;
 }
 

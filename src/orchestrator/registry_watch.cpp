@@ -12,8 +12,9 @@ namespace llorch::orchestrator {
 namespace n = llorch::narration;
 using namespace std::chrono_literals;
 
-RegistryWatch::RegistryWatch(state::StateConfig config, Scheduler& scheduler)
-    : config_(std::move(config)), scheduler_(scheduler) {
+RegistryWatch::RegistryWatch(state::StateConfig config, Scheduler& scheduler,
+                             std::shared_ptr<state::NatsLink> link)
+    : config_(std::move(config)), scheduler_(scheduler), link_(std::move(link)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -73,7 +74,7 @@ void RegistryWatch::run() {
     // Once a second: every entry read afresh, which also notices the ones that expired.
     try {
       if (!bucket) {
-        bucket = state::open_pool_registry(config_);
+        bucket = state::open_pool_registry(config_, link_);
         n::info(n::actor::orchestrator, n::action::pool_register)
             .target(config_.url)
             .human(

@@ -20,7 +20,9 @@ namespace llorch::orchestrator {
 
 class RegistryWatch {
  public:
-  RegistryWatch(state::StateConfig config, Scheduler& scheduler);
+  // Over `link` (the shared tasks' connection) when given, else over a connection of its own.
+  RegistryWatch(state::StateConfig config, Scheduler& scheduler,
+                std::shared_ptr<state::NatsLink> link = nullptr);
   ~RegistryWatch();  // stop()
   RegistryWatch(const RegistryWatch&) = delete;
   RegistryWatch& operator=(const RegistryWatch&) = delete;
@@ -38,6 +40,7 @@ class RegistryWatch {
 
   state::StateConfig config_;
   Scheduler& scheduler_;
+  std::shared_ptr<state::NatsLink> link_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -71,6 +71,8 @@ class SharedTasks {
   void stop();
 
   const std::string& replica_id() const noexcept { return config_.replica_id; }
+  // Its connection, for the pool registry's reader: one connection per orchestrator.
+  const std::shared_ptr<state::NatsLink>& link() const noexcept { return link_; }
 
   // Into the shared queue (narrated into the task's stream); the same answers as
   // Scheduler::admit. Throws StateUnavailable.

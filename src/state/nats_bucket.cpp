@@ -28,8 +28,11 @@ bool lost_race(natsStatus status) {
 
 }  // namespace
 
-std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config) {
-  return std::make_unique<NatsBucket>(config, "llorch_pools", config.registry_ttl);
+std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config,
+                                               std::shared_ptr<NatsLink> link) {
+  constexpr const char* kPools = "llorch_pools";
+  if (link) return std::make_unique<NatsBucket>(std::move(link), kPools, config.registry_ttl);
+  return std::make_unique<NatsBucket>(config, kPools, config.registry_ttl);
 }
 
 std::runtime_error NatsBucket::failure(std::string_view doing, int status) const {

@@ -73,7 +73,9 @@ class NatsBucket {
 };
 
 // The pool registry: bucket llorch_pools, each pool's entry living config.registry_ttl past its
-// last write. Pool managers write it, orchestrators read it.
-std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config);
+// last write. Pool managers write it, orchestrators read it. Over `link` when given, else over a
+// connection of its own.
+std::unique_ptr<NatsBucket> open_pool_registry(const StateConfig& config,
+                                               std::shared_ptr<NatsLink> link = nullptr);
 
 }  // namespace llorch::state
