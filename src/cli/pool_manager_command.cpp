@@ -82,6 +82,7 @@ Command add_pool_manager_command(CLI::App& app) {
               return 1;
             }
             if (config.pool_id.empty()) config.pool_id = default_pool_id();
+            if (config.state) config.state->client_name = "llorch pool-manager " + config.pool_id;
             // Secrets come from the environment, never the command line (which every local
             // user can read).
             if (const char* t = std::getenv("LLORCH_POOL_TOKEN")) config.api_token = t;

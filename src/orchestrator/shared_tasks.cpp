@@ -145,6 +145,7 @@ class SharedTasks::Writer : public TaskObserver {
 SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
                          OrchestratorMetrics& metrics)
     : config_(std::move(config)), scheduler_(scheduler), metrics_(metrics) {
+  config_.state.client_name = "llorch orchestrator " + config_.replica_id;
   link_ = std::make_shared<state::NatsLink>(config_.state);
   records_ = std::make_unique<state::NatsBucket>(link_, kRecords, config_.retention);
   replicas_ = std::make_unique<state::NatsBucket>(link_, kReplicas, config_.state.registry_ttl);

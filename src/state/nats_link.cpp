@@ -29,6 +29,7 @@ NatsLink::NatsLink(const StateConfig& config) : url_(config.url) {
   if (!config.token.empty()) natsOptions_SetToken(options_, config.token.c_str());
   if (!config.user.empty())
     natsOptions_SetUserInfo(options_, config.user.c_str(), config.password.c_str());
+  if (!config.client_name.empty()) natsOptions_SetName(options_, config.client_name.c_str());
   natsOptions_SetTimeout(options_, 2000);
   natsOptions_SetMaxReconnect(options_, -1);  // ride out a restart of the server
   check(natsConnection_Connect(&connection_, options_), "connecting",

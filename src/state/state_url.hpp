@@ -15,6 +15,8 @@ struct StateConfig {
   // How long a pool's registry entry lives without a heartbeat; every process sharing the
   // substrate must use the same value (the bucket is created with it).
   std::chrono::milliseconds registry_ttl{15000};
+  // How the server lists the connection (its /connz page): which process of which role.
+  std::string client_name;
 };
 
 // Checks `url` ("nats://host:port") and reads the credentials from the environment. Throws

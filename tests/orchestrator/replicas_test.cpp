@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -374,12 +375,27 @@ TEST(Replicas, AStoppingReplicaHandsItsWaitingTasksBackAndAnotherRunsThem) {
   EXPECT_TRUE(narrated(stream, "task_claimed", "Replica replica-a took task " + id));
 }
 
+// The clients' connections as NATS lists them, by name (sorted).
+std::vector<std::string> connection_names(const NatsServer& nats) {
+  const json connz = json::parse(call("GET", nats.monitor_url() + "/connz").body, nullptr, false);
+  std::vector<std::string> names;
+  for (const auto& c : connz.value("connections", json::array()))
+    names.push_back(c.value("name", "(unnamed)"));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 TEST(Replicas, TheyRideOutANatsRestartSayingSoMeanwhile) {
   Serving serving;
   ASSERT_TRUE(serving.ready);
   auto& a = serving.a;
   auto& b = serving.b;
   const json quick{{"prompt", "Once"}, {"max_tokens", 8}};
+  // One connection a process, named after its role and id (what an operator reads on /connz).
+  const std::vector<std::string> clients{"llorch orchestrator replica-a",
+                                         "llorch orchestrator replica-b",
+                                         "llorch pool-manager p-shared"};
+  EXPECT_EQ(connection_names(serving.cluster.nats), clients);
 
   // While NATS is down, admission says so (503 with Retry-After) rather than hang or lose it.
   serving.cluster.nats.stop();
@@ -404,6 +420,7 @@ TEST(Replicas, TheyRideOutANatsRestartSayingSoMeanwhile) {
       read_events(b->url() + json::parse(created.body)["events_url"].get<std::string>());
   expect_whole_stream(stream);
   EXPECT_EQ(stream.events.back().event, "end");
+  EXPECT_EQ(connection_names(serving.cluster.nats), clients) << "each reconnected, once";
 }
 
 TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {

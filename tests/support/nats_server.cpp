@@ -16,11 +16,12 @@ NatsServer::NatsServer(std::string token)
              ("llorch-nats-" + std::to_string(::getpid()) + "-" +
               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))),
       token_(std::move(token)) {
-  start("-1");
+  start("-1", "-1");
 }
 
-void NatsServer::start(const std::string& port) {
-  std::vector<std::string> args{"-js", "-a", "127.0.0.1", "-p", port, "-sd", store_.string()};
+void NatsServer::start(const std::string& port, const std::string& monitor_port) {
+  std::vector<std::string> args{"-js", "-a",         "127.0.0.1", "-p",           port,
+                                "-m",  monitor_port, "-sd",       store_.string()};
   if (!token_.empty()) args.insert(args.end(), {"--auth", token_});
   if (std::string(LLORCH_NATS_SERVER).empty()) return;  // not installed: url() stays empty
   err_ = std::make_unique<bp::ipstream>();
@@ -30,10 +31,16 @@ void NatsServer::start(const std::string& port) {
   std::condition_variable found;
   bool done = false;
   std::string url;
+  std::string monitor;
   reader_ = std::thread([&, this] {
     const std::string listening = "Listening for client connections on ";
+    const std::string monitoring = "Starting http monitor on ";
     bool told = false;
     for (std::string line; std::getline(*err_, line);) {
+      if (const auto at = line.find(monitoring); !told && at != std::string::npos) {
+        std::lock_guard lock(mutex);
+        monitor = "http://" + line.substr(at + monitoring.size());
+      }
       const auto at = line.find(listening);
       if (!told && at != std::string::npos) {
         std::lock_guard lock(mutex);
@@ -51,6 +58,7 @@ void NatsServer::start(const std::string& port) {
   std::unique_lock lock(mutex);
   found.wait_for(lock, std::chrono::seconds(10), [&] { return done; });
   url_ = url;
+  monitor_url_ = monitor;
   if (url_.empty()) {  // never listened: the reader must not outlive this frame's mutex
     lock.unlock();
     if (child_.running()) child_.terminate();
@@ -69,10 +77,13 @@ void NatsServer::stop() {
 
 bool NatsServer::restart() {
   const std::string was = url_;
+  const std::string monitor_was = monitor_url_;
   stop();
   const auto colon = was.rfind(':');
-  if (colon == std::string::npos) return false;
-  start(was.substr(colon + 1));  // the same port and store: clients reconnect to it
+  const auto monitor_colon = monitor_was.rfind(':');
+  if (colon == std::string::npos || monitor_colon == std::string::npos) return false;
+  // The same ports and store: clients reconnect to it.
+  start(was.substr(colon + 1), monitor_was.substr(monitor_colon + 1));
   return url_ == was;
 }
 

@@ -20,6 +20,8 @@ class NatsServer {
   NatsServer& operator=(const NatsServer&) = delete;
 
   std::string url() const { return url_; }  // nats://127.0.0.1:PORT
+  // Its monitoring endpoint (http://127.0.0.1:PORT: /connz lists the clients' connections).
+  std::string monitor_url() const { return monitor_url_; }
 
   // SIGTERM (clients see the server gone) …
   void stop();
@@ -27,7 +29,7 @@ class NatsServer {
   bool restart();
 
  private:
-  void start(const std::string& port);  // "-1": any free port
+  void start(const std::string& port, const std::string& monitor_port);  // "-1": any free
 
   std::filesystem::path store_;
   std::string token_;
@@ -35,6 +37,7 @@ class NatsServer {
   boost::process::child child_;
   std::thread reader_;
   std::string url_;
+  std::string monitor_url_;
 };
 
 }  // namespace llorch::testing
