@@ -7,6 +7,9 @@ namespace llorch::state {
 namespace {
 
 constexpr const char* kStream = "LLORCH_EVENTS";
+// How long the server may take to confirm an event stored (a cluster electing a new leader for
+// the stream takes a few seconds).
+constexpr std::chrono::seconds kAckWait{5};
 
 std::string subject_of(const std::string& task_id) {
   return "llorch.events." + task_id;
@@ -75,8 +78,14 @@ void EventLog::append(const std::string& task_id, std::string_view type, std::st
   std::string message;
   message.reserve(type.size() + 1 + data.size());
   message.append(type).append(1, '\n').append(data);
+  // An acknowledgement that does not come within the wait (the server that took the event
+  // died, and the client reconnected to another) is a failure flush() reports, not an event
+  // pending for ever that every later flush() would wait for.
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = std::chrono::duration_cast<std::chrono::milliseconds>(kAckWait).count();
   const natsStatus s = js_PublishAsync(publisher_, subject_of(task_id).c_str(), message.data(),
-                                       static_cast<int>(message.size()), nullptr);
+                                       static_cast<int>(message.size()), &options);
   if (s != NATS_OK) throw link_->failure("sending an event of task " + task_id, s);
 }
 
