@@ -8,11 +8,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/local_stack.hpp"
+#include "cli/state_flags.hpp"
 #include "narration/narrate.hpp"
 #include "narration/setup.hpp"
 #include "net/http_client.hpp"
 #include "orchestrator/orchestrator.hpp"
-#include "state/state_url.hpp"
 #include "worker/worker_config.hpp"
 
 namespace llorch::cli {
@@ -79,15 +79,14 @@ Command add_orchestrator_command(CLI::App& app) {
   struct Options {
     orchestrator::OrchestratorConfig config;
     AccessFlags access;
-    std::string state;
-    int registry_ttl_ms = 15000;
+    StateFlags state;
   };
   auto o = std::make_shared<Options>();
   command->add_option("--port", o->config.port, "Port of the API (0: any free port)")->required();
-  command->add_option("--state", o->state,
-                      "Share tasks, their events and the pool registry with other replicas on "
-                      "NATS JetStream (nats://HOST:PORT; credentials from LLORCH_NATS_TOKEN or "
-                      "LLORCH_NATS_USER/LLORCH_NATS_PASSWORD)");
+  add_state_flags(command, o->state,
+                  "Share tasks, their events and the pool registry with other replicas on NATS "
+                  "JetStream",
+                  "How long a pool's (or replica's) registry entry outlives its last heartbeat");
   command->add_option("--replica-id", o->config.replica_id,
                       "This replica's name among those sharing the state (default: "
                       "HOSTNAME-PID); a replica silent for --registry-ttl-ms is taken over");
@@ -97,11 +96,6 @@ Command add_orchestrator_command(CLI::App& app) {
           "With --state: seconds a task's record and events are kept for readers")
       ->check(CLI::Range(60, 30 * 86400))
       ->default_str("3600");
-  command
-      ->add_option("--registry-ttl-ms", o->registry_ttl_ms,
-                   "How long a pool's (or replica's) registry entry outlives its last "
-                   "heartbeat (the same on every process sharing the state)")
-      ->capture_default_str();
   command->add_option("--host", o->config.host, "Address to bind")->capture_default_str();
   command->add_option("--pool", o->config.pool_urls,
                       "A pool manager to use (http://host:port); repeatable. Pool managers "
@@ -128,14 +122,11 @@ Command add_orchestrator_command(CLI::App& app) {
                 return 1;
               }
             }
-            if (!o->state.empty()) {
-              try {
-                o->config.state =
-                    state::state_config(o->state, std::chrono::milliseconds(o->registry_ttl_ms));
-              } catch (const std::exception& e) {
-                fmt::print(stderr, "llorch: error: {}\n", e.what());
-                return 1;
-              }
+            try {
+              o->config.state = read_state_flags(o->state);
+            } catch (const std::exception& e) {
+              fmt::print(stderr, "llorch: error: {}\n", e.what());
+              return 1;
             }
             if (!read_access(o->access.token_env, o->access.keys_file, o->access.metrics_env,
                              o->config.service))

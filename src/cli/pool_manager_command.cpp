@@ -6,11 +6,11 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
+#include "cli/state_flags.hpp"
 #include "narration/setup.hpp"
 #include "net/http_client.hpp"
 #include "pool/pool_config.hpp"
 #include "pool/pool_manager.hpp"
-#include "state/state_url.hpp"
 
 namespace llorch::cli {
 
@@ -32,8 +32,7 @@ Command add_pool_manager_command(CLI::App& app) {
     std::string config_file;
     std::string pool_id;
     std::string worker_ports;
-    std::string state;
-    int registry_ttl_ms = 15000;
+    StateFlags state;
   };
   auto o = std::make_shared<Options>();
   command->add_option("--port", o->config.port, "Port of the pool API (0: any free port)")
@@ -44,16 +43,9 @@ Command add_pool_manager_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("--orchestrator", o->config.orchestrator_url,
                       "Orchestrator to register with and send heartbeats to (http://…)");
-  auto* state = command->add_option(
-      "--state", o->state,
-      "Register in the shared registry on NATS instead (nats://HOST:PORT; credentials from "
-      "LLORCH_NATS_TOKEN or LLORCH_NATS_USER/LLORCH_NATS_PASSWORD)");
-  state->excludes(command->get_option("--orchestrator"));
-  command
-      ->add_option("--registry-ttl-ms", o->registry_ttl_ms,
-                   "How long a pool's registry entry outlives its last heartbeat (the same "
-                   "on every process sharing the state)")
-      ->capture_default_str();
+  add_state_flags(command, o->state, "Register in the shared registry on NATS instead",
+                  "How long a pool's registry entry outlives its last heartbeat")
+      ->excludes(command->get_option("--orchestrator"));
   command->add_option("--pool-id", o->pool_id, "Name of this pool (default pool-<hostname>)");
   command->add_option("--worker-ports", o->worker_ports,
                       "Ports workers may bind, A-B (default 19100-19899; each checked free)");
@@ -67,15 +59,14 @@ Command add_pool_manager_command(CLI::App& app) {
               if (!o->worker_ports.empty())
                 config.worker_ports = pool::parse_port_range(o->worker_ports);
               if (!config.orchestrator_url.empty()) net::parse_url(config.orchestrator_url);
-              if (!o->state.empty()) {
-                config.state =
-                    state::state_config(o->state, std::chrono::milliseconds(o->registry_ttl_ms));
+              config.state = read_state_flags(o->state);
+              if (config.state) {
                 // Two missed heartbeats at most before the entry would expire.
                 if (config.heartbeat_interval * 2 > config.state->registry_ttl)
                   throw std::invalid_argument(fmt::format(
                       "heartbeat_interval_ms ({}) must be at most half of --registry-ttl-ms "
                       "({}), or the pool's entry expires between heartbeats",
-                      config.heartbeat_interval.count(), o->registry_ttl_ms));
+                      config.heartbeat_interval.count(), o->state.registry_ttl_ms));
               }
             } catch (const std::exception& e) {
               fmt::print(stderr, "llorch: error: {}\n", e.what());

@@ -56,18 +56,30 @@ NatsBucket::NatsBucket(std::shared_ptr<NatsLink> link, const std::string& bucket
                        std::chrono::milliseconds ttl)
     : handles_(std::make_unique<Handles>()), link_(std::move(link)), bucket_(bucket) {
   Handles& h = *handles_;
-  if (js_KeyValue(&h.store, link_->jetstream(), bucket.c_str()) == NATS_OK) return;
+  if (js_KeyValue(&h.store, link_->jetstream(), bucket.c_str()) != NATS_OK) create(ttl);
+  // Kept on as many servers as this process says (the latest to start decides, as for streams),
+  // and read from the stream's leader alone.
+  if (!link_->settle_bucket_stream("KV_" + bucket)) return;
+  kvStore_Destroy(h.store);
+  h.store = nullptr;
+  const natsStatus s = js_KeyValue(&h.store, link_->jetstream(), bucket.c_str());
+  if (s != NATS_OK) throw failure("opening", s);
+}
+
+void NatsBucket::create(std::chrono::milliseconds ttl) {
   kvConfig kv;
   kvConfig_Init(&kv);
-  kv.Bucket = bucket.c_str();
+  kv.Bucket = bucket_.c_str();
   kv.History = 1;
+  kv.Replicas = link_->replicas();
   kv.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl).count();
-  const natsStatus s = js_CreateKeyValue(&h.store, link_->jetstream(), &kv);
+  const natsStatus s = js_CreateKeyValue(&handles_->store, link_->jetstream(), &kv);
   if (s == NATS_OK) return;
   throw std::runtime_error(fmt::format(
       "{}; every process sharing the state must use the same --registry-ttl-ms; or the server "
-      "has no JetStream (nats-server -js)",
-      link_->failure("creating bucket " + bucket, s).what()));
+      "has no JetStream (nats-server -js), or the cluster has fewer servers than "
+      "--state-replicas",
+      link_->failure("creating bucket " + bucket_, s).what()));
 }
 
 NatsBucket::~NatsBucket() = default;
@@ -89,18 +101,30 @@ void NatsBucket::remove(const std::string& key) {
 }
 
 std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
-  std::vector<std::pair<std::string, std::string>> out;
-  kvKeysList keys{};
-  const natsStatus s = kvStore_Keys(&keys, handles_->store, nullptr);
-  if (s == NATS_NOT_FOUND) return out;  // no key at all
+  // The keys are the subjects the bucket's stream holds, read from its state: no consumer, unlike
+  // kvStore_Keys. Cheaper, for a read every second, and sound while a server of the cluster is
+  // down (nats-server 2.9 may place the ephemeral consumer that kvStore_Keys makes on it, and the
+  // call then times out).
+  const std::string prefix = "$KV." + bucket_ + ".";
+  const std::string filter = prefix + ">";
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamInfo* info = nullptr;
+  jsErrCode code{};
+  const natsStatus s =
+      js_GetStreamInfo(&info, link_->jetstream(), ("KV_" + bucket_).c_str(), &options, &code);
   if (s != NATS_OK) throw failure("the keys of", s);
-  for (int i = 0; i < keys.Count; ++i) {
-    kvEntry* entry = nullptr;
-    if (kvStore_Get(&entry, handles_->store, keys.Keys[i]) != NATS_OK) continue;  // gone since
-    out.emplace_back(keys.Keys[i], value_of(entry));
-    kvEntry_Destroy(entry);
+  std::vector<std::string> keys;
+  if (const jsStreamStateSubjects* subjects = info->State.Subjects; subjects != nullptr) {
+    for (int i = 0; i < subjects->Count; ++i)
+      keys.emplace_back(std::string_view(subjects->List[i].Subject).substr(prefix.size()));
   }
-  kvKeysList_Destroy(&keys);
+  jsStreamInfo_Destroy(info);
+  // A deleted key's subject stays (its last message marks the delete): get() skips it.
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& key : keys)
+    if (auto entry = get(key)) out.emplace_back(key, std::move(entry->value));
   return out;
 }
 

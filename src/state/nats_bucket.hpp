@@ -63,6 +63,7 @@ class NatsBucket {
   const std::string& url() const noexcept;
 
  private:
+  void create(std::chrono::milliseconds ttl);  // throws naming the likely causes
   // "NATS at URL: <doing> <bucket>: <the server's reason>".
   std::runtime_error failure(std::string_view doing, int status) const;
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace llorch::state {
 
 namespace {
@@ -16,7 +18,7 @@ std::string reason(natsStatus status) {
 
 }  // namespace
 
-NatsLink::NatsLink(const StateConfig& config) : url_(config.url) {
+NatsLink::NatsLink(const StateConfig& config) : url_(config.url), replicas_(config.replicas) {
   const auto check = [&](natsStatus status, std::string_view doing, std::string_view fix) {
     if (status == NATS_OK) return;
     const std::string why = reason(status);
@@ -24,8 +26,10 @@ NatsLink::NatsLink(const StateConfig& config) : url_(config.url) {
     throw std::runtime_error(fmt::format("NATS at {}: {} failed: {}; {}", url_, doing, why, fix));
   };
   check(natsOptions_Create(&options_), "making the client options", "out of memory?");
-  check(natsOptions_SetURL(options_, config.url.c_str()), "reading the URL",
-        "give --state nats://HOST:PORT");
+  std::vector<const char*> servers;
+  for (const auto& server : config.servers) servers.push_back(server.c_str());
+  check(natsOptions_SetServers(options_, servers.data(), static_cast<int>(servers.size())),
+        "reading the URL", "give --state nats://HOST:PORT[,nats://HOST:PORT…]");
   if (!config.token.empty()) natsOptions_SetToken(options_, config.token.c_str());
   if (!config.user.empty())
     natsOptions_SetUserInfo(options_, config.user.c_str(), config.password.c_str());
@@ -58,13 +62,39 @@ std::runtime_error NatsLink::failure(std::string_view doing, natsStatus status) 
 
 void NatsLink::ensure_stream(jsStreamConfig config, std::string_view what) {
   // By value: the client takes a pointer to non-const.
+  config.Replicas = replicas_;
   jsErrCode code{};
   jsStreamInfo* info = nullptr;
   natsStatus s = js_AddStream(&info, jetstream_, &config, nullptr, &code);
   if (s != NATS_OK && code == JSStreamNameExistErr)
     s = js_UpdateStream(&info, jetstream_, &config, nullptr, &code);
   if (info != nullptr) jsStreamInfo_Destroy(info);
-  if (s != NATS_OK) throw failure(fmt::format("making {} {}", what, config.Name), s);
+  if (s != NATS_OK)
+    throw failure(fmt::format("making {} {}{}", what, config.Name, on_servers()), s);
+}
+
+bool NatsLink::settle_bucket_stream(const std::string& name) {
+  jsErrCode code{};
+  jsStreamInfo* info = nullptr;
+  natsStatus s = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &code);
+  bool changed = false;
+  if (s == NATS_OK && (info->Config->Replicas != replicas_ || info->Config->AllowDirect)) {
+    jsStreamConfig config = *info->Config;  // its strings stay info's until it is destroyed
+    config.Replicas = replicas_;
+    config.AllowDirect = false;
+    jsStreamInfo* updated = nullptr;
+    s = js_UpdateStream(&updated, jetstream_, &config, nullptr, &code);
+    if (updated != nullptr) jsStreamInfo_Destroy(updated);
+    changed = s == NATS_OK;
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  if (s != NATS_OK) throw failure(fmt::format("keeping stream {}{}", name, on_servers()), s);
+  return changed;
+}
+
+std::string NatsLink::on_servers() const {
+  if (replicas_ == 1) return "";
+  return fmt::format(" on {} servers (is the cluster that large? --state-replicas)", replicas_);
 }
 
 void NatsLink::publish(const std::string& subject, std::string_view data) {

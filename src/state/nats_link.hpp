@@ -28,24 +28,34 @@ class NatsLink {
   natsConnection* connection() const noexcept { return connection_; }
   jsCtx* jetstream() const noexcept { return jetstream_; }
   const std::string& url() const noexcept { return url_; }
+  int replicas() const noexcept { return replicas_; }  // servers that keep each stream
 
   // "NATS at URL: <doing>: <the server's or client's reason>".
   std::runtime_error failure(std::string_view doing, natsStatus status) const;
 
-  // Creates the JetStream stream `config` describes, or makes the existing one match it (the
-  // latest process to start decides its limits). Throws with the server's reason.
+  // Creates the JetStream stream `config` describes, kept on replicas() servers, or makes the
+  // existing one match it (the latest process to start decides its limits). Throws with the
+  // server's reason.
   void ensure_stream(jsStreamConfig config, std::string_view what);
+  // The existing stream `name` (a bucket's) kept on replicas() servers and read from its leader
+  // alone: a bucket is made with direct gets allowed, which any server keeping a copy answers,
+  // and one catching up after a restart answers with an old value or none. True when it changed
+  // (a bucket's handle opened before still reads as it did: open it again). Throws with the
+  // server's reason.
+  bool settle_bucket_stream(const std::string& name);
 
   // A core NATS message: no storage, no acknowledgement (throws when the client cannot send).
   void publish(const std::string& subject, std::string_view data);
 
  private:
   void release() noexcept;
+  std::string on_servers() const;  // " on N servers (…)" for a failure, when N > 1
 
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   jsCtx* jetstream_ = nullptr;
   std::string url_;
+  int replicas_ = 1;
 };
 
 // A subscription whose messages go to a callback on the client's delivery thread, until it is

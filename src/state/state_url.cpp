@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <ranges>
 #include <stdexcept>
 
 namespace llorch::state {
@@ -37,18 +38,36 @@ std::string environment(const char* name) {
 
 }  // namespace
 
-StateConfig state_config(const std::string& url, std::chrono::milliseconds registry_ttl) {
-  if (!nats_url(url)) {
+StateConfig state_config(const std::string& url, std::chrono::milliseconds registry_ttl,
+                         int replicas) {
+  std::vector<std::string> servers;
+  for (const auto part : url | std::views::split(','))
+    servers.emplace_back(part.begin(), part.end());
+  if (servers.empty()) servers.emplace_back();  // "" is refused below like any other
+  for (const auto& server : servers) {
+    if (nats_url(server)) continue;
     throw std::invalid_argument(fmt::format(
-        "--state {}: give the NATS server as nats://HOST:PORT (credentials go in "
-        "LLORCH_NATS_TOKEN, or LLORCH_NATS_USER and LLORCH_NATS_PASSWORD, not in the URL)",
+        "--state {}: give the NATS server as nats://HOST:PORT, or a cluster's servers as "
+        "nats://HOST:PORT,nats://HOST:PORT,… (credentials go in LLORCH_NATS_TOKEN, or "
+        "LLORCH_NATS_USER and LLORCH_NATS_PASSWORD, not in the URL)",
         url));
   }
   if (registry_ttl < std::chrono::milliseconds(1000)) {
     throw std::invalid_argument("--registry-ttl-ms must be at least 1000");
   }
-  StateConfig config{url, environment("LLORCH_NATS_TOKEN"), environment("LLORCH_NATS_USER"),
-                     environment("LLORCH_NATS_PASSWORD"), registry_ttl};
+  if (replicas < 1 || replicas > 5) {
+    throw std::invalid_argument(fmt::format(
+        "--state-replicas {}: JetStream keeps a stream on 1 to 5 servers (3 rides out the loss "
+        "of one)",
+        replicas));
+  }
+  StateConfig config{.url = url,
+                     .servers = std::move(servers),
+                     .token = environment("LLORCH_NATS_TOKEN"),
+                     .user = environment("LLORCH_NATS_USER"),
+                     .password = environment("LLORCH_NATS_PASSWORD"),
+                     .registry_ttl = registry_ttl,
+                     .replicas = replicas};
   if (config.user.empty() != config.password.empty()) {
     throw std::invalid_argument(
         "LLORCH_NATS_USER and LLORCH_NATS_PASSWORD go together: set both, or neither");

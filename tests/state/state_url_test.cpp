@@ -25,11 +25,36 @@ TEST(StateUrl, TakesNatsHostAndPort) {
   EXPECT_EQ(refusal("nats://nats-0.nats:65535"), "");
 }
 
+TEST(StateUrl, TakesEachServerOfACluster) {
+  const StateConfig c = state_config("nats://n1:4222,nats://n2:4222,nats://10.0.0.3:4223", 15000ms);
+  EXPECT_EQ(c.servers,
+            (std::vector<std::string>{"nats://n1:4222", "nats://n2:4222", "nats://10.0.0.3:4223"}));
+  EXPECT_EQ(c.url, "nats://n1:4222,nats://n2:4222,nats://10.0.0.3:4223") << "as given, to narrate";
+  EXPECT_EQ(state_config("nats://n1:4222", 15000ms).servers,
+            std::vector<std::string>{"nats://n1:4222"});
+}
+
+TEST(StateUrl, KeepsStreamsOnOneToFiveServers) {
+  EXPECT_EQ(state_config("nats://h:1", 15000ms).replicas, 1);
+  EXPECT_EQ(state_config("nats://h:1", 15000ms, 3).replicas, 3);
+  EXPECT_EQ(state_config("nats://h:1", 15000ms, 5).replicas, 5);
+  for (int replicas : {0, -1, 6}) {
+    try {
+      state_config("nats://h:1", 15000ms, replicas);
+      ADD_FAILURE() << replicas << " taken";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("--state-replicas"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(StateUrl, RefusesEverythingElseSayingTheForm) {
   for (const char* url :
        {"", "nats://", "nats://host", "nats://:4222", "http://host:4222", "nats://host:0",
         "nats://host:65536", "nats://host:42a2", "nats://user:pass@host:4222",
-        "nats://host:4222/path", "nats://ho st:4222", "nats://host:123456"}) {
+        "nats://host:4222/path", "nats://ho st:4222", "nats://host:123456", ",", "nats://a:1,",
+        ",nats://a:1", "nats://a:1,,nats://b:2", "nats://a:1, nats://b:2",
+        "nats://a:1,http://b:2"}) {
     const std::string why = refusal(url);
     EXPECT_NE(why.find("nats://HOST:PORT"), std::string::npos) << url << ": " << why;
   }
