@@ -10,6 +10,9 @@ constexpr const char* kStream = "LLORCH_EVENTS";
 // How long the server may take to confirm an event stored (a cluster electing a new leader for
 // the stream takes a few seconds).
 constexpr std::chrono::seconds kAckWait{5};
+// A reader's consumer is asked for this many times, waiting this long each time.
+constexpr int kFollowAttempts = 3;
+constexpr std::chrono::milliseconds kFollowWait{1500};
 
 std::string subject_of(const std::string& task_id) {
   return "llorch.events." + task_id;
@@ -102,11 +105,19 @@ std::unique_ptr<NatsSubscription> EventLog::follow(const std::string& task_id, O
   options.Stream = kStream;
   options.Ordered = true;  // in order, each once, from the first event on
   options.Config.DeliverPolicy = js_DeliverAll;
+  // The server places the consumer on one of the servers keeping the stream, and nats-server 2.9
+  // may pick one that is down: its creation then goes unanswered. Asked again, it lands
+  // elsewhere; a short wait each time keeps the reader's wait short.
+  jsOptions wait;
+  jsOptions_Init(&wait);
+  wait.Wait = std::chrono::duration_cast<std::chrono::milliseconds>(kFollowWait).count();
   natsSubscription* sub = nullptr;
-  jsErrCode code{};
-  const natsStatus s =
-      js_Subscribe(&sub, link_->jetstream(), subject_of(task_id).c_str(),
-                   &NatsSubscription::deliver, subscription->closure(), nullptr, &options, &code);
+  natsStatus s = NATS_TIMEOUT;
+  for (int attempt = 0; attempt < kFollowAttempts && s == NATS_TIMEOUT; ++attempt) {
+    jsErrCode code{};
+    s = js_Subscribe(&sub, link_->jetstream(), subject_of(task_id).c_str(),
+                     &NatsSubscription::deliver, subscription->closure(), &wait, &options, &code);
+  }
   if (s != NATS_OK) throw link_->failure("following the events of task " + task_id, s);
   subscription->attach(sub);
   return subscription;

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "llorch_process.hpp"
+#include "nats_cluster.hpp"
 #include "nats_server.hpp"
 
 namespace llorch::testing {
@@ -27,49 +28,58 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 const std::string kNatsToken = "nats-token-for-the-replica-tests-0123";
 const Env kEnv{{"LLORCH_NATS_TOKEN", kNatsToken}};
 
+// An orchestrator replica on the shared state `state` (its flags).
+std::unique_ptr<LlorchProcess> replica_on(const std::vector<std::string>& state,
+                                          const std::string& id, int queue_size = 64,
+                                          int queue_timeout_s = 300) {
+  std::vector<std::string> argv{"orchestrator",
+                                "--port",
+                                "0",
+                                "--replica-id",
+                                id,
+                                "--queue-size",
+                                std::to_string(queue_size),
+                                "--queue-timeout",
+                                std::to_string(queue_timeout_s)};
+  argv.insert(argv.end(), state.begin(), state.end());
+  return std::make_unique<LlorchProcess>(argv, kEnv);
+}
+
+// The pool manager p-shared on a shared state, keeping one single-slot stories260K worker
+// (heartbeats every 200 ms), as its config file says.
+struct WorkersFile {
+  WorkersFile() {
+    std::ofstream(file) << "heartbeat_interval_ms = 200\n[[workers]]\nmodel = \"" << model_path()
+                        << "\"\nslots = 1\nctx = 8192\n";
+  }
+  ~WorkersFile() {
+    std::error_code ignored;
+    fs::remove(file, ignored);
+  }
+  std::unique_ptr<LlorchProcess> pool_on(const std::vector<std::string>& state) const {
+    std::vector<std::string> argv{"pool-manager", "--port",   "0",          "--pool-id",
+                                  "p-shared",     "--config", file.string()};
+    argv.insert(argv.end(), state.begin(), state.end());
+    return std::make_unique<LlorchProcess>(argv, kEnv);
+  }
+  const fs::path file = fs::temp_directory_path() /
+                        ("llorch-replicas-" + std::to_string(::getpid()) + "-" +
+                         std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
+};
+
 // The replicas and pool managers of one test, all on one NATS server, entries living 2 s.
 struct Cluster {
-  Cluster() : config(write_config()) {}
-  ~Cluster() {
-    std::error_code ignored;
-    fs::remove(config, ignored);
-  }
-
   std::vector<std::string> state() const {
     return {"--state", nats.url(), "--registry-ttl-ms", "2000"};
   }
   std::unique_ptr<LlorchProcess> replica(const std::string& id, int queue_size = 64,
                                          int queue_timeout_s = 300) const {
-    std::vector<std::string> argv{"orchestrator",
-                                  "--port",
-                                  "0",
-                                  "--replica-id",
-                                  id,
-                                  "--queue-size",
-                                  std::to_string(queue_size),
-                                  "--queue-timeout",
-                                  std::to_string(queue_timeout_s)};
-    for (const auto& s : state()) argv.push_back(s);
-    return std::make_unique<LlorchProcess>(argv, kEnv);
+    return replica_on(state(), id, queue_size, queue_timeout_s);
   }
-  std::unique_ptr<LlorchProcess> pool() const {
-    std::vector<std::string> argv{"pool-manager", "--port",       "0", "--pool-id", "p-shared",
-                                  "--config",     config.string()};
-    for (const auto& s : state()) argv.push_back(s);
-    return std::make_unique<LlorchProcess>(argv, kEnv);
-  }
-
-  static fs::path write_config() {
-    const fs::path file = fs::temp_directory_path() /
-                          ("llorch-replicas-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(Clock::now().time_since_epoch().count()) + ".toml");
-    std::ofstream(file) << "heartbeat_interval_ms = 200\n[[workers]]\nmodel = \"" << model_path()
-                        << "\"\nslots = 1\nctx = 8192\n";
-    return file;
-  }
+  std::unique_ptr<LlorchProcess> pool() const { return config.pool_on(state()); }
 
   NatsServer nats{kNatsToken};
-  fs::path config;
+  WorkersFile config;
 };
 
 // Whether `replica` lists a ready worker (or, `or_busy`, one serving someone) within the time.
@@ -447,6 +457,66 @@ TEST(Replicas, TwoReplicasSharingOneSingleSlotWorkerCompleteEveryTask) {
     expect_whole_stream(stream);
     EXPECT_EQ(stream.events.back().event, "end") << stream.data.back().dump();
   }
+}
+
+TEST(Replicas, OnAClusterOfThreeNatsServersTheyRideOutTheLossOfOne) {
+  NatsCluster nats(kNatsToken);
+  ASSERT_FALSE(nats.url().empty()) << "the three NATS servers did not form a cluster";
+  // Entries live the default 15 s: longer than the cluster takes to elect new leaders, so no
+  // replica or pool is given up for dead meanwhile.
+  const std::vector<std::string> state{"--state", nats.url(), "--state-replicas", "3"};
+  WorkersFile workers;
+  auto a = replica_on(state, "replica-a");
+  auto b = replica_on(state, "replica-b");
+  auto pool = workers.pool_on(state);
+  ASSERT_TRUE(ready_worker_at(a->url(), 30s));
+  ASSERT_TRUE(ready_worker_at(b->url(), 10s));
+  for (const char* stream : {"LLORCH_QUEUE", "LLORCH_EVENTS", "KV_llorch_tasks",
+                             "KV_llorch_replicas", "KV_llorch_pools"})
+    EXPECT_EQ(nats.replicas_of(stream), 3) << stream << " is kept on every server";
+  const json quick{{"prompt", "Once"}, {"max_tokens", 8}};
+  const auto run_through = [&](LlorchProcess& admit, LlorchProcess& read) {
+    net::ClientResponse created;
+    for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline;
+         std::this_thread::sleep_for(200ms)) {
+      created = call("POST", admit.url() + "/v2/tasks", quick);
+      if (created.status == 202) break;
+      // While the cluster elects new leaders: said, with when to come back.
+      EXPECT_EQ(created.status, 503u) << created.body;
+      EXPECT_EQ(created.headers.count("retry-after"), 1u);
+    }
+    EXPECT_EQ(created.status, 202u) << created.body;
+    if (created.status != 202) return;
+    // The reader is told the same while the other replica cannot read the state yet.
+    const std::string id = json::parse(created.body)["job_id"];
+    net::ClientResponse described;
+    for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline;
+         std::this_thread::sleep_for(200ms)) {
+      described = call("GET", read.url() + "/v2/tasks/" + id);
+      if (described.status == 200) break;
+      EXPECT_EQ(described.status, 503u) << described.body;
+    }
+    ASSERT_EQ(described.status, 200u) << described.body;
+    Events stream;
+    for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline && stream.events.empty();
+         std::this_thread::sleep_for(200ms))
+      stream = read_events(read.url() + "/v2/tasks/" + id + "/events");  // none: a 503
+    expect_whole_stream(stream);
+    if (!stream.events.empty()) {
+      EXPECT_EQ(stream.events.back().event, "end");
+    }
+  };
+  SCOPED_TRACE("before");
+  run_through(*a, *b);
+
+  // The server leading the event stream dies without a word; the others take over.
+  const int victim = nats.leader_of("LLORCH_EVENTS");
+  ASSERT_GE(victim, 0);
+  nats.server(static_cast<std::size_t>(victim)).kill();
+  SCOPED_TRACE("after, a to b");
+  run_through(*a, *b);
+  SCOPED_TRACE("after, b to a");
+  run_through(*b, *a);
 }
 
 }  // namespace

@@ -11,11 +11,12 @@ namespace llorch::testing {
 
 namespace bp = boost::process;
 
-NatsServer::NatsServer(std::string token)
+NatsServer::NatsServer(std::string token, std::optional<ClusterSeat> seat)
     : store_(std::filesystem::temp_directory_path() /
              ("llorch-nats-" + std::to_string(::getpid()) + "-" +
               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))),
-      token_(std::move(token)) {
+      token_(std::move(token)),
+      seat_(std::move(seat)) {
   start("-1", "-1");
 }
 
@@ -23,6 +24,16 @@ void NatsServer::start(const std::string& port, const std::string& monitor_port)
   std::vector<std::string> args{"-js", "-a",         "127.0.0.1", "-p",           port,
                                 "-m",  monitor_port, "-sd",       store_.string()};
   if (!token_.empty()) args.insert(args.end(), {"--auth", token_});
+  if (seat_) {
+    std::string routes;
+    for (const auto& route : seat_->routes) {
+      if (!routes.empty()) routes += ',';
+      routes += route;
+    }
+    args.insert(args.end(),
+                {"--server_name", seat_->name, "--cluster_name", "llorch-test", "--cluster",
+                 "nats://127.0.0.1:" + std::to_string(seat_->route_port), "--routes", routes});
+  }
   if (std::string(LLORCH_NATS_SERVER).empty()) return;  // not installed: url() stays empty
   err_ = std::make_unique<bp::ipstream>();
   child_ =
@@ -69,6 +80,15 @@ void NatsServer::start(const std::string& port, const std::string& monitor_port)
 void NatsServer::stop() {
   if (child_.valid() && child_.running()) {
     ::kill(child_.id(), SIGTERM);
+    std::error_code ignored;
+    child_.wait(ignored);
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+void NatsServer::kill() {
+  if (child_.valid() && child_.running()) {
+    ::kill(child_.id(), SIGKILL);
     std::error_code ignored;
     child_.wait(ignored);
   }
