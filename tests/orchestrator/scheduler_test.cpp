@@ -58,14 +58,26 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds pat
   return done();
 }
 
-TEST(Scheduler, ATaskRefusedWhileTheReplicaStopsIsGivenBackNotCancelled) {
-  SlowlyBusyWorker worker(400ms);
+// A scheduler whose one task is being offered to a worker that answers after `delay`.
+struct AttemptInFlight {
+  explicit AttemptInFlight(std::chrono::milliseconds delay) : worker(delay) {
+    scheduler.update_pool(pool_with(worker.url()), false);
+    taken = scheduler.take(task);
+    asked = taken && wait_until([&] { return worker.asked() == 1; }, 5s);
+  }
+  SlowlyBusyWorker worker;
   OrchestratorMetrics metrics;
-  Scheduler scheduler({}, metrics);
-  scheduler.update_pool(pool_with(worker.url()), false);
-  const auto task = task_named("task-refused", metrics);
-  ASSERT_TRUE(scheduler.take(task));
-  ASSERT_TRUE(wait_until([&] { return worker.asked() == 1; }, 5s));
+  Scheduler scheduler{{}, metrics};
+  const std::shared_ptr<Task> task = task_named("task-in-flight", metrics);
+  bool taken = false;
+  bool asked = false;
+};
+
+TEST(Scheduler, ATaskRefusedWhileTheReplicaStopsIsGivenBackNotCancelled) {
+  AttemptInFlight attempt(400ms);
+  ASSERT_TRUE(attempt.asked);
+  auto& scheduler = attempt.scheduler;
+  const auto& task = attempt.task;
 
   // The attempt is in flight: release waits for its answer, and the refused task comes back.
   const auto released = scheduler.release_unstarted(3s);
@@ -75,19 +87,16 @@ TEST(Scheduler, ATaskRefusedWhileTheReplicaStopsIsGivenBackNotCancelled) {
   EXPECT_EQ(scheduler.find(task->id()), nullptr) << "out of the scheduler";
   // Nothing is placed after the release: the worker is not asked again.
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(worker.asked(), 1);
+  EXPECT_EQ(attempt.worker.asked(), 1);
   EXPECT_FALSE(scheduler.has_free_slot());
-  EXPECT_FALSE(scheduler.take(task_named("task-late", metrics)));
+  EXPECT_FALSE(scheduler.take(task_named("task-late", attempt.metrics)));
 }
 
 TEST(Scheduler, AReleaseThatOutwaitsItsPatienceLeavesTheAttemptToTheShutdown) {
-  SlowlyBusyWorker worker(1500ms);
-  OrchestratorMetrics metrics;
-  Scheduler scheduler({}, metrics);
-  scheduler.update_pool(pool_with(worker.url()), false);
-  const auto task = task_named("task-slow", metrics);
-  ASSERT_TRUE(scheduler.take(task));
-  ASSERT_TRUE(wait_until([&] { return worker.asked() == 1; }, 5s));
+  AttemptInFlight attempt(1500ms);
+  ASSERT_TRUE(attempt.asked);
+  auto& scheduler = attempt.scheduler;
+  const auto& task = attempt.task;
   const auto started = Clock::now();
   EXPECT_TRUE(scheduler.release_unstarted(200ms).empty());
   EXPECT_LT(Clock::now() - started, 1000ms) << "bounded by the patience";

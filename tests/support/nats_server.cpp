@@ -78,17 +78,16 @@ void NatsServer::start(const std::string& port, const std::string& monitor_port)
 }
 
 void NatsServer::stop() {
-  if (child_.valid() && child_.running()) {
-    ::kill(child_.id(), SIGTERM);
-    std::error_code ignored;
-    child_.wait(ignored);
-  }
-  if (reader_.joinable()) reader_.join();
+  end(SIGTERM);
 }
 
 void NatsServer::kill() {
+  end(SIGKILL);
+}
+
+void NatsServer::end(int signal) {
   if (child_.valid() && child_.running()) {
-    ::kill(child_.id(), SIGKILL);
+    ::kill(child_.id(), signal);
     std::error_code ignored;
     child_.wait(ignored);
   }

@@ -43,6 +43,7 @@ class NatsServer {
 
  private:
   void start(const std::string& port, const std::string& monitor_port);  // "-1": any free
+  void end(int signal);  // the signal, then waits for it to exit
 
   std::filesystem::path store_;
   std::string token_;
