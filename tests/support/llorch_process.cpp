@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dies_with_the_test.hpp"
+
 namespace llorch::testing {
 
 namespace bp = boost::process;
@@ -48,7 +50,7 @@ LlorchProcess::LlorchProcess(std::vector<std::string> argv,
       ("llorch-test-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".stderr");
   command_ = argv.empty() ? "llorch" : "llorch " + argv.front();
   child_ = bp::child(LLORCH_BINARY, bp::args(argv), bp::std_out > out_,
-                     bp::std_err > stderr_path_.string(), environment);
+                     bp::std_err > stderr_path_.string(), environment, DiesWithTheTest{});
   reader_ = std::thread([this] {
     for (std::string line; std::getline(out_, line);) {
       std::lock_guard lock(mutex_);
