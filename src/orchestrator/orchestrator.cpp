@@ -39,7 +39,9 @@ struct Orchestrator::Impl {
 
   ~Impl() {
     if (shared) {
-      // Its writers serve the scheduler's tasks: end those first.
+      // Its writers serve the scheduler's tasks, and requests on the service's threads call it:
+      // end those first.
+      service.finish_state_calls();
       scheduler.shutdown(std::chrono::milliseconds(1000));
       shared->stop();
     }
@@ -221,7 +223,10 @@ void Orchestrator::shutdown(std::function<void()> done) {
     // Tasks that wait here for a worker go back to the other replicas rather than end.
     if (impl_->shared) impl_->shared->hand_back_queued();
     impl_->scheduler.shutdown(std::chrono::milliseconds(5000));
-    if (impl_->shared) impl_->shared->stop();
+    if (impl_->shared) {
+      impl_->service.finish_state_calls();
+      impl_->shared->stop();
+    }
     impl_->feeds.stop();
     asio::post(impl_->io, [this, done = std::move(done)]() mutable {
       impl_->service.feed()->close_all();

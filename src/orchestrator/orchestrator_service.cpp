@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "api/http_common.hpp"
 #include "narration/correlation.hpp"
@@ -69,8 +70,42 @@ OrchestratorService::OrchestratorService(ServiceConfig config, Scheduler& schedu
                                          OrchestratorMetrics& metrics)
     : config_(std::move(config)), scheduler_(scheduler), metrics_(metrics) {}
 
+void OrchestratorService::set_shared(SharedTasks* shared) {
+  shared_ = shared;
+  // Each call waits on NATS (a round trip, seconds when it is down): a few at once.
+  state_calls_ = std::make_unique<boost::asio::thread_pool>(4);
+  std::lock_guard lock(offload_mutex_);
+  offloading_ = true;
+}
+
+void OrchestratorService::finish_state_calls() {
+  {
+    std::lock_guard lock(offload_mutex_);
+    offloading_ = false;
+  }
+  // The orchestrator's stopper and its destructor both call this.
+  if (state_calls_) std::call_once(state_calls_joined_, [this] { state_calls_->join(); });
+}
+
 void OrchestratorService::handle(net::HttpRequest request,
                                  std::shared_ptr<net::Exchange> exchange) {
+  const std::string path = request.path();
+  const bool calls_nats =
+      path.rfind(kTasks, 0) == 0 || path == "/v1/completions" || path == "/v1/chat/completions";
+  if (calls_nats) {
+    std::lock_guard lock(offload_mutex_);
+    if (offloading_) {
+      boost::asio::post(*state_calls_, [this, request = std::move(request),
+                                        exchange = std::move(exchange)]() mutable {
+        serve(std::move(request), std::move(exchange));
+      });
+      return;
+    }
+  }
+  serve(std::move(request), std::move(exchange));
+}
+
+void OrchestratorService::serve(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange) {
   Call call{std::move(request), std::move(exchange), "", ""};
   call.correlation_id = api::correlation_of(call.request);
   if (const auto trace = n::parse_traceparent(call.request.header("traceparent")))

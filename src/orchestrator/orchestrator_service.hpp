@@ -2,8 +2,11 @@
 // registry that pool managers talk to, /health and /metrics.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -31,10 +34,17 @@ class OrchestratorService {
  public:
   OrchestratorService(ServiceConfig config, Scheduler& scheduler, OrchestratorMetrics& metrics);
 
+  // Called on the server's io thread. With shared state, a request that calls NATS (tasks, the
+  // OpenAI endpoints) is served on a thread of the service's own: a slow or unreachable NATS
+  // (a cluster electing a leader takes seconds) never holds up the io thread, and with it every
+  // stream being written, /health and /metrics.
   void handle(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
   void set_draining() noexcept { draining_ = true; }
   // With --state: tasks are admitted into, found in and cancelled through the shared state.
-  void set_shared(SharedTasks* shared) noexcept { shared_ = shared; }
+  void set_shared(SharedTasks* shared);
+  // Waits for the requests on the service's threads; later ones are served on the io thread.
+  // Before the shared state goes.
+  void finish_state_calls();
   // The narration sink behind GET /v1/narration (the orchestrator installs it in the process's
   // narrator and closes it at shutdown).
   const std::shared_ptr<api::NarrationFeed>& feed() const noexcept { return feed_; }
@@ -53,6 +63,7 @@ class OrchestratorService {
   void pools(Call& call, const std::string& rest);
   void health(Call& call);
   void route(Call& call, const std::string& path);
+  void serve(net::HttpRequest request, std::shared_ptr<net::Exchange> exchange);
   // Admits the task or answers 429/503 (narrated); nullopt when it was refused.
   std::optional<Scheduler::Admission> admit(Call& call, const std::shared_ptr<Task>& task,
                                             bool openai_errors);
@@ -64,8 +75,12 @@ class OrchestratorService {
   OrchestratorMetrics& metrics_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::shared_ptr<api::NarrationFeed> feed_ = std::make_shared<api::NarrationFeed>();
-  bool draining_ = false;
+  std::atomic<bool> draining_{false};
   SharedTasks* shared_ = nullptr;
+  std::mutex offload_mutex_;
+  bool offloading_ = false;                                // guarded by offload_mutex_
+  std::unique_ptr<boost::asio::thread_pool> state_calls_;  // with --state
+  std::once_flag state_calls_joined_;
 };
 
 }  // namespace llorch::orchestrator

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "llorch_process.hpp"
 #include "nats_cluster.hpp"
@@ -383,6 +384,39 @@ TEST(Replicas, AStoppingReplicaHandsItsWaitingTasksBackAndAnotherRunsThem) {
   EXPECT_EQ(stream.data.back()["stop_reason"], "MAX_TOKENS");
   EXPECT_TRUE(narrated(stream, "task_queued", "Replica replica-b is stopping"));
   EXPECT_TRUE(narrated(stream, "task_claimed", "Replica replica-a took task " + id));
+}
+
+TEST(Replicas, ANatsThatHangsHoldsUpNoRequestThatDoesNotNeedIt) {
+  Serving serving;
+  ASSERT_TRUE(serving.ready);
+  auto& a = serving.a;
+  // NATS stops answering (connections open, nothing said): an admission waits for it …
+  serving.cluster.nats.pause();
+  struct Resume {
+    NatsServer& nats;
+    ~Resume() { nats.resume(); }
+  } resume{serving.cluster.nats};
+  auto admission = std::async(std::launch::async, [&] {
+    return call("POST", a->url() + "/v2/tasks", {{"prompt", "Once"}, {"max_tokens", 8}});
+  });
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(admission.wait_for(0s), std::future_status::timeout) << "it did not wait for NATS";
+  // … and meanwhile the replica answers everything else at once.
+  for (const char* path : {"/health", "/metrics", "/v1/pools", "/v1/models"}) {
+    const auto started = Clock::now();
+    EXPECT_EQ(call("GET", a->url() + path).status, 200u) << path;
+    EXPECT_LT(Clock::now() - started, 1s) << path << " waited behind the admission";
+  }
+  // NATS back: the admission is answered (admitted, or 503 with Retry-After if it gave up).
+  serving.cluster.nats.resume();
+  const auto answer = admission.get();
+  EXPECT_TRUE(answer.status == 202u || answer.status == 503u) << answer.status << answer.body;
+  const auto created =
+      call("POST", a->url() + "/v2/tasks", {{"prompt", "Once"}, {"max_tokens", 8}});
+  ASSERT_EQ(created.status, 202u) << created.body;
+  const Events stream =
+      read_events(a->url() + json::parse(created.body)["events_url"].get<std::string>());
+  expect_whole_stream(stream);
 }
 
 // The clients' connections as NATS lists them, by name (sorted).

@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "dies_with_the_test.hpp"
+
 namespace llorch::testing {
 
 namespace bp = boost::process;
@@ -36,8 +38,8 @@ void NatsServer::start(const std::string& port, const std::string& monitor_port)
   }
   if (std::string(LLORCH_NATS_SERVER).empty()) return;  // not installed: url() stays empty
   err_ = std::make_unique<bp::ipstream>();
-  child_ =
-      bp::child(LLORCH_NATS_SERVER, bp::args(args), bp::std_out > bp::null, bp::std_err > *err_);
+  child_ = bp::child(LLORCH_NATS_SERVER, bp::args(args), bp::std_out > bp::null,
+                     bp::std_err > *err_, DiesWithTheTest{});
   std::mutex mutex;
   std::condition_variable found;
   bool done = false;
@@ -85,9 +87,18 @@ void NatsServer::kill() {
   end(SIGKILL);
 }
 
+void NatsServer::pause() {
+  if (child_.valid() && child_.running()) ::kill(child_.id(), SIGSTOP);
+}
+
+void NatsServer::resume() {
+  if (child_.valid()) ::kill(child_.id(), SIGCONT);
+}
+
 void NatsServer::end(int signal) {
   if (child_.valid() && child_.running()) {
     ::kill(child_.id(), signal);
+    ::kill(child_.id(), SIGCONT);  // a paused one hears it too
     std::error_code ignored;
     child_.wait(ignored);
   }

@@ -38,6 +38,9 @@ class NatsServer {
   void stop();
   // … or SIGKILL (a host that dies: nothing said, nothing handed over) …
   void kill();
+  // SIGSTOP: connections stay open and nothing is answered (a server that hangs) until resume().
+  void pause();
+  void resume();
   // … and back on the same port and store (clients reconnect); false if it did not listen there.
   bool restart();
 
