@@ -4,7 +4,6 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <ranges>
 #include <stdexcept>
 
 namespace llorch::state {
@@ -40,10 +39,15 @@ std::string environment(const char* name) {
 
 StateConfig state_config(const std::string& url, std::chrono::milliseconds registry_ttl,
                          int replicas) {
+  // Each piece between commas (clang's libFuzzer build cannot take views::split over GCC 12's
+  // <ranges>: a loop).
   std::vector<std::string> servers;
-  for (const auto part : url | std::views::split(','))
-    servers.emplace_back(part.begin(), part.end());
-  if (servers.empty()) servers.emplace_back();  // "" is refused below like any other
+  for (std::size_t start = 0;;) {
+    const auto comma = url.find(',', start);
+    servers.push_back(url.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
   for (const auto& server : servers) {
     if (nats_url(server)) continue;
     throw std::invalid_argument(fmt::format(
