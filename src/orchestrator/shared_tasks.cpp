@@ -172,8 +172,9 @@ SharedTasks::SharedTasks(SharedTasksConfig config, Scheduler& scheduler,
       .target(config_.state.url)
       .human(
           "Replica {} shares its tasks on NATS at {}: queue of {}, events and records kept {} "
-          "s; a replica silent for {} ms is taken over",
+          "s on {} server{}; a replica silent for {} ms is taken over",
           config_.replica_id, config_.state.url, config_.queue_size, config_.retention.count(),
+          config_.state.replicas, config_.state.replicas == 1 ? "" : "s",
           config_.state.registry_ttl.count())
       .cute("Joining the choir as {} 🎶", config_.replica_id)
       .emit();

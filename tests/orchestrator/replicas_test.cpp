@@ -508,6 +508,12 @@ TEST(Replicas, OnAClusterOfThreeNatsServersTheyRideOutTheLossOfOne) {
   for (const char* stream : {"LLORCH_QUEUE", "LLORCH_EVENTS", "KV_llorch_tasks",
                              "KV_llorch_replicas", "KV_llorch_pools"})
     EXPECT_EQ(nats.replicas_of(stream), 3) << stream << " is kept on every server";
+  EXPECT_TRUE(a->wait_for_event(
+      [](const narration::Event& e) {
+        return e.action == "server_start" && e.human.find("on 3 servers") != std::string::npos;
+      },
+      1s))
+      << "the replica says where its state is kept";
   const json quick{{"prompt", "Once"}, {"max_tokens", 8}};
   const auto run_through = [&](LlorchProcess& admit, LlorchProcess& read) {
     net::ClientResponse created;
