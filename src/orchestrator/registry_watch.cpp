@@ -5,6 +5,7 @@
 #include <map>
 
 #include "narration/narrate.hpp"
+#include "orchestrator/last_problem.hpp"
 #include "state/nats_bucket.hpp"
 
 namespace llorch::orchestrator {
@@ -69,7 +70,7 @@ void RegistryWatch::drop(const std::string& key) {
 
 void RegistryWatch::run() {
   std::unique_ptr<state::NatsBucket> bucket;
-  std::string problem;  // the last one narrated
+  LastProblem problem;
   for (;;) {
     // Once a second: every entry read afresh, which also notices the ones that expired.
     try {
@@ -92,11 +93,10 @@ void RegistryWatch::run() {
       problem.clear();
     } catch (const std::exception& e) {
       bucket.reset();
-      if (problem != e.what()) {
-        problem = e.what();
+      if (problem.news(e.what())) {
         n::error(n::actor::orchestrator, n::action::pool_register)
             .target(config_.url)
-            .human("Cannot read the pool registry: {}; retrying every second", problem)
+            .human("Cannot read the pool registry: {}; retrying every second", e.what())
             .error_kind("STATE_UNAVAILABLE")
             .emit();
       }

@@ -8,6 +8,7 @@
 #include "api/stream_events.hpp"
 #include "narration/correlation.hpp"
 #include "narration/narrate.hpp"
+#include "orchestrator/last_problem.hpp"
 #include "orchestrator/relay.hpp"
 #include "state/event_log.hpp"
 #include "state/nats_bucket.hpp"
@@ -432,7 +433,7 @@ Scheduler::CancelResult SharedTasks::cancel(const std::string& id, const std::st
 }
 
 void SharedTasks::dispatch_loop() {
-  std::string problem;  // the last one narrated
+  LastProblem problem;
   while (!wait_for_capacity(0ms)) {
     if (!scheduler_.has_free_slot()) {
       if (wait_for_capacity(250ms)) return;
@@ -450,11 +451,10 @@ void SharedTasks::dispatch_loop() {
         taken->later(200ms);
       }
     } catch (const std::exception& e) {
-      if (problem != e.what()) {
-        problem = e.what();
+      if (problem.news(e.what())) {
         n::error(n::actor::orchestrator, n::action::task_claimed)
             .target(config_.state.url)
-            .human("Cannot take tasks from the shared queue: {}; retrying every second", problem)
+            .human("Cannot take tasks from the shared queue: {}; retrying every second", e.what())
             .error_kind("STATE_UNAVAILABLE")
             .emit();
       }
@@ -498,7 +498,7 @@ void SharedTasks::claim(const std::string& id, bool& acknowledge) {
 void SharedTasks::upkeep_loop() {
   // Heartbeats well inside the entry's life: a third of it, at most a second.
   const auto every = std::min<std::chrono::milliseconds>(config_.state.registry_ttl / 3, 1000ms);
-  std::string problem;  // the last one narrated
+  LastProblem problem;
   do {
     try {
       replicas_->put(config_.replica_id, Json{{"replica", config_.replica_id}}.dump());
@@ -508,12 +508,11 @@ void SharedTasks::upkeep_loop() {
       expire_queued();
       problem.clear();
     } catch (const std::exception& e) {
-      if (problem != e.what()) {
-        problem = e.what();
+      if (problem.news(e.what())) {
         n::error(n::actor::orchestrator, n::action::replica_lost)
             .target(config_.state.url)
             .human("Cannot keep replica {} alive on NATS: {}; retrying", config_.replica_id,
-                   problem)
+                   e.what())
             .error_kind("STATE_UNAVAILABLE")
             .emit();
       }
@@ -538,7 +537,7 @@ void SharedTasks::adopt_orphans(const std::set<std::string>& alive) {
 }
 
 void SharedTasks::index_loop() {
-  std::string problem;  // the last one narrated
+  LastProblem problem;
   while (!wait_unless_stopping(0ms)) {
     try {
       const auto change = records_->next_change(250ms);
@@ -551,11 +550,10 @@ void SharedTasks::index_loop() {
         index_[change->key] = std::move(*record);
       }
     } catch (const std::exception& e) {
-      if (problem != e.what()) {
-        problem = e.what();
+      if (problem.news(e.what())) {
         n::error(n::actor::orchestrator, n::action::error)
             .target(config_.state.url)
-            .human("Cannot follow the task records: {}; retrying every second", problem)
+            .human("Cannot follow the task records: {}; retrying every second", e.what())
             .error_kind("STATE_UNAVAILABLE")
             .emit();
       }
