@@ -54,12 +54,15 @@ NatsBucket::NatsBucket(const StateConfig& config, const std::string& bucket,
 
 NatsBucket::NatsBucket(std::shared_ptr<NatsLink> link, const std::string& bucket,
                        std::chrono::milliseconds ttl)
-    : handles_(std::make_unique<Handles>()), link_(std::move(link)), bucket_(bucket) {
+    : handles_(std::make_unique<Handles>()),
+      link_(std::move(link)),
+      bucket_(bucket),
+      stream_("KV_" + bucket) {
   Handles& h = *handles_;
   if (js_KeyValue(&h.store, link_->jetstream(), bucket.c_str()) != NATS_OK) create(ttl);
   // Kept on as many servers as this process says (the latest to start decides, as for streams),
   // and read from the stream's leader alone.
-  if (!link_->settle_bucket_stream("KV_" + bucket)) return;
+  if (!link_->settle_bucket_stream(stream_)) return;
   kvStore_Destroy(h.store);
   h.store = nullptr;
   const natsStatus s = js_KeyValue(&h.store, link_->jetstream(), bucket.c_str());
@@ -113,7 +116,7 @@ std::vector<std::pair<std::string, std::string>> NatsBucket::entries() {
   jsStreamInfo* info = nullptr;
   jsErrCode code{};
   const natsStatus s =
-      js_GetStreamInfo(&info, link_->jetstream(), ("KV_" + bucket_).c_str(), &options, &code);
+      js_GetStreamInfo(&info, link_->jetstream(), stream_.c_str(), &options, &code);
   if (s != NATS_OK) throw failure("the keys of", s);
   std::vector<std::string> keys;
   if (const jsStreamStateSubjects* subjects = info->State.Subjects; subjects != nullptr) {

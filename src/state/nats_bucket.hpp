@@ -71,6 +71,7 @@ class NatsBucket {
   std::unique_ptr<Handles> handles_;
   std::shared_ptr<NatsLink> link_;
   std::string bucket_;
+  std::string stream_;  // the JetStream stream that holds it: KV_<bucket>
 };
 
 // The pool registry: bucket llorch_pools, each pool's entry living config.registry_ttl past its
