@@ -76,7 +76,7 @@ pids+=($!)
 wait_for 10 grep -q '"action":"server_bind"' "$tmp/orchestrator.log" || fail "the orchestrator did not bind"
 url="http://$(grep -o '"address":"[^"]*"' "$tmp/orchestrator.log" | head -1 | cut -d'"' -f4)"
 
-printf 'heartbeat_interval_ms = 200\n[[workers]]\nmodel = "%s"\n' "$model" >"$tmp/pool.toml"
+printf 'heartbeat_interval_ms = 200\n[[workers]]\nmodel = "%s"\nctx = 8192\n' "$model" >"$tmp/pool.toml"
 for i in 1 2; do
   ip netns exec "llorch-h$i-$tag" "$llorch" pool-manager --host "10.231.$i.2" --port 0 \
     --pool-id "h$i" --config "$tmp/pool.toml" --state "$nats" --registry-ttl-ms 2000 \
@@ -89,10 +89,12 @@ ready_pools() {
 }
 wait_for 30 ready_pools || fail "the two hosts' pools did not become ready: $(cat "$tmp/pools.json")"
 
-# A long task on each host (one slot each: the second goes to the other host).
+# A long task on each host (one slot each: the second goes to the other host): 8000 tokens take
+# tens of seconds, so neither can end by itself before the cut (2000 sometimes did).
 start_task() {  # start_task N: admits a long task, follows its stream into $tmp/events$N
   curl -s "$url/v2/tasks" -H 'Content-Type: application/json' \
-    -d '{"prompt":"Hi","max_tokens":2000,"temperature":1,"on_disconnect":"continue"}' >"$tmp/task$1.json"
+    -d '{"prompt":"Hi","max_tokens":8000,"ignore_eos":true,"temperature":1,"on_disconnect":"continue"}' \
+    >"$tmp/task$1.json"
   local id
   id="$(json "$tmp/task$1.json" d.job_id)"
   curl -sN "$url/v2/tasks/$id/events" >"$tmp/events$1" &
